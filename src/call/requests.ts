@@ -1,0 +1,151 @@
+/**
+ * Typed requests and results of the Relay API. The ng adapter (src/ng) turns bencode dictionaries
+ * into these and the results back into rtpengine's reply keys; library users call them directly.
+ */
+import type { AddressFamily, EndpointLearning } from '../config/options.js';
+
+export type IceMode = 'remove' | 'force' | 'default' | 'force-relay' | 'optional';
+export type RtcpMuxFlag = 'offer' | 'require' | 'demux' | 'accept' | 'reject';
+export type ReplaceFlag = 'origin' | 'session-connection' | 'sdp-version' | 'force-increment-sdp-ver' | 'username' | 'session-name' | 'origin-full' | 'zero-address';
+
+/** Boolean behaviour flags from the ng `flags` list, normalised to hyphenated lower case. */
+export interface SignalFlags {
+  trustAddress: boolean;
+  sipSourceAddress: boolean;
+  asymmetric: boolean;
+  strictSource: boolean;
+  portLatching: boolean;
+  noRtcpAttribute: boolean;
+  fullRtcpAttribute: boolean;
+  /** Flags we parsed but do not act on yet, reported back as a warning-free no-op. */
+  ignored: string[];
+}
+
+export interface SignalRequest {
+  callId: string;
+  fromTag: string;
+  toTag?: string;
+  viaBranch?: string;
+  sdp: string;
+  flags?: Partial<SignalFlags>;
+  replace?: ReplaceFlag[];
+  /** Logical interface names: [0] faces the sender of this message, [1] faces its recipient. */
+  direction?: [string, string];
+  /** SIP source address of the message, used with SIP-source-address or when SDP has no usable address. */
+  receivedFrom?: { family: AddressFamily; address: string };
+  /** Overrides both SDP addresses and receivedFrom. */
+  mediaAddress?: string;
+  /** Family of the address advertised to the recipient. */
+  addressFamily?: AddressFamily;
+  ice?: IceMode;
+  rtcpMux?: RtcpMuxFlag[];
+  transportProtocol?: string;
+  endpointLearning?: EndpointLearning;
+  label?: string;
+  /** Remote address of the ng client, for statistics. */
+  controller?: string;
+}
+
+export interface OfferRequest extends SignalRequest {}
+
+export interface AnswerRequest extends SignalRequest {
+  toTag: string;
+}
+
+export interface SdpResult {
+  sdp: string;
+  warning?: string;
+}
+
+export interface DeleteRequest {
+  callId: string;
+  fromTag?: string;
+  toTag?: string;
+  viaBranch?: string;
+  /** Seconds; overrides the relay default. 0 frees ports at once. */
+  deleteDelay?: number;
+  /** Unknown call is an error instead of a warning. */
+  fatal?: boolean;
+  /** Omit statistics from the result. */
+  fast?: boolean;
+}
+
+export interface DeleteResult {
+  /** Present when the call or tag was not found and `fatal` was not set. */
+  warning?: string;
+  /** Call state at deletion (absent with `fast` or when nothing was found). */
+  call?: CallInfo;
+}
+
+export interface QueryRequest {
+  callId: string;
+  fromTag?: string;
+  toTag?: string;
+}
+
+export interface StreamStats {
+  packets: number;
+  bytes: number;
+  errors: number;
+}
+
+export interface EndpointInfo {
+  family: 'IPv4' | 'IPv6';
+  address: string;
+  port: number;
+}
+
+export interface StreamInfo {
+  kind: 'RTP' | 'RTCP';
+  localPort?: number;
+  localAddress?: string;
+  /** Where packets for this side are sent (learned or from SDP). */
+  endpoint?: EndpointInfo;
+  /** What the side's SDP said. */
+  advertisedEndpoint?: EndpointInfo;
+  /** Unix seconds of the last packet received from this side, 0 if none. */
+  lastPacket: number;
+  /** rtpengine's stream flags: RTP/RTCP, filled, confirmed. */
+  flags: string[];
+  stats: StreamStats;
+}
+
+export interface MediaInfo {
+  index: number;
+  type: string;
+  protocol: string;
+  flags: string[];
+  streams: StreamInfo[];
+}
+
+export interface TagInfo {
+  tag: string;
+  created: number;
+  label?: string;
+  inDialogueWith?: string;
+  medias: MediaInfo[];
+}
+
+export interface CallInfo {
+  callId: string;
+  created: number;
+  lastSignal: number;
+  tags: TagInfo[];
+  totals: { RTP: StreamStats; RTCP: StreamStats };
+}
+
+export interface RelayStatistics {
+  uptime: number;
+  currentSessions: number;
+  managedSessions: number;
+  timeoutSessions: number;
+  regularTerminatedSessions: number;
+  forcedTerminatedSessions: number;
+  relayedPackets: number;
+  relayedBytes: number;
+  relayedPacketErrors: number;
+  /** Packets dropped before forwarding, by reason. */
+  dropped: { malformed: number; unknownSource: number; noDestination: number };
+  /** RTP/RTCP port pairs currently bound. */
+  portPairsInUse: number;
+}

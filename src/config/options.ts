@@ -1,0 +1,64 @@
+/** The relay's configuration as the library sees it; the CLI, INI file and env vars all produce this. */
+
+export type AddressFamily = 'IP4' | 'IP6';
+
+/** One local address of a logical interface (`--interface=NAME/ADDR[!ADVERTISED]`). */
+export interface InterfaceAddress {
+  /** Address the media sockets bind to. */
+  local: string;
+  /** Address written into SDP; defaults to `local`. */
+  advertised: string;
+  family: AddressFamily;
+}
+
+/** A named logical interface (`default`, `ext`, `priv`...) with one or more addresses. */
+export interface LogicalInterface {
+  name: string;
+  addresses: InterfaceAddress[];
+}
+
+export type EndpointLearning = 'off' | 'immediate' | 'delayed' | 'heuristic';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface RelayOptions {
+  /** Logical interfaces in command-line order; the first is used when `direction` is absent. */
+  interfaces: LogicalInterface[];
+  /** Inclusive media port range; RTP takes the even port, RTCP the next odd one. */
+  portMin: number;
+  portMax: number;
+  /** Seconds without media before a call is deleted (rtpengine `--timeout`). */
+  timeout: number;
+  /** Seconds a deleted call lingers before its ports are freed (rtpengine `--delete-delay`). */
+  deleteDelay: number;
+  endpointLearning: EndpointLearning;
+  /** Ignore SDP addresses and use the SIP source address (rtpengine `--sip-source`). */
+  sipSource: boolean;
+}
+
+export interface DaemonOptions extends RelayOptions {
+  /** ng listeners as `host:port` / `[v6]:port` / `port`. */
+  listenNg: string[];
+  logLevel: LogLevel;
+  foreground: boolean;
+  pidfile?: string;
+}
+
+export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
+  interfaces: [{ name: 'default', addresses: [{ local: '127.0.0.1', advertised: '127.0.0.1', family: 'IP4' }] }],
+  portMin: 30000,
+  portMax: 40000,
+  timeout: 60,
+  deleteDelay: 30,
+  endpointLearning: 'delayed',
+  sipSource: false,
+};
+
+export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
+  ...DEFAULT_RELAY_OPTIONS,
+  listenNg: ['127.0.0.1:2223'],
+  logLevel: 'info',
+  // rtpengine daemonizes unless told otherwise; keep that so init scripts written for it work.
+  foreground: false,
+  pidfile: undefined,
+};

@@ -1,0 +1,48 @@
+/**
+ * Every error rtpbridge raises on purpose is a RelayError with a stable code, so the ng adapter can
+ * turn it into an `error-reason` and library users can branch on `err.code` instead of on text.
+ */
+export type RelayErrorCode =
+  | 'NG_MALFORMED' // not `<cookie> <dict>`, bad bencode/JSON, not a dictionary
+  | 'NG_TOO_LARGE' // datagram or nesting beyond limits
+  | 'NG_BAD_PARAM' // a key has the wrong type or an unknown value
+  | 'NG_MISSING_PARAM' // a required key is absent
+  | 'NG_UNKNOWN_COMMAND'
+  | 'SDP_INVALID' // SDP that cannot be understood well enough to rewrite
+  | 'CALL_NOT_FOUND'
+  | 'TAG_NOT_FOUND'
+  | 'NO_PORTS' // port range exhausted
+  | 'NO_INTERFACE' // unknown logical interface or no address of the wanted family
+  | 'CONFIG_INVALID'
+  | 'SHUTTING_DOWN';
+
+export class RelayError extends Error {
+  readonly code: RelayErrorCode;
+
+  constructor(code: RelayErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RelayError';
+    this.code = code;
+  }
+}
+
+export class NgProtocolError extends RelayError {
+  constructor(code: 'NG_MALFORMED' | 'NG_TOO_LARGE' | 'NG_BAD_PARAM' | 'NG_MISSING_PARAM' | 'NG_UNKNOWN_COMMAND', message: string) {
+    super(code, message);
+    this.name = 'NgProtocolError';
+  }
+}
+
+export class SdpError extends RelayError {
+  constructor(message: string) {
+    super('SDP_INVALID', message);
+    this.name = 'SdpError';
+  }
+}
+
+export class ConfigError extends RelayError {
+  constructor(message: string) {
+    super('CONFIG_INVALID', message);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * SDP validation and extraction: what the relay needs to know about each m= line. The original
+ * lines are kept alongside sdp-transform's object because rewriting works on them (see rewrite.ts).
+ */
+import { parse, type MediaDescription, type SessionDescription } from 'sdp-transform';
+import type { AddressFamily } from '../config/options.js';
+import { SdpError } from '../errors.js';
+import { familyOf } from '../util/address.js';
+
+// Sanity bounds: real offers are a few KiB; anything beyond is garbage or an attack.
+const MAX_BYTES = 64 * 1024;
+const MAX_LINES = 2000;
+const MAX_MEDIAS = 64;
+
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+export interface SdpMedia {
+  /** 0-based position of the m= line. */
+  index: number;
+  /** audio, video, application... */
+  type: string;
+  /** m= port; 0 means the stream is rejected. */
+  port: number;
+  /** RTP/AVP, RTP/SAVPF, UDP/TLS/RTP/SAVP... */
+  protocol: string;
+  /** Effective connection address: media-level c= else session-level c=. */
+  address?: string;
+  /** Family of `address`. */
+  family?: AddressFamily;
+  /** From a=rtcp: (undefined if absent). */
+  rtcpPort?: number;
+  /** From `a=rtcp:PORT IN IP4 ADDR`. */
+  rtcpAddress?: string;
+  /** a=rtcp-mux present. */
+  rtcpMux: boolean;
+  /** Media-level direction attribute, else the session-level one. */
+  direction?: MediaDirection;
+  /** ICE candidates, ufrag or pwd present at media or session level. */
+  hasIce: boolean;
+  /** The media section's original lines without line endings, starting with the m= line. */
+  lines: readonly string[];
+}
+
+export interface ParsedSdp {
+  /** sdp-transform's view of the whole SDP, for callers that need codecs or other attributes. */
+  session: SessionDescription;
+  /** Original lines before the first m= line, without line endings. */
+  sessionLines: readonly string[];
+  medias: SdpMedia[];
+  /** o= unicast address, verbatim (may be a host name). */
+  originAddress: string;
+  /** Family of `originAddress` when it is a literal IP. */
+  originFamily?: AddressFamily;
+  /** o= session version, verbatim: it may exceed Number.MAX_SAFE_INTEGER. */
+  originVersion: string;
+}
+
+interface Connection {
+  address: string;
+  family: AddressFamily;
+}
+
+export function parseSdp(text: string): ParsedSdp {
+  const lines = splitLines(text);
+  const starts = lines.flatMap((l, i) => (l.startsWith('m=') ? [i] : []));
+  if (starts.length > MAX_MEDIAS) throw new SdpError(`SDP has ${starts.length} m= lines, more than ${MAX_MEDIAS}`);
+  const sessionLines = lines.slice(0, starts[0] ?? lines.length);
+  const sections = starts.map((start, i) => lines.slice(start, starts[i + 1] ?? lines.length));
+
+  const origin = parseOrigin(sessionLines);
+  // Every m= line opens a media in sdp-transform too, so session.media[i] matches sections[i].
+  const session = parse(lines.join('\r\n'));
+  const sessionConnection = firstConnection(sessionLines);
+  const sessionIce = session.iceUfrag !== undefined || session.icePwd !== undefined;
+  const medias = sections.map((section, index) =>
+    parseMedia(index, section, session.media[index]!, sessionConnection, sessionIce, session.direction),
+  );
+  return { session, sessionLines, medias, ...origin };
+}
+
+function splitLines(text: string): string[] {
+  if (text.trim() === '') throw new SdpError('SDP is empty');
+  if (Buffer.byteLength(text) > MAX_BYTES) throw new SdpError(`SDP is larger than ${MAX_BYTES} bytes`);
+  // Same separators as sdp-transform, so both see the same lines; blank lines carry nothing.
+  const lines = text.split(/\r\n|\r|\n/).filter((l) => l !== '');
+  if (lines.length > MAX_LINES) throw new SdpError(`SDP has ${lines.length} lines, more than ${MAX_LINES}`);
+  if (lines[0]?.trimEnd() !== 'v=0') throw new SdpError('SDP does not start with v=0');
+  const bad = lines.find((l) => !/^[a-z]=/.test(l));
+  if (bad !== undefined) throw new SdpError(`SDP line is not <type>=<value>: '${excerpt(bad)}'`);
+  return lines;
+}
+
+function parseOrigin(sessionLines: readonly string[]): Pick<ParsedSdp, 'originAddress' | 'originFamily' | 'originVersion'> {
+  const line = sessionLines.find((l) => l.startsWith('o='));
+  if (line === undefined) throw new SdpError('SDP has no o= line');
+  // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address>
+  const fields = line.slice(2).trim().split(/\s+/);
+  if (fields.length !== 6) throw new SdpError(`malformed o= line: '${excerpt(line)}'`);
+  const originAddress = fields[5]!;
+  return { originAddress, originFamily: familyOf(originAddress), originVersion: fields[2]! };
+}
+
+function parseMedia(
+  index: number,
+  lines: readonly string[],
+  desc: MediaDescription,
+  sessionConnection: Connection | undefined,
+  sessionIce: boolean,
+  sessionDirection: MediaDirection | undefined,
+): SdpMedia {
+  const mLine = lines[0]!;
+  const m = /^m=(\S+) +(\S+)(?: +(\S+))?/.exec(mLine);
+  if (!m) throw new SdpError(`malformed m= line: '${excerpt(mLine)}'`);
+  const port = parsePort(m[2]!.replace(/\/\d+$/, ''), 0); // `PORT/COUNT` form: the relay uses one pair
+  if (port === undefined) throw new SdpError(`m= line has an invalid port: '${excerpt(mLine)}'`);
+  if (m[3] === undefined) throw new SdpError(`m= line has no protocol: '${excerpt(mLine)}'`);
+
+  const connection = firstConnection(lines) ?? sessionConnection;
+  if (port !== 0 && connection === undefined) throw new SdpError(`m= line ${index} has no connection address (c=)`);
+  const rtcp = parseRtcp(lines);
+  const hasIce = sessionIce || desc.iceUfrag !== undefined || desc.icePwd !== undefined || (desc.candidates?.length ?? 0) > 0;
+  return {
+    index,
+    type: m[1]!,
+    port,
+    protocol: m[3],
+    address: connection?.address,
+    family: connection?.family,
+    rtcpPort: rtcp?.port,
+    rtcpAddress: rtcp?.address,
+    rtcpMux: desc.rtcpMux !== undefined,
+    direction: desc.direction ?? sessionDirection,
+    hasIce,
+    lines,
+  };
+}
+
+/** Validates every c= line of a section and returns the first. */
+function firstConnection(lines: readonly string[]): Connection | undefined {
+  const found = lines.filter((l) => l.startsWith('c=')).map(parseConnection);
+  return found[0];
+}
+
+function parseConnection(line: string): Connection {
+  // Multicast addresses may carry `/ttl[/count]`; the address itself must still be literal.
+  const m = /^c=IN (IP4|IP6) ([^\s/]+)(?:\/\S*)?\s*$/.exec(line);
+  if (!m) throw new SdpError(`malformed c= line: '${excerpt(line)}'`);
+  const family = m[1] as AddressFamily;
+  const address = m[2]!;
+  if (familyOf(address) !== family) throw new SdpError(`c= address '${excerpt(address)}' is not a literal ${family} address`);
+  return { address, family };
+}
+
+function parseRtcp(lines: readonly string[]): { port: number; address?: string } | undefined {
+  const parsed = lines.filter((l) => l.startsWith('a=rtcp:')).map((line) => {
+    const m = /^a=rtcp:(\d+)(?: +IN +(IP4|IP6) +(\S+))?\s*$/.exec(line);
+    const port = m ? parsePort(m[1]!, 1) : undefined;
+    if (!m || port === undefined) throw new SdpError(`a=rtcp line has a bad port or address: '${excerpt(line)}'`);
+    const address = m[3];
+    if (address !== undefined && familyOf(address) !== m[2]) {
+      throw new SdpError(`a=rtcp address '${excerpt(address)}' is not a literal ${m[2]} address`);
+    }
+    return { port, address };
+  });
+  return parsed[0];
+}
+
+function parsePort(token: string, min: number): number | undefined {
+  if (!/^\d{1,5}$/.test(token)) return undefined;
+  const port = Number(token);
+  return port >= min && port <= 65535 ? port : undefined;
+}
+
+/** Error messages quote the offending text, but never a whole hostile line. */
+function excerpt(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}

@@ -1,0 +1,138 @@
+/**
+ * Produces the SDP the relay sends on: same body, but addresses and ports point at the relay.
+ *
+ * Works on the original lines rather than sdp-transform's writer: that writer emits attributes in
+ * its grammar order and moves unknown lines to the end, while the relay must pass every line it
+ * does not own through unchanged and in place.
+ */
+import { isIP } from 'node:net';
+import type { AddressFamily } from '../config/options.js';
+import type { ParsedSdp, SdpMedia } from './parse.js';
+
+export interface MediaPlan {
+  /** m= line this plan is for. */
+  index: number;
+  /** Keep port 0 and leave the media exactly as it was. */
+  rejected: boolean;
+  /** Relay address to advertise. */
+  address: string;
+  family: AddressFamily;
+  rtpPort: number;
+  /** Advertised in a=rtcp when not muxed. */
+  rtcpPort: number;
+  /** Emit a=rtcp-mux; RTCP then shares the RTP port. */
+  rtcpMux: boolean;
+  /** rtcp-mux=require: no a=rtcp line at all, only a=rtcp-mux. */
+  rtcpMuxOnly?: boolean;
+  /** Transport protocol override for the m= line. */
+  protocol?: string;
+}
+
+export interface RewritePlan {
+  /** One per SdpMedia, matched by index. */
+  medias: MediaPlan[];
+  /** o= address := relay address (and family) of the first non-rejected media. */
+  replaceOrigin: boolean;
+  /** When set, the o= session version becomes this. */
+  originVersion?: string | number;
+  /** Strip ICE attributes at session and media level. */
+  removeIce: boolean;
+  /** a=rtcp:PORT | a=rtcp:PORT IN IP4 ADDR | omitted. */
+  rtcpAttribute: 'short' | 'full' | 'none';
+}
+
+const ICE_ATTRIBUTE = /^a=(?:candidate|ice-ufrag|ice-pwd|ice-options|remote-candidates|end-of-candidates|ice-lite)(?::|\s*$)/;
+const RTCP_MUX = /^a=rtcp-mux\s*$/;
+const RTCP_MUX_ONLY = /^a=rtcp-mux-only\s*$/;
+
+/** SDP address type of a literal address; anything not IPv6 is written as IP4. */
+export function sdpFamily(address: string): AddressFamily {
+  return isIP(address) === 6 ? 'IP6' : 'IP4';
+}
+
+/** Renders `parsed` for the recipient; `parsed` is never modified, so it can be rendered again. */
+export function rewriteSdp(parsed: ParsedSdp, plan: RewritePlan): string {
+  const plans = parsed.medias.map((media) => {
+    const p = plan.medias.find((mp) => mp.index === media.index);
+    if (!p) throw new Error(`no media plan for m= line ${media.index}`);
+    return p;
+  });
+  const first = plans.find((p) => !p.rejected);
+  // Medias fall back to the session-level c= only if one exists; otherwise each needs its own.
+  const sessionConnection = parsed.sessionLines.some((l) => l.startsWith('c=')) ? first : undefined;
+
+  const out = rewriteSession(parsed.sessionLines, plan, first);
+  parsed.medias.forEach((media, i) => out.push(...rewriteMedia(media, plans[i]!, plan, sessionConnection)));
+  return out.join('\r\n') + '\r\n';
+}
+
+function rewriteSession(lines: readonly string[], plan: RewritePlan, first: MediaPlan | undefined): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (plan.removeIce && ICE_ATTRIBUTE.test(line)) continue;
+    if (line.startsWith('o=')) out.push(rewriteOrigin(line, plan, first));
+    else if (line.startsWith('c=') && first) out.push(connectionLine(first));
+    else out.push(line);
+  }
+  return out;
+}
+
+function rewriteOrigin(line: string, plan: RewritePlan, first: MediaPlan | undefined): string {
+  const replaceAddress = plan.replaceOrigin && first !== undefined;
+  if (!replaceAddress && plan.originVersion === undefined) return line;
+  // parseSdp guarantees six fields: username sess-id sess-version nettype addrtype address.
+  const fields = line.slice(2).trim().split(/\s+/);
+  if (plan.originVersion !== undefined) fields[2] = String(plan.originVersion);
+  if (replaceAddress) {
+    fields[4] = first.family;
+    fields[5] = first.address;
+  }
+  return `o=${fields.join(' ')}`;
+}
+
+function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, sessionConnection: MediaPlan | undefined): string[] {
+  if (mp.rejected) return [...media.lines];
+  const [mLine, ...rest] = media.lines;
+  const body: string[] = [];
+  let hasConnection = false;
+  for (const line of rest) {
+    if (line.startsWith('c=')) {
+      // One c= per media is all a unicast relay can advertise.
+      if (!hasConnection) body.push(connectionLine(mp));
+      hasConnection = true;
+    } else if (!dropped(line, mp, plan)) {
+      body.push(line);
+    }
+  }
+  const inherits = sessionConnection !== undefined && sessionConnection.address === mp.address && sessionConnection.family === mp.family;
+  if (!hasConnection && !inherits) {
+    // RFC 8866 order: m=, i=, c=, then b= and a=.
+    let at = 0;
+    while (body[at]?.startsWith('i=')) at++;
+    body.splice(at, 0, connectionLine(mp));
+  }
+  if (!mp.rtcpMuxOnly && plan.rtcpAttribute !== 'none') body.push(rtcpLine(mp, plan.rtcpAttribute));
+  if (mp.rtcpMux) body.push('a=rtcp-mux');
+  const protocol = mp.protocol ?? media.protocol;
+  // A replacer function, so `$` in a client-supplied protocol is not read as a substitution.
+  return [mLine!.replace(/^m=(\S+) +\S+ +\S+/, (_, type: string) => `m=${type} ${mp.rtpPort} ${protocol}`), ...body];
+}
+
+function dropped(line: string, mp: MediaPlan, plan: RewritePlan): boolean {
+  return (
+    line.startsWith('a=rtcp:') || // re-emitted from the plan
+    RTCP_MUX.test(line) || // likewise
+    (RTCP_MUX_ONLY.test(line) && !mp.rtcpMux) ||
+    (plan.removeIce && ICE_ATTRIBUTE.test(line))
+  );
+}
+
+function connectionLine(mp: MediaPlan): string {
+  return `c=IN ${mp.family} ${mp.address}`;
+}
+
+function rtcpLine(mp: MediaPlan, form: 'short' | 'full'): string {
+  // Muxed RTCP arrives on the RTP port (RFC 5761), whatever the plan's rtcpPort says.
+  const port = mp.rtcpMux ? mp.rtpPort : mp.rtcpPort;
+  return form === 'full' ? `a=rtcp:${port} IN ${mp.family} ${mp.address}` : `a=rtcp:${port}`;
+}

@@ -34,8 +34,9 @@ export class NgProtocolError extends RelayError {
 }
 
 export class SdpError extends RelayError {
-  constructor(message: string) {
-    super('SDP_INVALID', message);
+  constructor(detail: string) {
+    // rtpengine says just "Failed to parse SDP"; the detail tells the operator which line is wrong.
+    super('SDP_INVALID', `Failed to parse SDP: ${detail}`);
     this.name = 'SdpError';
   }
 }

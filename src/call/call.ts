@@ -1,0 +1,133 @@
+import type { InterfaceAddress, LogicalInterface } from '../config/options.js';
+import type { MediaSide, PacketStream } from '../media/media-side.js';
+import { endpointInfo } from '../util/address.js';
+import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from './requests.js';
+
+/** One m= line as seen from one participant, with the relay ports that face that participant. */
+export interface MonologueMedia {
+  type: string;
+  protocol: string;
+  rejected: boolean;
+  address: InterfaceAddress;
+  side: MediaSide;
+  /** rtcp-mux negotiation: this participant was offered mux (by itself or by the relay). */
+  muxOffered: boolean;
+  /** The offerer's rtcp-mux flags: follow the answerer, always accept, or refuse. */
+  muxPolicy: 'follow' | 'accept' | 'reject';
+}
+
+/** What was last sent to a participant, so `replace: SDP-version` can tell whether the SDP changed. */
+export interface SdpHistory {
+  body: string;
+  version: number;
+}
+
+/** One call participant, identified by its SIP tag ('' until the answer names it). */
+export class Monologue {
+  label: string | undefined;
+  peer: Monologue | undefined;
+  iface: LogicalInterface | undefined;
+  readonly medias: Array<MonologueMedia | undefined> = [];
+  sdpHistory: SdpHistory | undefined;
+
+  constructor(
+    public tag: string,
+    readonly created: number,
+  ) {}
+
+  info(): TagInfo {
+    return {
+      tag: this.tag,
+      created: Math.floor(this.created / 1000),
+      label: this.label,
+      inDialogueWith: this.peer?.tag,
+      medias: this.medias.flatMap((m, i) => (m ? [mediaInfo(m, i)] : [])),
+    };
+  }
+}
+
+export class Call {
+  readonly monologues = new Map<string, Monologue>();
+  lastSignal: number;
+  /** Set by `delete` with a delay: the call keeps relaying until then. */
+  deleteAt: number | undefined;
+
+  constructor(
+    readonly callId: string,
+    readonly created: number,
+  ) {
+    this.lastSignal = created;
+  }
+
+  *sides(): Iterable<MediaSide> {
+    for (const mono of this.monologues.values()) for (const m of mono.medias) if (m) yield m.side;
+  }
+
+  /** Latest signalling or media, whichever is newer: the reference for the no-media timeout. */
+  lastActivity(): number {
+    let last = this.lastSignal;
+    for (const side of this.sides()) last = Math.max(last, side.lastPacketAt);
+    return last;
+  }
+
+  /** Gives the pending ('') participant its tag, or moves a tag to a later fork's answer. */
+  retag(mono: Monologue, tag: string): void {
+    if (mono.tag === tag) return;
+    this.monologues.delete(mono.tag);
+    mono.tag = tag;
+    this.monologues.set(tag, mono);
+  }
+
+  info(): CallInfo {
+    const totals = { RTP: zeroStats(), RTCP: zeroStats() };
+    for (const side of this.sides()) {
+      addStats(totals.RTP, side.rtp);
+      addStats(totals.RTCP, side.rtcp);
+    }
+    return {
+      callId: this.callId,
+      created: Math.floor(this.created / 1000),
+      lastSignal: Math.floor(this.lastSignal / 1000),
+      tags: [...this.monologues.values()].map((m) => m.info()),
+      totals,
+    };
+  }
+}
+
+function mediaInfo(m: MonologueMedia, index: number): MediaInfo {
+  const flags = ['initialized'];
+  if (m.side.mux) flags.push('rtcp-mux');
+  return {
+    index: index + 1,
+    type: m.type,
+    protocol: m.protocol,
+    flags,
+    streams: [streamInfo(m.side.rtp, m.address), streamInfo(m.side.rtcp, m.address)],
+  };
+}
+
+function streamInfo(s: PacketStream, address: InterfaceAddress): StreamInfo {
+  const flags: string[] = [s.kind];
+  if (s.endpoint) flags.push('filled');
+  if (s.confirmed) flags.push('confirmed');
+  return {
+    kind: s.kind,
+    localPort: s.localPort,
+    localAddress: address.local,
+    endpoint: s.endpoint && endpointInfo(s.endpoint),
+    advertisedEndpoint: s.advertised && endpointInfo(s.advertised),
+    lastPacket: Math.floor(s.lastPacketAt / 1000),
+    flags,
+    stats: { packets: s.packets, bytes: s.bytes, errors: s.errors },
+  };
+}
+
+function zeroStats(): StreamStats {
+  return { packets: 0, bytes: 0, errors: 0 };
+}
+
+function addStats(into: StreamStats, s: PacketStream): void {
+  into.packets += s.packets;
+  into.bytes += s.bytes;
+  into.errors += s.errors;
+}

@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import { NgProtocolError, RelayError } from '../errors.js';
+import type { Relay } from '../relay.js';
+import type { NgDict } from './params.js';
+import { commandName, parseAnswer, parseDelete, parseList, parseOffer, parseQuery } from './params.js';
+import { callInfoReply, ControlStats, errorReply, okReply, statisticsReply, type NgReply } from './replies.js';
+
+type Handler = (relay: Relay, dict: NgDict, controller: string) => Promise<NgReply> | NgReply;
+
+const handlers = new Map<string, Handler>(Object.entries({
+  ping: () => ({ result: 'pong' }),
+  offer: async (relay, dict, controller) => okReply({ ...(await relay.offer({ ...parseOffer(dict), controller })) }),
+  answer: async (relay, dict, controller) => okReply({ ...(await relay.answer({ ...parseAnswer(dict), controller })) }),
+  delete: async (relay, dict) => {
+    const req = parseDelete(dict);
+    const res = await relay.delete(req);
+    // Like rtpengine: statistics only when a dialogue (from-tag) was torn down at once.
+    const withStats = res.call !== undefined && req.fromTag !== undefined && (req.deleteDelay ?? relay.options.deleteDelay) === 0;
+    return okReply({ warning: res.warning, ...(withStats && callInfoReply(res.call!)) });
+  },
+  query: (relay, dict) => okReply(callInfoReply(relay.query(parseQuery(dict)))),
+  list: (relay, dict) => okReply({ calls: relay.list(parseList(dict).limit) }),
+} satisfies Record<string, Handler>));
+
+/** Executes one decoded ng request; never throws: every failure becomes an rtpengine-style error reply. */
+export class NgCommands {
+  readonly stats = new ControlStats();
+
+  constructor(
+    private readonly relay: Relay,
+    private readonly log: Logger,
+  ) {}
+
+  async execute(dict: NgDict, controller: string): Promise<NgReply> {
+    let command = '';
+    try {
+      command = commandName(dict);
+      const handler = command === 'statistics' ? () => okReply(statisticsReply(this.relay.statistics(), this.stats)) : handlers.get(command);
+      if (!handler) throw new NgProtocolError('NG_UNKNOWN_COMMAND', `Unrecognized command '${command}'`);
+      this.stats.count(controller, command);
+      return await handler(this.relay, dict, controller);
+    } catch (err) {
+      this.stats.count(controller, 'error');
+      if (err instanceof RelayError) {
+        this.log.info({ command, controller, code: err.code, reason: err.message }, 'ng command failed');
+        return errorReply(err.message);
+      }
+      this.log.error({ err, command, controller }, 'ng command crashed');
+      return errorReply(`internal error: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/** Renders Relay results with rtpengine's reply key names, so existing ng clients parse them unchanged. */
+import type { CallInfo, EndpointInfo, MediaInfo, RelayStatistics, StreamInfo, StreamStats, TagInfo } from '../call/requests.js';
+
+export type NgReplyValue = string | number | NgReplyValue[] | { [key: string]: NgReplyValue | undefined };
+export type NgReply = { result: string; [key: string]: NgReplyValue | undefined };
+
+export function okReply(extra: Record<string, NgReplyValue | undefined> = {}): NgReply {
+  return { result: 'ok', ...extra };
+}
+
+/** rtpengine: an error reply carries `error-reason` and nothing else. */
+export function errorReply(reason: string): NgReply {
+  return { result: 'error', 'error-reason': reason };
+}
+
+/** The `query` reply body (also appended to `delete` replies). */
+export function callInfoReply(info: CallInfo): Record<string, NgReplyValue> {
+  const tags: Record<string, NgReplyValue> = {};
+  for (const tag of info.tags) tags[tag.tag] = tagReply(tag);
+  return {
+    created: info.created,
+    'last signal': info.lastSignal,
+    tags,
+    totals: { RTP: statsReply(info.totals.RTP), RTCP: statsReply(info.totals.RTCP) },
+  };
+}
+
+function tagReply(tag: TagInfo): Record<string, NgReplyValue | undefined> {
+  return {
+    tag: tag.tag,
+    created: tag.created,
+    label: tag.label,
+    'in dialogue with': tag.inDialogueWith,
+    medias: tag.medias.map(mediaReply),
+  };
+}
+
+function mediaReply(m: MediaInfo): Record<string, NgReplyValue> {
+  return { index: m.index, type: m.type, protocol: m.protocol, flags: m.flags, streams: m.streams.map(streamReply) };
+}
+
+function streamReply(s: StreamInfo): Record<string, NgReplyValue | undefined> {
+  return {
+    'local port': s.localPort,
+    endpoint: s.endpoint && endpointReply(s.endpoint),
+    'advertised endpoint': s.advertisedEndpoint && endpointReply(s.advertisedEndpoint),
+    'last packet': s.lastPacket,
+    flags: s.flags,
+    stats: statsReply(s.stats),
+  };
+}
+
+function endpointReply(e: EndpointInfo): Record<string, NgReplyValue> {
+  return { family: e.family, address: e.address, port: e.port };
+}
+
+function statsReply(s: StreamStats): Record<string, NgReplyValue> {
+  return { packets: s.packets, bytes: s.bytes, errors: s.errors };
+}
+
+/** Per-controller command counters, reported under `controlstatistics` like rtpengine. */
+export class ControlStats {
+  private readonly byProxy = new Map<string, Map<string, number>>();
+  private readonly totals = new Map<string, number>();
+
+  count(proxy: string, key: string): void {
+    let counts = this.byProxy.get(proxy);
+    if (!counts) this.byProxy.set(proxy, (counts = new Map()));
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    this.totals.set(key, (this.totals.get(key) ?? 0) + 1);
+  }
+
+  reply(): Record<string, NgReplyValue> {
+    const proxies = [...this.byProxy].map(([proxy, counts]) => ({ proxy, ...countKeys(counts, '') }));
+    return { proxies, ...countKeys(this.totals, 'total') };
+  }
+}
+
+/** rtpengine's counter names: `offercount`, `totaloffercount`, `errorcount`... */
+function countKeys(counts: Map<string, number>, prefix: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, n] of counts) out[`${prefix}${key.replace(/ /g, '')}count`] = n;
+  return out;
+}
+
+export function statisticsReply(s: RelayStatistics, control: ControlStats): Record<string, NgReplyValue> {
+  return {
+    statistics: {
+      currentstatistics: {
+        sessionsown: s.currentSessions,
+        sessionsforeign: 0,
+        sessionstotal: s.currentSessions,
+        portpairsinuse: s.portPairsInUse,
+      },
+      totalstatistics: {
+        uptime: String(s.uptime),
+        managedsessions: s.managedSessions,
+        timeoutsessions: s.timeoutSessions,
+        regularterminatedsessions: s.regularTerminatedSessions,
+        forcedterminatedsessions: s.forcedTerminatedSessions,
+        relayedpackets: s.relayedPackets,
+        relayedbytes: s.relayedBytes,
+        relayedpacketerrors: s.relayedPacketErrors,
+        droppedmalformed: s.dropped.malformed,
+        droppedunknownsource: s.dropped.unknownSource,
+        droppednodestination: s.dropped.noDestination,
+      },
+      controlstatistics: control.reply(),
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { pino, type Logger } from 'pino';
+import { ConfigError } from '../errors.js';
+import type { Relay } from '../relay.js';
+import { familyOf, parseHostPort } from '../util/address.js';
+import { NgCommands } from './commands.js';
+import { encodeNgReply, parseNgMessage, salvageCookie } from './message.js';
+import { errorReply } from './replies.js';
+import { ReplyCache } from './reply-cache.js';
+
+export interface NgServerOptions {
+  /** `host:port`, `[v6]:port` or `port`, as for rtpengine's `--listen-ng`. */
+  listen: string[];
+  logger?: Logger;
+  /** How long a reply is replayed for a retransmitted cookie (rtpengine: 30 s). */
+  replyCacheMs?: number;
+}
+
+export interface ListeningAddress {
+  address: string;
+  port: number;
+  family: string;
+}
+
+/** The ng control protocol over UDP: `<cookie> <dict>` in, `<cookie> <dict>` out, one socket per listen address. */
+export class NgServer {
+  readonly commands: NgCommands;
+  private readonly log: Logger;
+  private readonly cache: ReplyCache;
+  private readonly sockets: Socket[] = [];
+
+  constructor(
+    relay: Relay,
+    private readonly options: NgServerOptions,
+  ) {
+    this.log = options.logger ?? pino({ level: 'silent' });
+    this.commands = new NgCommands(relay, this.log);
+    this.cache = new ReplyCache({ ttlMs: options.replyCacheMs ?? 30_000 });
+  }
+
+  async start(): Promise<ListeningAddress[]> {
+    const bound: ListeningAddress[] = [];
+    for (const spec of this.options.listen) {
+      const ep = parseHostPort(spec);
+      if (!ep) throw new ConfigError(`invalid ng listen address '${spec}'`);
+      const v6 = familyOf(ep.address) === 'IP6';
+      const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
+      socket.on('message', (msg, rinfo) => void this.handle(socket, msg, rinfo));
+      socket.on('error', (err) => this.log.error({ err }, 'ng socket error'));
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(ep.port, ep.address, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      this.sockets.push(socket);
+      const a = socket.address();
+      bound.push({ address: a.address, port: a.port, family: a.family });
+    }
+    return bound;
+  }
+
+  async close(): Promise<void> {
+    this.cache.close();
+    await Promise.all(this.sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  private async handle(socket: Socket, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
+    let reply: Buffer;
+    try {
+      const req = parseNgMessage(msg);
+      reply = await this.cache.run(req.cookie, async () => encodeNgReply(req.cookie, await this.commands.execute(req.dict, rinfo.address), req.format));
+    } catch (err) {
+      // Undecodable datagram: answer with whatever cookie we can find, so the proxy stops retrying.
+      const cookie = salvageCookie(msg);
+      this.log.info({ from: rinfo.address, reason: (err as Error).message }, 'malformed ng message');
+      if (cookie === undefined) return;
+      reply = encodeNgReply(cookie, errorReply((err as Error).message), 'bencode');
+    }
+    socket.send(reply, rinfo.port, rinfo.address, (err) => {
+      if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
+    });
+  }
+}

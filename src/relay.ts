@@ -1,0 +1,381 @@
+import { EventEmitter } from 'node:events';
+import { pino, type Logger } from 'pino';
+import { DEFAULT_RELAY_OPTIONS, type AddressFamily, type RelayOptions } from './config/options.js';
+import { RelayError } from './errors.js';
+import { Call, Monologue, type MonologueMedia } from './call/call.js';
+import type {
+  AnswerRequest,
+  CallInfo,
+  DeleteRequest,
+  DeleteResult,
+  EndpointInfo,
+  OfferRequest,
+  QueryRequest,
+  RelayStatistics,
+  SdpResult,
+  SignalRequest,
+} from './call/requests.js';
+import { InterfaceSet } from './media/interfaces.js';
+import { MediaSide, newRelayCounters, type LearningPolicy, type PacketStream } from './media/media-side.js';
+import { PortAllocator } from './media/port-allocator.js';
+import { parseSdp, type ParsedSdp, type SdpMedia } from './sdp/parse.js';
+import { rewriteSdp, type MediaPlan } from './sdp/rewrite.js';
+import { endpointInfo, isUnspecified, type Endpoint } from './util/address.js';
+import { SerialQueue } from './util/serial-queue.js';
+
+export type CallEndReason = 'delete' | 'timeout' | 'shutdown';
+
+export interface RelayEvents {
+  'call:created': [{ callId: string }];
+  'call:deleted': [{ callId: string; reason: CallEndReason }];
+  'stream:learned': [{ callId: string; tag: string; mediaIndex: number; kind: 'RTP' | 'RTCP'; endpoint: EndpointInfo }];
+  timeout: [{ callId: string }];
+}
+
+/** How often calls are checked for expired delete-delays and media timeouts. */
+const SWEEP_INTERVAL_MS = 1000;
+const MESSAGE_UNKNOWN_CALL = 'Unknown call-id';
+const MESSAGE_DELETE_NOT_FOUND = "Call-ID not found or tags didn't match";
+
+/**
+ * The relay as a library: SDP in, SDP out, packets forwarded between the ports it hands out. The ng
+ * server is a thin adapter over these methods; embedding services call them directly.
+ */
+export class Relay extends EventEmitter<RelayEvents> {
+  readonly options: RelayOptions;
+  private readonly log: Logger;
+  private readonly interfaces: InterfaceSet;
+  private readonly ports: PortAllocator;
+  private readonly calls = new Map<string, Call>();
+  private readonly perCall = new SerialQueue();
+  private readonly counters = newRelayCounters();
+  private readonly startedAt = Date.now();
+  private readonly totals = { managed: 0, timeout: 0, deleted: 0, forced: 0 };
+  private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(options: Partial<RelayOptions> = {}, logger?: Logger) {
+    super();
+    this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
+    this.log = logger ?? pino({ level: 'silent' });
+    this.interfaces = new InterfaceSet(this.options.interfaces);
+    this.ports = new PortAllocator(this.options.portMin, this.options.portMax);
+    this.sweeper = setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS).unref();
+  }
+
+  offer(req: OfferRequest): Promise<SdpResult> {
+    return this.signal('offer', req);
+  }
+
+  answer(req: AnswerRequest): Promise<SdpResult> {
+    return this.signal('answer', req);
+  }
+
+  async delete(req: DeleteRequest): Promise<DeleteResult> {
+    return this.perCall.run(req.callId, async () => {
+      const call = this.calls.get(req.callId);
+      const tagKnown = call !== undefined && (req.fromTag === undefined || req.fromTag === '' || call.monologues.has(req.fromTag));
+      if (!call || !tagKnown) {
+        if (req.fatal) throw new RelayError(call ? 'TAG_NOT_FOUND' : 'CALL_NOT_FOUND', MESSAGE_DELETE_NOT_FOUND);
+        return { warning: MESSAGE_DELETE_NOT_FOUND };
+      }
+      const info = req.fast ? undefined : call.info();
+      const delay = req.deleteDelay ?? this.options.deleteDelay;
+      if (delay <= 0) this.destroy(call, 'delete');
+      else call.deleteAt = Date.now() + delay * 1000;
+      return { call: info };
+    });
+  }
+
+  query(req: QueryRequest): CallInfo {
+    const call = this.calls.get(req.callId);
+    if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
+    for (const tag of [req.fromTag, req.toTag]) {
+      if (tag && !call.monologues.has(tag)) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${tag}'`);
+    }
+    return call.info();
+  }
+
+  /** Call-IDs of active calls, oldest first. */
+  list(limit = 32): string[] {
+    const ids: string[] = [];
+    for (const id of this.calls.keys()) {
+      if (ids.length >= limit) break;
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  statistics(): RelayStatistics {
+    const c = this.counters;
+    return {
+      uptime: Math.floor((Date.now() - this.startedAt) / 1000),
+      currentSessions: this.calls.size,
+      managedSessions: this.totals.managed,
+      timeoutSessions: this.totals.timeout,
+      regularTerminatedSessions: this.totals.deleted,
+      forcedTerminatedSessions: this.totals.forced,
+      relayedPackets: c.relayedPackets,
+      relayedBytes: c.relayedBytes,
+      relayedPacketErrors: c.relayedPacketErrors,
+      dropped: { malformed: c.droppedMalformed, unknownSource: c.droppedUnknownSource, noDestination: c.droppedNoDestination },
+      portPairsInUse: this.ports.pairsInUse,
+    };
+  }
+
+  /** Frees every port; calls in flight finish first so no socket is bound after close resolves. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    await this.perCall.drain();
+    for (const call of [...this.calls.values()]) this.destroy(call, 'shutdown');
+  }
+
+  private async signal(kind: 'offer' | 'answer', req: SignalRequest): Promise<SdpResult> {
+    if (this.closed) throw new RelayError('SHUTTING_DOWN', 'relay is shutting down');
+    // Parse before touching state: a bad SDP must leave an existing call exactly as it was.
+    const sdp = parseSdp(req.sdp);
+    return this.perCall.run(req.callId, async () => {
+      let call = this.calls.get(req.callId);
+      if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
+      const isNew = call === undefined;
+      if (!call) {
+        call = new Call(req.callId, Date.now());
+        this.calls.set(req.callId, call);
+      }
+      try {
+        const result = await this.negotiate(call, kind, req, sdp);
+        call.lastSignal = Date.now();
+        if (isNew) {
+          this.totals.managed++;
+          this.emit('call:created', { callId: call.callId });
+        }
+        return result;
+      } catch (err) {
+        if (isNew) this.destroy(call, undefined);
+        throw err;
+      }
+    });
+  }
+
+  private async negotiate(call: Call, kind: 'offer' | 'answer', req: SignalRequest, sdp: ParsedSdp): Promise<SdpResult> {
+    const { sender, recipient } = kind === 'offer' ? this.offerParties(call, req) : this.answerParties(call, req as AnswerRequest);
+    if (req.direction) {
+      sender.iface = this.interfaces.resolve(req.direction[0]);
+      recipient.iface = this.interfaces.resolve(req.direction[1]);
+    }
+    sender.iface ??= this.interfaces.resolve(undefined);
+    recipient.iface ??= this.interfaces.resolve(undefined);
+    if (req.label !== undefined) sender.label = req.label;
+    const policy = this.learningPolicy(req);
+
+    const plans: MediaPlan[] = [];
+    for (const media of sdp.medias) {
+      if (media.port === 0) {
+        markRejected(sender, recipient, media.index);
+        plans.push(rejectedPlan(media));
+        continue;
+      }
+      const mine = await this.ensureMedia(call, sender, media, preferredFamily(sender, media.index, media.family), policy);
+      const theirs = await this.ensureMedia(call, recipient, media, req.addressFamily ?? preferredFamily(recipient, media.index, media.family), policy);
+      mine.side.peer = theirs.side;
+      theirs.side.peer = mine.side;
+      mine.protocol = media.protocol;
+      theirs.protocol = req.transportProtocol && req.transportProtocol !== 'accept' ? req.transportProtocol : media.protocol;
+      this.applyRemote(mine, media, req);
+      plans.push(this.planFor(kind, req, media, mine, theirs));
+    }
+
+    const replace = new Set(req.replace);
+    const draft = {
+      medias: plans,
+      replaceOrigin: replace.has('origin') || replace.has('origin-full'),
+      // No ICE agent yet: candidates would let endpoints bypass the relay, so they never pass through.
+      removeIce: true,
+      rtcpAttribute: rtcpAttribute(req),
+    } as const;
+    let out = rewriteSdp(sdp, draft);
+    if (replace.has('sdp-version') || replace.has('force-increment-sdp-ver')) {
+      const version = nextSdpVersion(recipient, out, sdp, replace.has('force-increment-sdp-ver'));
+      out = rewriteSdp(sdp, { ...draft, originVersion: version });
+    }
+    return { sdp: out };
+  }
+
+  /** The offerer is the from-tag; its peer is the to-tag if known, else a participant not yet tagged. */
+  private offerParties(call: Call, req: SignalRequest): { sender: Monologue; recipient: Monologue } {
+    const sender = call.monologues.get(req.fromTag) ?? addMonologue(call, req.fromTag);
+    let recipient = (req.toTag ? call.monologues.get(req.toTag) : undefined) ?? sender.peer;
+    if (!recipient) recipient = call.monologues.get('') ?? addMonologue(call, '');
+    if (req.toTag && recipient.tag === '') call.retag(recipient, req.toTag);
+    link(sender, recipient);
+    return { sender, recipient };
+  }
+
+  /**
+   * The answerer is the to-tag. A new to-tag takes over the offer's pending participant; when a
+   * second fork answers with another to-tag, media follows the latest answer.
+   */
+  private answerParties(call: Call, req: AnswerRequest): { sender: Monologue; recipient: Monologue } {
+    const recipient = call.monologues.get(req.fromTag);
+    if (!recipient) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${req.fromTag}'`);
+    let sender = call.monologues.get(req.toTag);
+    if (!sender || sender === recipient) {
+      sender = recipient.peer;
+      if (!sender) throw new RelayError('TAG_NOT_FOUND', `no offer to answer for tag '${req.fromTag}'`);
+      if (sender.tag !== req.toTag) this.log.debug({ callId: call.callId, from: sender.tag, to: req.toTag }, 'answer retags participant');
+      call.retag(sender, req.toTag);
+    }
+    link(sender, recipient);
+    return { sender, recipient };
+  }
+
+  private learningPolicy(req: SignalRequest): LearningPolicy {
+    return {
+      mode: req.endpointLearning ?? this.options.endpointLearning,
+      asymmetric: req.flags?.asymmetric ?? false,
+      strictSource: req.flags?.strictSource ?? false,
+    };
+  }
+
+  private async ensureMedia(call: Call, mono: Monologue, media: SdpMedia, family: AddressFamily | undefined, policy: LearningPolicy): Promise<MonologueMedia> {
+    const existing = mono.medias[media.index];
+    if (existing) {
+      existing.rejected = false;
+      return existing;
+    }
+    const address = this.interfaces.address(mono.iface!, family);
+    const pair = await this.ports.allocate(address.local, address.family);
+    const side = new MediaSide(pair, policy, this.counters, (s, stream) => this.learned(call, mono, media.index, stream));
+    const created: MonologueMedia = { type: media.type, protocol: media.protocol, rejected: false, address, side, muxOffered: false, muxPolicy: 'follow' };
+    mono.medias[media.index] = created;
+    return created;
+  }
+
+  /** Where the sender of this SDP wants media: SDP address unless the flags say to trust SIP source or an override. */
+  private applyRemote(mine: MonologueMedia, media: SdpMedia, req: SignalRequest): void {
+    const useSipSource = req.flags?.sipSourceAddress || (this.options.sipSource && !req.flags?.trustAddress);
+    const address = req.mediaAddress ?? (useSipSource ? req.receivedFrom?.address : undefined) ?? media.address;
+    const side = mine.side;
+    side.policy = this.learningPolicy(req);
+    if (address === undefined || isUnspecified(address)) {
+      side.rtp.setAdvertised(undefined);
+      side.rtcp.setAdvertised(undefined);
+      return;
+    }
+    const rtp: Endpoint = { address, port: media.port };
+    const rtcpPort = media.rtcpPort ?? (media.rtcpMux ? media.port : media.port + 1);
+    side.rtp.setAdvertised(rtp);
+    side.rtcp.setAdvertised({ address: media.rtcpAddress && req.mediaAddress === undefined && !useSipSource ? media.rtcpAddress : address, port: rtcpPort });
+  }
+
+  /**
+   * rtcp-mux (RFC 5761), rtpengine's way: by default go along with the offerer; `offer`/`require`
+   * add it towards the answerer, `demux` hides it from the answerer but still accepts it from the
+   * offerer, `reject` refuses it. The answer settles what each side actually does.
+   */
+  private planFor(kind: 'offer' | 'answer', req: SignalRequest, media: SdpMedia, mine: MonologueMedia, theirs: MonologueMedia): MediaPlan {
+    const flags = new Set(req.rtcpMux);
+    let mux: boolean;
+    let muxOnly = false;
+    if (kind === 'offer') {
+      mine.muxPolicy = flags.has('reject') ? 'reject' : flags.has('demux') || flags.has('accept') || flags.has('require') ? 'accept' : 'follow';
+      mine.muxOffered = media.rtcpMux && mine.muxPolicy !== 'reject';
+      mux = flags.has('offer') || flags.has('require') || (mine.muxOffered && !flags.has('demux'));
+      muxOnly = flags.has('require');
+      theirs.muxOffered = mux;
+      // Until the answer, keep sending RTCP to the offerer's RTCP port unless it already insists on mux.
+      mine.side.mux = mine.muxOffered && muxOnly;
+    } else {
+      // `theirs` is the offerer here; `mine` the answerer.
+      mine.side.mux = media.rtcpMux && mine.muxOffered;
+      mux = theirs.muxOffered && (theirs.muxPolicy === 'accept' || (theirs.muxPolicy === 'follow' && mine.side.mux));
+      theirs.side.mux = mux;
+    }
+    const a = theirs.address;
+    return {
+      index: media.index,
+      rejected: false,
+      address: a.advertised,
+      family: a.family,
+      rtpPort: theirs.side.rtp.localPort,
+      rtcpPort: mux ? theirs.side.rtp.localPort : theirs.side.rtcp.localPort,
+      rtcpMux: mux,
+      rtcpMuxOnly: muxOnly,
+      protocol: theirs.protocol,
+    };
+  }
+
+  private learned(call: Call, mono: Monologue, mediaIndex: number, stream: PacketStream): void {
+    if (!stream.endpoint) return;
+    const endpoint = endpointInfo(stream.endpoint);
+    this.log.debug({ callId: call.callId, tag: mono.tag, mediaIndex, kind: stream.kind, endpoint }, 'learned media source');
+    this.emit('stream:learned', { callId: call.callId, tag: mono.tag, mediaIndex, kind: stream.kind, endpoint });
+  }
+
+  private sweep(now: number): void {
+    const timeoutMs = this.options.timeout * 1000;
+    for (const call of [...this.calls.values()]) {
+      if (this.perCall.busy(call.callId)) continue;
+      if (call.deleteAt !== undefined) {
+        if (now >= call.deleteAt) this.destroy(call, 'delete');
+      } else if (timeoutMs > 0 && now - call.lastActivity() > timeoutMs) {
+        this.log.info({ callId: call.callId }, 'call timed out: no media');
+        this.emit('timeout', { callId: call.callId });
+        this.destroy(call, 'timeout');
+      }
+    }
+  }
+
+  /** reason undefined: a call that never got established (failed first offer); no events. */
+  private destroy(call: Call, reason: CallEndReason | undefined): void {
+    if (this.calls.get(call.callId) !== call) return;
+    this.calls.delete(call.callId);
+    for (const side of call.sides()) this.ports.release(side.pair);
+    if (reason === undefined) return;
+    if (reason === 'timeout') this.totals.timeout++;
+    else if (reason === 'delete') this.totals.deleted++;
+    else this.totals.forced++;
+    this.log.info({ callId: call.callId, reason }, 'call deleted');
+    this.emit('call:deleted', { callId: call.callId, reason });
+  }
+}
+
+function addMonologue(call: Call, tag: string): Monologue {
+  const mono = new Monologue(tag, Date.now());
+  call.monologues.set(tag, mono);
+  return mono;
+}
+
+function link(a: Monologue, b: Monologue): void {
+  a.peer = b;
+  b.peer = a;
+}
+
+function markRejected(sender: Monologue, recipient: Monologue, index: number): void {
+  for (const m of [sender.medias[index], recipient.medias[index]]) if (m) m.rejected = true;
+}
+
+function rejectedPlan(media: SdpMedia): MediaPlan {
+  return { index: media.index, rejected: true, address: '', family: media.family ?? 'IP4', rtpPort: 0, rtcpPort: 0, rtcpMux: false };
+}
+
+/** Keep a side's family once chosen; otherwise match the family the SDP used. */
+function preferredFamily(mono: Monologue, index: number, sdpFamily: AddressFamily | undefined): AddressFamily | undefined {
+  return mono.medias[index]?.address.family ?? sdpFamily;
+}
+
+function rtcpAttribute(req: SignalRequest): 'short' | 'full' | 'none' {
+  return req.flags?.noRtcpAttribute ? 'none' : req.flags?.fullRtcpAttribute ? 'full' : 'short';
+}
+
+/** `replace: SDP-version`: bump o= version only when what we send to this participant changed. */
+function nextSdpVersion(recipient: Monologue, rendered: string, sdp: ParsedSdp, force: boolean): number {
+  const body = rendered.replace(/^o=.*$/m, '');
+  const prev = recipient.sdpHistory;
+  const base = Number(sdp.originVersion);
+  const version = prev === undefined ? (Number.isSafeInteger(base) ? base : 1) : prev.body === body && !force ? prev.version : prev.version + 1;
+  recipient.sdpHistory = { body, version };
+  return version;
+}

@@ -1,0 +1,82 @@
+/** Real UDP endpoints that play SIP phones in tests: send RTP/RTCP, collect what arrives. */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+
+export interface Received {
+  data: Buffer;
+  from: RemoteInfo;
+}
+
+export class Phone {
+  readonly received: Received[] = [];
+  private waiters: Array<() => void> = [];
+
+  private constructor(
+    readonly socket: Socket,
+    readonly address: string,
+    readonly port: number,
+  ) {
+    socket.on('message', (data, from) => {
+      this.received.push({ data, from });
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  static async open(address = '127.0.0.1', port = 0): Promise<Phone> {
+    const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', ipv6Only: address.includes(':') });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, address, () => resolve());
+    });
+    return new Phone(socket, address, socket.address().port);
+  }
+
+  send(data: Buffer, port: number, address: string): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.send(data, port, address, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Resolves once `count` packets arrived in total, or rejects after `ms`. */
+  async waitFor(count: number, ms = 2000): Promise<Received[]> {
+    const deadline = Date.now() + ms;
+    while (this.received.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`expected ${count} packets on ${this.address}:${this.port}, got ${this.received.length}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.received.slice(0, count);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** A minimal RTP packet: V=2, payload type, sequence number, SSRC and a payload marker byte. */
+export function rtpPacket(seq: number, opts: { pt?: number; ssrc?: number; payloadSize?: number; mark?: number } = {}): Buffer {
+  const buf = Buffer.alloc(12 + (opts.payloadSize ?? 160), opts.mark ?? 0xd5);
+  buf[0] = 0x80;
+  buf[1] = opts.pt ?? 0;
+  buf.writeUInt16BE(seq & 0xffff, 2);
+  buf.writeUInt32BE((seq * 160) >>> 0, 4);
+  buf.writeUInt32BE(opts.ssrc ?? 0x1234abcd, 8);
+  return buf;
+}
+
+/** An RTCP receiver report with no report blocks (PT 201). */
+export function rtcpPacket(ssrc = 0x1234abcd): Buffer {
+  const buf = Buffer.alloc(8);
+  buf[0] = 0x80;
+  buf[1] = 201;
+  buf.writeUInt16BE(1, 2);
+  buf.writeUInt32BE(ssrc, 4);
+  return buf;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

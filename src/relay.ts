@@ -182,7 +182,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       mine.side.peer = theirs.side;
       theirs.side.peer = mine.side;
       mine.protocol = media.protocol;
-      theirs.protocol = req.transportProtocol && req.transportProtocol !== 'accept' ? req.transportProtocol : media.protocol;
+      theirs.protocol = outgoingProtocol(media.protocol, req.transportProtocol);
       this.applyRemote(mine, media, req);
       plans.push(this.planFor(kind, req, media, mine, theirs));
     }
@@ -364,6 +364,16 @@ function rejectedPlan(media: SdpMedia): MediaPlan {
 /** Keep a side's family once chosen; otherwise match the family the SDP used. */
 function preferredFamily(mono: Monologue, index: number, sdpFamily: AddressFamily | undefined): AddressFamily | undefined {
   return mono.medias[index]?.address.family ?? sdpFamily;
+}
+
+/** Plain profiles (AVP/AVPF) may be swapped freely; crossing to or from SRTP needs the crypto layer, which the relay does not have yet. */
+function outgoingProtocol(incoming: string, requested: string | undefined): string {
+  if (requested === undefined || requested === 'accept' || requested === incoming) return incoming;
+  const secure = (p: string): boolean => p.includes('SAVP');
+  if (secure(requested) !== secure(incoming)) {
+    throw new RelayError('NG_BAD_PARAM', `transport protocol ${incoming} -> ${requested} needs SRTP translation, which is not supported`);
+  }
+  return requested;
 }
 
 function rtcpAttribute(req: SignalRequest): 'short' | 'full' | 'none' {

@@ -1,0 +1,111 @@
+/** ng options that shape the rewritten SDP: ICE, rtcp-mux, replace, transport protocol; plus list/statistics. */
+import t from 'tap';
+import { startRelay } from './helpers/fixture.js';
+import { Phone, rtcpPacket, rtpPacket } from './helpers/media.js';
+import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
+
+const PORT_BASE = 35000;
+const iceLines = ['a=ice-ufrag:abcd', 'a=ice-pwd:0123456789abcdef012345', 'a=candidate:1 1 UDP 2130706431 192.0.2.10 4000 typ host', 'a=end-of-candidates'];
+
+t.test('ICE attributes never leak the endpoints past the relay', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE);
+  for (const ICE of [undefined, 'remove']) {
+    const res = await ng.request({ command: 'offer', 'call-id': `ice-${ICE}`, 'from-tag': 'A', ...(ICE && { ICE }), sdp: phoneSdp({ address: '127.0.0.1', port: 4000, extra: iceLines }) });
+    t.equal(res.result, 'ok');
+    t.notMatch(res.sdp, /a=(candidate|ice-ufrag|ice-pwd|end-of-candidates)/, `ICE=${ICE ?? 'absent'}: stripped`);
+    t.match(res.sdp, /a=rtpmap:0 PCMU\/8000/);
+  }
+});
+
+t.test('rtcp-mux offered by both sides: RTCP travels on the RTP ports', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 200);
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const base = { 'call-id': 'mux', 'from-tag': 'A' };
+  const offer = await ng.request({ command: 'offer', ...base, sdp: phoneSdp({ address: '127.0.0.1', port: alice.port, rtcpMux: true }) });
+  t.match(offer.sdp, /\r\na=rtcp-mux\r\n/, 'mux passed on to the callee');
+  const answer = await ng.request({ command: 'answer', ...base, 'to-tag': 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port, rtcpMux: true }) });
+  const toAlice = relayEndpoints(answer.sdp as string)[0]!;
+  t.match(answer.sdp, /\r\na=rtcp-mux\r\n/, 'mux accepted towards the caller');
+  t.equal(toAlice.rtcpPort, toAlice.port, 'a=rtcp names the RTP port');
+  await alice.send(rtcpPacket(), toAlice.port, '127.0.0.1');
+  await alice.send(rtpPacket(1), toAlice.port, '127.0.0.1');
+  const got = await bob.waitFor(2);
+  t.same(got.map((r) => r.data[1]).sort(), [0, 201], 'RTCP and RTP both arrive on the callee RTP port');
+  const q = await ng.request({ command: 'query', 'call-id': 'mux' });
+  const media = (q.tags as any).A.medias[0];
+  t.ok(media.flags.includes('rtcp-mux'));
+  t.equal(media.streams[1].stats.packets, 1, 'RTCP counted on the RTCP stream');
+});
+
+t.test('rtcp-mux demux: callee is not offered mux, caller still gets it, RTCP crosses over', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 400);
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  const bobRtcp = await Phone.open('127.0.0.1', bob.port + 1).catch(() => undefined);
+  t.teardown(() => [alice, bob, bobRtcp].forEach((p) => p?.close()));
+  const base = { 'call-id': 'demux', 'from-tag': 'A' };
+  const offer = await ng.request({ command: 'offer', ...base, 'rtcp-mux': ['demux'], sdp: phoneSdp({ address: '127.0.0.1', port: alice.port, rtcpMux: true }) });
+  t.notMatch(offer.sdp, /a=rtcp-mux/, 'callee is not offered mux');
+  const answer = await ng.request({ command: 'answer', ...base, 'to-tag': 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port }) });
+  t.match(answer.sdp, /\r\na=rtcp-mux\r\n/, 'caller still gets mux');
+  if (bobRtcp) {
+    await alice.send(rtcpPacket(), relayEndpoints(answer.sdp as string)[0]!.port, '127.0.0.1');
+    const got = await bobRtcp.waitFor(1);
+    t.equal(got[0]!.data[1], 201, 'muxed RTCP from the caller reaches the callee RTCP port');
+  }
+});
+
+t.test('rtcp-mux reject and offer', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 600);
+  const rejected = await ng.request({ command: 'offer', 'call-id': 'rej', 'from-tag': 'A', 'rtcp-mux': ['reject'], sdp: phoneSdp({ address: '127.0.0.1', port: 4000, rtcpMux: true }) });
+  t.notMatch(rejected.sdp, /a=rtcp-mux/);
+  const answer = await ng.request({ command: 'answer', 'call-id': 'rej', 'from-tag': 'A', 'to-tag': 'B', sdp: phoneSdp({ address: '127.0.0.1', port: 4100, rtcpMux: true }) });
+  t.notMatch(answer.sdp, /a=rtcp-mux/, 'the caller is refused mux');
+  const offered = await ng.request({ command: 'offer', 'call-id': 'off', 'from-tag': 'A', 'rtcp-mux': ['offer'], sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.match(offered.sdp, /\r\na=rtcp-mux\r\n/, 'mux offered to a callee though the caller did not');
+});
+
+t.test('replace origin and SDP version', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 800);
+  const base = { command: 'offer', 'call-id': 'orig', 'from-tag': 'A' };
+  const sdp = phoneSdp({ address: '127.0.0.5', port: 4000, version: 7 });
+  const plain = await ng.request({ ...base, sdp });
+  t.match(plain.sdp, /^o=phone 1234 7 IN IP4 127\.0\.0\.5\r$/m, 'o= untouched without replace');
+  const replaced = await ng.request({ ...base, replace: ['origin', 'SDP-version'], sdp });
+  t.match(replaced.sdp, /^o=phone 1234 7 IN IP4 127\.0\.0\.1\r$/m, 'origin address replaced');
+  const same = await ng.request({ ...base, replace: ['origin', 'SDP-version'], sdp });
+  t.match(same.sdp, /^o=phone 1234 7 /m, 'unchanged SDP keeps its version');
+  const changed = await ng.request({ ...base, replace: ['origin', 'SDP-version'], sdp: sdp.replace('a=ptime:20', 'a=ptime:30') });
+  t.match(changed.sdp, /^o=phone 1234 8 /m, 'changed SDP bumps the version');
+  const legacy = await ng.request({ ...base, replace: ['session-connection'], sdp });
+  t.equal(legacy.result, 'ok', 'session-connection accepted (session c= is always rewritten)');
+  t.notMatch(legacy.sdp, /c=IN IP4 127\.0\.0\.5/);
+});
+
+t.test('transport protocol between plain profiles; SRTP translation refused clearly', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 1000);
+  const avpf = await ng.request({ command: 'offer', 'call-id': 'tp', 'from-tag': 'A', 'transport protocol': 'RTP/AVPF', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.match(avpf.sdp, /\r\nm=audio \d+ RTP\/AVPF 0 8 101\r\n/);
+  const savp = await ng.request({ command: 'offer', 'call-id': 'tp2', 'from-tag': 'A', 'transport protocol': 'RTP/SAVP', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.equal(savp.result, 'error');
+  t.match(savp['error-reason'], /SRTP/);
+});
+
+t.test('list honours limit; statistics reports sessions, packets and control counters', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 1200);
+  for (const id of ['l1', 'l2', 'l3']) await ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.same((await ng.request({ command: 'list' })).calls, ['l1', 'l2', 'l3']);
+  t.same((await ng.request({ command: 'list', limit: 2 })).calls, ['l1', 'l2']);
+  await ng.request({ command: 'bogus' });
+  const res = await ng.request({ command: 'statistics' });
+  t.equal(res.result, 'ok');
+  const s = res.statistics as any;
+  t.equal(s.currentstatistics.sessionsown, 3);
+  t.equal(s.totalstatistics.managedsessions, 3);
+  t.equal(s.controlstatistics.totaloffercount, 3);
+  t.equal(s.controlstatistics.totallistcount, 2);
+  t.equal(s.controlstatistics.totalerrorcount, 1);
+  t.equal(s.controlstatistics.proxies[0].proxy, '127.0.0.1');
+});

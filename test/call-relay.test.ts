@@ -1,19 +1,11 @@
 /** End to end over real UDP: ng offer/answer, then RTP and RTCP through the relay's ports both ways. */
 import t from 'tap';
-import { createSocket } from 'node:dgram';
 import { startRelay } from './helpers/fixture.js';
-import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
+import { canBind, Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
 const PORT_BASE = 31000;
 
-async function canBind(port: number, address = '127.0.0.1'): Promise<boolean> {
-  const s = createSocket('udp4');
-  return new Promise((resolve) => {
-    s.once('error', () => resolve(false));
-    s.bind(port, address, () => s.close(() => resolve(true)));
-  });
-}
 
 t.test('ping answers pong', async (t) => {
   const { ng } = await startRelay(t, PORT_BASE);

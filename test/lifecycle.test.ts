@@ -1,20 +1,12 @@
 /** Call lifetime: delete variants, delete-delay, media timeout, and the library's typed events. */
 import t from 'tap';
-import { createSocket } from 'node:dgram';
 import { Relay } from '../src/index.js';
 import { startRelay } from './helpers/fixture.js';
-import { Phone, rtpPacket, sleep } from './helpers/media.js';
+import { canBind, Phone, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
 const PORT_BASE = 33000;
 
-async function canBind(port: number): Promise<boolean> {
-  const s = createSocket('udp4');
-  return new Promise((resolve) => {
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
 
 const offer = (callId: string, port = 8000) => ({ command: 'offer', 'call-id': callId, 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port }) });
 

@@ -1,24 +1,7 @@
 import t from 'tap';
 import { SdpError } from '../src/errors.js';
 import { parseSdp } from '../src/sdp/parse.js';
-
-const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
-
-const FREESWITCH_OFFER = [
-  'v=0',
-  'o=FreeSWITCH 1700000000 1700000001 IN IP4 192.0.2.10',
-  's=FreeSWITCH',
-  'c=IN IP4 192.0.2.10',
-  't=0 0',
-  'm=audio 16384 RTP/AVP 0 8 101',
-  'a=rtpmap:0 PCMU/8000',
-  'a=rtpmap:8 PCMA/8000',
-  'a=rtpmap:101 telephone-event/8000',
-  'a=fmtp:101 0-16',
-  'a=ptime:20',
-  'a=sendrecv',
-  'a=rtcp:16385 IN IP4 192.0.2.10',
-];
+import { crlf, FREESWITCH_OFFER } from './helpers/sdp.js';
 
 t.test('FreeSWITCH-like audio offer', async (t) => {
   const sdp = parseSdp(crlf(FREESWITCH_OFFER));

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { parseSdp } from '../src/sdp/parse.js';
 import { rewriteSdp, sdpFamily, type MediaPlan, type RewritePlan } from '../src/sdp/rewrite.js';
+import { crlf, FREESWITCH_OFFER } from './helpers/sdp.js';
 
-const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
 const linesOf = (sdp: string): string[] => sdp.split('\r\n').slice(0, -1);
 
 const RELAY = '203.0.113.5';
@@ -16,22 +16,6 @@ function plan(medias: MediaPlan[], extra: Partial<RewritePlan> = {}): RewritePla
 }
 
 const rewrite = (lines: string[], p: RewritePlan): string[] => linesOf(rewriteSdp(parseSdp(crlf(lines)), p));
-
-const FREESWITCH_OFFER = [
-  'v=0',
-  'o=FreeSWITCH 1700000000 1700000001 IN IP4 192.0.2.10',
-  's=FreeSWITCH',
-  'c=IN IP4 192.0.2.10',
-  't=0 0',
-  'm=audio 16384 RTP/AVP 0 8 101',
-  'a=rtpmap:0 PCMU/8000',
-  'a=rtpmap:8 PCMA/8000',
-  'a=rtpmap:101 telephone-event/8000',
-  'a=fmtp:101 0-16',
-  'a=ptime:20',
-  'a=sendrecv',
-  'a=rtcp:16385 IN IP4 192.0.2.10',
-];
 
 t.test('single audio: port, c=, a=rtcp replaced; everything else untouched; CRLF', async (t) => {
   const out = rewriteSdp(parseSdp(crlf(FREESWITCH_OFFER)), plan([media(0, 30000)]));

@@ -80,3 +80,12 @@ export function rtcpPacket(ssrc = 0x1234abcd): Buffer {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** True when nothing holds the UDP port any more: how tests see that the relay freed it. */
+export async function canBind(port: number, address = '127.0.0.1'): Promise<boolean> {
+  const s = createSocket(address.includes(':') ? 'udp6' : 'udp4');
+  return new Promise((resolve) => {
+    s.once('error', () => resolve(false));
+    s.bind(port, address, () => s.close(() => resolve(true)));
+  });
+}

@@ -33,7 +33,7 @@ export function phoneSdp(spec: SdpSpec): string {
   if (spec.video !== undefined) {
     lines.push(`m=video ${spec.video} RTP/AVP 96`, ...(session ? [] : [c]), 'a=rtpmap:96 H264/90000', 'a=sendrecv');
   }
-  return lines.join('\r\n') + '\r\n';
+  return crlf(lines);
 }
 
 /** The media port and connection address the relay put into an SDP, per m= line. */
@@ -51,3 +51,22 @@ export function relayEndpoints(sdp: string): Array<{ type: string; port: number;
   }
   return out;
 }
+
+export const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
+
+/** A FreeSWITCH offer as it arrives from a PBX, with an explicit a=rtcp. */
+export const FREESWITCH_OFFER = [
+  'v=0',
+  'o=FreeSWITCH 1700000000 1700000001 IN IP4 192.0.2.10',
+  's=FreeSWITCH',
+  'c=IN IP4 192.0.2.10',
+  't=0 0',
+  'm=audio 16384 RTP/AVP 0 8 101',
+  'a=rtpmap:0 PCMU/8000',
+  'a=rtpmap:8 PCMA/8000',
+  'a=rtpmap:101 telephone-event/8000',
+  'a=fmtp:101 0-16',
+  'a=ptime:20',
+  'a=sendrecv',
+  'a=rtcp:16385 IN IP4 192.0.2.10',
+];

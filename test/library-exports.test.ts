@@ -1,0 +1,22 @@
+/** `import ... from 'rtpbridge'` as an embedding service would write it: the package's own exports map. */
+import t from 'tap';
+import { existsSync } from 'node:fs';
+
+t.test('the package entry point exposes the typed API', async (t) => {
+  const lib = await import('rtpbridge');
+  for (const name of ['Relay', 'NgServer', 'RelayError', 'NgProtocolError', 'SdpError', 'ConfigError', 'DEFAULT_RELAY_OPTIONS']) {
+    t.ok(name in lib, `exports ${name}`);
+  }
+  t.ok(existsSync(new URL('../dist/index.d.ts', import.meta.url)), 'type declarations are built');
+  const relay = new lib.Relay({ portMin: 38900, portMax: 38999 });
+  t.teardown(() => relay.close());
+  t.throws(() => relay.query({ callId: 'none' }), { code: 'CALL_NOT_FOUND' });
+  const err = (() => {
+    try {
+      relay.query({ callId: 'none' });
+    } catch (e) {
+      return e;
+    }
+  })();
+  t.ok(err instanceof lib.RelayError, 'errors are instances of the exported class');
+});

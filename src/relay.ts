@@ -147,6 +147,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       try {
         const result = await this.negotiate(call, kind, req, sdp);
         call.lastSignal = Date.now();
+        if (kind === 'answer') call.answered = true;
         if (isNew) {
           this.totals.managed++;
           this.emit('call:created', { callId: call.callId });
@@ -315,13 +316,13 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   private sweep(now: number): void {
-    const timeoutMs = this.options.timeout * 1000;
     for (const call of [...this.calls.values()]) {
       if (this.perCall.busy(call.callId)) continue;
+      const timeoutMs = (call.answered ? this.options.timeout : this.options.offerTimeout) * 1000;
       if (call.deleteAt !== undefined) {
         if (now >= call.deleteAt) this.destroy(call, 'delete');
       } else if (timeoutMs > 0 && now - call.lastActivity() > timeoutMs) {
-        this.log.info({ callId: call.callId }, 'call timed out: no media');
+        this.log.info({ callId: call.callId, answered: call.answered }, 'call timed out: no media');
         this.emit('timeout', { callId: call.callId });
         this.destroy(call, 'timeout');
       }

@@ -62,20 +62,32 @@ t.test('delete-delay keeps the call (and its media) until the delay ends', async
   t.ok(await canBind(relayPort), 'ports freed after the delay');
 });
 
-t.test('no media for `timeout` seconds deletes the call and frees ports', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE + 600, portMax: PORT_BASE + 699, timeout: 1 });
+t.test('no media for `timeout` seconds deletes an answered call and frees ports; ringing calls wait for offer-timeout', async (t) => {
+  const relay = new Relay({ portMin: PORT_BASE + 600, portMax: PORT_BASE + 699, timeout: 1, offerTimeout: 3600 });
   t.teardown(() => relay.close());
   const events: string[] = [];
   relay.on('timeout', (e) => events.push(`timeout:${e.callId}`));
   relay.on('call:deleted', (e) => events.push(`deleted:${e.callId}:${e.reason}`));
   const { sdp } = await relay.offer({ callId: 'to', fromTag: 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 9000 }) });
+  await relay.answer({ callId: 'to', fromTag: 'A', toTag: 'B', sdp: phoneSdp({ address: '127.0.0.1', port: 9002 }) });
+  await relay.offer({ callId: 'ringing', fromTag: 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 9004 }) });
   const port = relayEndpoints(sdp)[0]!.port;
   t.notOk(await canBind(port), 'port held while the call lives');
   await sleep(2600);
   t.same(events, ['timeout:to', 'deleted:to:timeout']);
-  t.same(relay.list(), []);
+  t.same(relay.list(), ['ringing'], 'an unanswered call is ringing, not dead');
   t.ok(await canBind(port));
   t.equal(relay.statistics().timeoutSessions, 1);
+});
+
+t.test('offer-timeout ends a call that is never answered', async (t) => {
+  const relay = new Relay({ portMin: PORT_BASE + 650, portMax: PORT_BASE + 699, timeout: 3600, offerTimeout: 1 });
+  t.teardown(() => relay.close());
+  const ended: string[] = [];
+  relay.on('call:deleted', (e) => ended.push(`${e.callId}:${e.reason}`));
+  await relay.offer({ callId: 'never', fromTag: 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 9006 }) });
+  await sleep(2600);
+  t.same(ended, ['never:timeout']);
 });
 
 t.test('media keeps a call alive past the timeout', async (t) => {

@@ -49,6 +49,8 @@ export class Monologue {
 export class Call {
   readonly monologues = new Map<string, Monologue>();
   lastSignal: number;
+  /** An answer was seen: from then on silence means the call is dead (`timeout`), before it ringing (`offer-timeout`). */
+  answered = false;
   /** Set by `delete` with a delay: the call keeps relaying until then. */
   deleteAt: number | undefined;
 

@@ -57,6 +57,14 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'port-min', short: 'm', kind: 'string', arg: 'INT', defaultText: String(D.portMin), help: 'lowest media port (RTP uses even ports, RTCP the odd one above)', scope: 'everywhere' },
   { name: 'port-max', short: 'M', kind: 'string', arg: 'INT', defaultText: String(D.portMax), help: 'highest media port', scope: 'everywhere' },
   { name: 'timeout', short: 'o', kind: 'string', arg: 'SECS', defaultText: String(D.timeout), help: 'delete a call after this long without media; 0 disables', scope: 'everywhere' },
+  {
+    name: 'offer-timeout',
+    kind: 'string',
+    arg: 'SECS',
+    defaultText: String(D.offerTimeout),
+    help: 'delete a call that was offered but never answered after this long; 0 disables',
+    scope: 'everywhere',
+  },
   { name: 'delete-delay', short: 'd', kind: 'string', arg: 'SECS', defaultText: String(D.deleteDelay), help: 'keep a deleted call this long before freeing its ports', scope: 'everywhere' },
   {
     name: 'endpoint-learning',
@@ -285,6 +293,9 @@ function buildOptions(settings: Settings): DaemonOptions {
         break;
       case 'timeout':
         o.timeout = parseInteger(value as string, 0, MAX_SECONDS, at);
+        break;
+      case 'offer-timeout':
+        o.offerTimeout = parseInteger(value as string, 0, MAX_SECONDS, at);
         break;
       case 'delete-delay':
         o.deleteDelay = parseInteger(value as string, 0, MAX_SECONDS, at);

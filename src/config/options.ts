@@ -29,6 +29,8 @@ export interface RelayOptions {
   portMax: number;
   /** Seconds without media before a call is deleted (rtpengine `--timeout`). */
   timeout: number;
+  /** Seconds a call that was offered but never answered may live (rtpengine `--offer-timeout`): ringing is not silence. */
+  offerTimeout: number;
   /** Seconds a deleted call lingers before its ports are freed (rtpengine `--delete-delay`). */
   deleteDelay: number;
   endpointLearning: EndpointLearning;
@@ -49,6 +51,7 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   portMin: 30000,
   portMax: 40000,
   timeout: 60,
+  offerTimeout: 3600,
   deleteDelay: 30,
   endpointLearning: 'delayed',
   sipSource: false,

@@ -170,6 +170,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     recipient.iface ??= this.interfaces.resolve(undefined);
     if (req.label !== undefined) sender.label = req.label;
     const policy = this.learningPolicy(req);
+    const replace = new Set(req.replace);
 
     const plans: MediaPlan[] = [];
     for (const media of sdp.medias) {
@@ -185,10 +186,12 @@ export class Relay extends EventEmitter<RelayEvents> {
       mine.protocol = media.protocol;
       theirs.protocol = outgoingProtocol(media.protocol, req.transportProtocol);
       this.applyRemote(mine, media, req);
-      plans.push(this.planFor(kind, req, media, mine, theirs));
+      const plan = this.planFor(kind, req, media, mine, theirs);
+      // A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop.
+      if (media.address !== undefined && isUnspecified(media.address) && !replace.has('zero-address')) plan.address = media.address;
+      plans.push(plan);
     }
 
-    const replace = new Set(req.replace);
     const draft = {
       medias: plans,
       replaceOrigin: replace.has('origin') || replace.has('origin-full'),

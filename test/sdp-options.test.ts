@@ -109,3 +109,23 @@ t.test('list honours limit; statistics reports sessions, packets and control cou
   t.equal(s.controlstatistics.totalerrorcount, 1);
   t.equal(s.controlstatistics.proxies[0].proxy, '127.0.0.1');
 });
+
+t.test('hold with a zero address passes it through unless replace zero-address', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 1400);
+  const held = await ng.request({ command: 'offer', 'call-id': 'hold', 'from-tag': 'A', sdp: phoneSdp({ address: '0.0.0.0', port: 4000 }) });
+  t.match(held.sdp, /\r\nc=IN IP4 0\.0\.0\.0\r\n/);
+  t.notMatch(held.sdp, /m=audio 4000 /, 'the port is still the relay port');
+  const replaced = await ng.request({ command: 'offer', 'call-id': 'hold2', 'from-tag': 'A', replace: ['zero-address'], sdp: phoneSdp({ address: '0.0.0.0', port: 4000 }) });
+  t.match(replaced.sdp, /\r\nc=IN IP4 127\.0\.0\.1\r\n/);
+});
+
+t.test('port exhaustion is an error reply and leaves nothing behind', async (t) => {
+  const { ng, relay } = await startRelay(t, PORT_BASE + 1600, { portMin: PORT_BASE + 1600, portMax: PORT_BASE + 1603 });
+  const first = await ng.request({ command: 'offer', 'call-id': 'p1', 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.equal(first.result, 'ok', 'two pairs: enough for one call');
+  const second = await ng.request({ command: 'offer', 'call-id': 'p2', 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.equal(second.result, 'error');
+  t.match(second['error-reason'], /no free media ports/);
+  t.same(relay.list(), ['p1']);
+  t.equal(relay.statistics().portPairsInUse, 2, 'the half-allocated call gave its pair back');
+});

@@ -2,7 +2,18 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_RELAY_OPTIONS, type AddressFamily, type RelayOptions } from './config/options.js';
 import { RelayError } from './errors.js';
-import { Call, Monologue, type MonologueMedia } from './call/call.js';
+import { Call, type Monologue, type MonologueMedia } from './call/call.js';
+import {
+  markRejected,
+  nextSdpVersion,
+  outgoingProtocol,
+  planMedia,
+  preferredFamily,
+  rejectedPlan,
+  remoteEndpoints,
+  rtcpAttribute,
+  type SignalKind,
+} from './call/negotiation.js';
 import type {
   AnswerRequest,
   CallInfo,
@@ -20,7 +31,7 @@ import { MediaSide, newRelayCounters, type LearningPolicy, type PacketStream } f
 import { PortAllocator } from './media/port-allocator.js';
 import { parseSdp, type ParsedSdp, type SdpMedia } from './sdp/parse.js';
 import { rewriteSdp, type MediaPlan } from './sdp/rewrite.js';
-import { endpointInfo, isUnspecified, type Endpoint } from './util/address.js';
+import { endpointInfo, isUnspecified } from './util/address.js';
 import { SerialQueue } from './util/serial-queue.js';
 
 export type CallEndReason = 'delete' | 'timeout' | 'shutdown';
@@ -132,7 +143,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     for (const call of [...this.calls.values()]) this.destroy(call, 'shutdown');
   }
 
-  private async signal(kind: 'offer' | 'answer', req: SignalRequest): Promise<SdpResult> {
+  private async signal(kind: SignalKind, req: SignalRequest): Promise<SdpResult> {
     if (this.closed) throw new RelayError('SHUTTING_DOWN', 'relay is shutting down');
     // Parse before touching state: a bad SDP must leave an existing call exactly as it was.
     const sdp = parseSdp(req.sdp);
@@ -160,8 +171,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     });
   }
 
-  private async negotiate(call: Call, kind: 'offer' | 'answer', req: SignalRequest, sdp: ParsedSdp): Promise<SdpResult> {
-    const { sender, recipient } = kind === 'offer' ? this.offerParties(call, req) : this.answerParties(call, req as AnswerRequest);
+  private async negotiate(call: Call, kind: SignalKind, req: SignalRequest, sdp: ParsedSdp): Promise<SdpResult> {
+    const { sender, recipient } = kind === 'offer' ? call.offerParties(req.fromTag, req.toTag) : call.answerParties(req.fromTag, req.toTag ?? '');
     if (req.direction) {
       sender.iface = this.interfaces.resolve(req.direction[0]);
       recipient.iface = this.interfaces.resolve(req.direction[1]);
@@ -169,8 +180,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     sender.iface ??= this.interfaces.resolve(undefined);
     recipient.iface ??= this.interfaces.resolve(undefined);
     if (req.label !== undefined) sender.label = req.label;
-    const policy = this.learningPolicy(req);
     const replace = new Set(req.replace);
+    const useSipSource = req.flags?.sipSourceAddress === true || (this.options.sipSource && req.flags?.trustAddress !== true);
 
     const plans: MediaPlan[] = [];
     for (const media of sdp.medias) {
@@ -179,14 +190,17 @@ export class Relay extends EventEmitter<RelayEvents> {
         plans.push(rejectedPlan(media));
         continue;
       }
-      const mine = await this.ensureMedia(call, sender, media, preferredFamily(sender, media.index, media.family), policy);
-      const theirs = await this.ensureMedia(call, recipient, media, req.addressFamily ?? preferredFamily(recipient, media.index, media.family), policy);
+      const mine = await this.ensureMedia(call, sender, media, preferredFamily(sender, media.index, media.family));
+      const theirs = await this.ensureMedia(call, recipient, media, req.addressFamily ?? preferredFamily(recipient, media.index, media.family));
       mine.side.peer = theirs.side;
       theirs.side.peer = mine.side;
       mine.protocol = media.protocol;
       theirs.protocol = outgoingProtocol(media.protocol, req.transportProtocol);
-      this.applyRemote(mine, media, req);
-      const plan = this.planFor(kind, req, media, mine, theirs);
+      mine.side.policy = this.learningPolicy(req);
+      const remote = remoteEndpoints(media, req, useSipSource);
+      mine.side.rtp.setAdvertised(remote.rtp);
+      mine.side.rtcp.setAdvertised(remote.rtcp);
+      const plan = planMedia(kind, req.rtcpMux ?? [], media, mine, theirs);
       // A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop.
       if (media.address !== undefined && isUnspecified(media.address) && !replace.has('zero-address')) plan.address = media.address;
       plans.push(plan);
@@ -207,34 +221,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return { sdp: out };
   }
 
-  /** The offerer is the from-tag; its peer is the to-tag if known, else a participant not yet tagged. */
-  private offerParties(call: Call, req: SignalRequest): { sender: Monologue; recipient: Monologue } {
-    const sender = call.monologues.get(req.fromTag) ?? addMonologue(call, req.fromTag);
-    let recipient = (req.toTag ? call.monologues.get(req.toTag) : undefined) ?? sender.peer;
-    if (!recipient) recipient = call.monologues.get('') ?? addMonologue(call, '');
-    if (req.toTag && recipient.tag === '') call.retag(recipient, req.toTag);
-    link(sender, recipient);
-    return { sender, recipient };
-  }
-
-  /**
-   * The answerer is the to-tag. A new to-tag takes over the offer's pending participant; when a
-   * second fork answers with another to-tag, media follows the latest answer.
-   */
-  private answerParties(call: Call, req: AnswerRequest): { sender: Monologue; recipient: Monologue } {
-    const recipient = call.monologues.get(req.fromTag);
-    if (!recipient) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${req.fromTag}'`);
-    let sender = call.monologues.get(req.toTag);
-    if (!sender || sender === recipient) {
-      sender = recipient.peer;
-      if (!sender) throw new RelayError('TAG_NOT_FOUND', `no offer to answer for tag '${req.fromTag}'`);
-      if (sender.tag !== req.toTag) this.log.debug({ callId: call.callId, from: sender.tag, to: req.toTag }, 'answer retags participant');
-      call.retag(sender, req.toTag);
-    }
-    link(sender, recipient);
-    return { sender, recipient };
-  }
-
+  /** Learning flags describe the participant that sent this SDP. */
   private learningPolicy(req: SignalRequest): LearningPolicy {
     return {
       mode: req.endpointLearning ?? this.options.endpointLearning,
@@ -243,7 +230,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     };
   }
 
-  private async ensureMedia(call: Call, mono: Monologue, media: SdpMedia, family: AddressFamily | undefined, policy: LearningPolicy): Promise<MonologueMedia> {
+  /** The participant's relay ports for this m= line, allocated on first use and kept for re-offers. */
+  private async ensureMedia(call: Call, mono: Monologue, media: SdpMedia, family: AddressFamily | undefined): Promise<MonologueMedia> {
     const existing = mono.medias[media.index];
     if (existing) {
       existing.rejected = false;
@@ -251,64 +239,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
     const address = this.interfaces.address(mono.iface!, family);
     const pair = await this.ports.allocate(address.local, address.family);
-    const side = new MediaSide(pair, policy, this.counters, (s, stream) => this.learned(call, mono, media.index, stream));
+    const policy: LearningPolicy = { mode: this.options.endpointLearning, asymmetric: false, strictSource: false };
+    const side = new MediaSide(pair, policy, this.counters, (_side, stream) => this.learned(call, mono, media.index, stream));
     const created: MonologueMedia = { type: media.type, protocol: media.protocol, rejected: false, address, side, muxOffered: false, muxPolicy: 'follow' };
     mono.medias[media.index] = created;
     return created;
-  }
-
-  /** Where the sender of this SDP wants media: SDP address unless the flags say to trust SIP source or an override. */
-  private applyRemote(mine: MonologueMedia, media: SdpMedia, req: SignalRequest): void {
-    const useSipSource = req.flags?.sipSourceAddress || (this.options.sipSource && !req.flags?.trustAddress);
-    const address = req.mediaAddress ?? (useSipSource ? req.receivedFrom?.address : undefined) ?? media.address;
-    const side = mine.side;
-    side.policy = this.learningPolicy(req);
-    if (address === undefined || isUnspecified(address)) {
-      side.rtp.setAdvertised(undefined);
-      side.rtcp.setAdvertised(undefined);
-      return;
-    }
-    const rtp: Endpoint = { address, port: media.port };
-    const rtcpPort = media.rtcpPort ?? (media.rtcpMux ? media.port : media.port + 1);
-    side.rtp.setAdvertised(rtp);
-    side.rtcp.setAdvertised({ address: media.rtcpAddress && req.mediaAddress === undefined && !useSipSource ? media.rtcpAddress : address, port: rtcpPort });
-  }
-
-  /**
-   * rtcp-mux (RFC 5761), rtpengine's way: by default go along with the offerer; `offer`/`require`
-   * add it towards the answerer, `demux` hides it from the answerer but still accepts it from the
-   * offerer, `reject` refuses it. The answer settles what each side actually does.
-   */
-  private planFor(kind: 'offer' | 'answer', req: SignalRequest, media: SdpMedia, mine: MonologueMedia, theirs: MonologueMedia): MediaPlan {
-    const flags = new Set(req.rtcpMux);
-    let mux: boolean;
-    let muxOnly = false;
-    if (kind === 'offer') {
-      mine.muxPolicy = flags.has('reject') ? 'reject' : flags.has('demux') || flags.has('accept') || flags.has('require') ? 'accept' : 'follow';
-      mine.muxOffered = media.rtcpMux && mine.muxPolicy !== 'reject';
-      mux = flags.has('offer') || flags.has('require') || (mine.muxOffered && !flags.has('demux'));
-      muxOnly = flags.has('require');
-      theirs.muxOffered = mux;
-      // Until the answer, keep sending RTCP to the offerer's RTCP port unless it already insists on mux.
-      mine.side.mux = mine.muxOffered && muxOnly;
-    } else {
-      // `theirs` is the offerer here; `mine` the answerer.
-      mine.side.mux = media.rtcpMux && mine.muxOffered;
-      mux = theirs.muxOffered && (theirs.muxPolicy === 'accept' || (theirs.muxPolicy === 'follow' && mine.side.mux));
-      theirs.side.mux = mux;
-    }
-    const a = theirs.address;
-    return {
-      index: media.index,
-      rejected: false,
-      address: a.advertised,
-      family: a.family,
-      rtpPort: theirs.side.rtp.localPort,
-      rtcpPort: mux ? theirs.side.rtp.localPort : theirs.side.rtcp.localPort,
-      rtcpMux: mux,
-      rtcpMuxOnly: muxOnly,
-      protocol: theirs.protocol,
-    };
   }
 
   private learned(call: Call, mono: Monologue, mediaIndex: number, stream: PacketStream): void {
@@ -346,50 +281,3 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 }
 
-function addMonologue(call: Call, tag: string): Monologue {
-  const mono = new Monologue(tag, Date.now());
-  call.monologues.set(tag, mono);
-  return mono;
-}
-
-function link(a: Monologue, b: Monologue): void {
-  a.peer = b;
-  b.peer = a;
-}
-
-function markRejected(sender: Monologue, recipient: Monologue, index: number): void {
-  for (const m of [sender.medias[index], recipient.medias[index]]) if (m) m.rejected = true;
-}
-
-function rejectedPlan(media: SdpMedia): MediaPlan {
-  return { index: media.index, rejected: true, address: '', family: media.family ?? 'IP4', rtpPort: 0, rtcpPort: 0, rtcpMux: false };
-}
-
-/** Keep a side's family once chosen; otherwise match the family the SDP used. */
-function preferredFamily(mono: Monologue, index: number, sdpFamily: AddressFamily | undefined): AddressFamily | undefined {
-  return mono.medias[index]?.address.family ?? sdpFamily;
-}
-
-/** Plain profiles (AVP/AVPF) may be swapped freely; crossing to or from SRTP needs the crypto layer, which the relay does not have yet. */
-function outgoingProtocol(incoming: string, requested: string | undefined): string {
-  if (requested === undefined || requested === 'accept' || requested === incoming) return incoming;
-  const secure = (p: string): boolean => p.includes('SAVP');
-  if (secure(requested) !== secure(incoming)) {
-    throw new RelayError('NG_BAD_PARAM', `transport protocol ${incoming} -> ${requested} needs SRTP translation, which is not supported`);
-  }
-  return requested;
-}
-
-function rtcpAttribute(req: SignalRequest): 'short' | 'full' | 'none' {
-  return req.flags?.noRtcpAttribute ? 'none' : req.flags?.fullRtcpAttribute ? 'full' : 'short';
-}
-
-/** `replace: SDP-version`: bump o= version only when what we send to this participant changed. */
-function nextSdpVersion(recipient: Monologue, rendered: string, sdp: ParsedSdp, force: boolean): number {
-  const body = rendered.replace(/^o=.*$/m, '');
-  const prev = recipient.sdpHistory;
-  const base = Number(sdp.originVersion);
-  const version = prev === undefined ? (Number.isSafeInteger(base) ? base : 1) : prev.body === body && !force ? prev.version : prev.version + 1;
-  recipient.sdpHistory = { body, version };
-  return version;
-}

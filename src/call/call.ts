@@ -1,4 +1,5 @@
 import type { InterfaceAddress, LogicalInterface } from '../config/options.js';
+import { RelayError } from '../errors.js';
 import type { MediaSide, PacketStream } from '../media/media-side.js';
 import { endpointInfo } from '../util/address.js';
 import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from './requests.js';
@@ -72,8 +73,40 @@ export class Call {
     return last;
   }
 
+  /** The offerer is the from-tag; its peer is the to-tag if known, else a participant not yet tagged (''). */
+  offerParties(fromTag: string, toTag: string | undefined): { sender: Monologue; recipient: Monologue } {
+    const sender = this.monologues.get(fromTag) ?? this.add(fromTag);
+    const recipient = (toTag ? this.monologues.get(toTag) : undefined) ?? sender.peer ?? this.monologues.get('') ?? this.add('');
+    if (toTag && recipient.tag === '') this.retag(recipient, toTag);
+    link(sender, recipient);
+    return { sender, recipient };
+  }
+
+  /**
+   * The answerer is the to-tag. A new to-tag takes over the offer's pending participant; when a
+   * second fork answers with another to-tag, media follows the latest answer.
+   */
+  answerParties(fromTag: string, toTag: string): { sender: Monologue; recipient: Monologue } {
+    const recipient = this.monologues.get(fromTag);
+    if (!recipient) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${fromTag}'`);
+    let sender = this.monologues.get(toTag);
+    if (!sender || sender === recipient) {
+      sender = recipient.peer;
+      if (!sender) throw new RelayError('TAG_NOT_FOUND', `no offer to answer for tag '${fromTag}'`);
+      this.retag(sender, toTag);
+    }
+    link(sender, recipient);
+    return { sender, recipient };
+  }
+
+  private add(tag: string): Monologue {
+    const mono = new Monologue(tag, Date.now());
+    this.monologues.set(tag, mono);
+    return mono;
+  }
+
   /** Gives the pending ('') participant its tag, or moves a tag to a later fork's answer. */
-  retag(mono: Monologue, tag: string): void {
+  private retag(mono: Monologue, tag: string): void {
     if (mono.tag === tag) return;
     this.monologues.delete(mono.tag);
     mono.tag = tag;
@@ -94,6 +127,11 @@ export class Call {
       totals,
     };
   }
+}
+
+function link(a: Monologue, b: Monologue): void {
+  a.peer = b;
+  b.peer = a;
 }
 
 function mediaInfo(m: MonologueMedia, index: number): MediaInfo {

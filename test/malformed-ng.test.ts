@@ -1,7 +1,7 @@
 /** Bad input over real UDP: every malformed message gets an ng error reply and the relay keeps serving. */
 import t from 'tap';
 import { startRelay } from './helpers/fixture.js';
-import { Phone, rtpPacket } from './helpers/media.js';
+import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { decode } from '../src/ng/bencode.js';
 
@@ -125,4 +125,20 @@ t.test('after the barrage a normal call still works end to end', async (t) => {
   await bob.waitFor(2);
   const q = await ng.request({ command: 'query', 'call-id': 'good' });
   t.same((q.tags as any).A.medias[0].streams[0].stats, { packets: 2, bytes: 344, errors: 1 });
+});
+
+t.test('an SDP port with no room for RTCP above it costs RTCP, not the relay', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 600);
+  const bob = await Phone.open();
+  t.teardown(() => bob.close());
+  const o = await ng.request({ command: 'offer', 'call-id': 'edge', 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 65535 }) });
+  t.equal(o.result, 'ok');
+  await ng.request({ command: 'answer', 'call-id': 'edge', 'from-tag': 'A', 'to-tag': 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port }) });
+  const toBob = relayEndpoints(o.sdp as string)[0]!;
+  await bob.send(rtcpPacket(), toBob.rtcpPort!, '127.0.0.1');
+  await bob.send(rtpPacket(1), toBob.port, '127.0.0.1');
+  await sleep(100);
+  t.same(await ng.request({ command: 'ping' }), { result: 'pong' }, 'still serving');
+  const q = await ng.request({ command: 'query', 'call-id': 'edge' });
+  t.equal((q.tags as any).B.medias[0].streams[0].stats.packets, 1);
 });

@@ -23,7 +23,8 @@ export function remoteEndpoints(media: SdpMedia, req: SignalRequest, useSipSourc
   const rtcpPort = media.rtcpPort ?? (media.rtcpMux ? media.port : media.port + 1);
   return {
     rtp: { address, port: media.port },
-    rtcp: { address: override === undefined && media.rtcpAddress ? media.rtcpAddress : address, port: rtcpPort },
+    // m= port 65535 leaves no room for RTCP above it: nowhere to send RTCP rather than an invalid port.
+    rtcp: rtcpPort > 65535 ? undefined : { address: override === undefined && media.rtcpAddress ? media.rtcpAddress : address, port: rtcpPort },
   };
 }
 

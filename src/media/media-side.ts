@@ -146,9 +146,15 @@ export class MediaSide {
       this.counters.droppedNoDestination++;
       return;
     }
+    try {
+      out.socket.send(msg, dest.port, dest.address);
+    } catch {
+      // A destination the socket cannot reach (family mismatch, closed socket) must cost one packet, not the relay.
+      this.counters.relayedPacketErrors++;
+      return;
+    }
     this.counters.relayedPackets++;
     this.counters.relayedBytes += msg.length;
-    out.socket.send(msg, dest.port, dest.address);
   }
 }
 

@@ -1,0 +1,80 @@
+/** Endpoint learning modes with real packets: where media for a NATed participant goes. */
+import t, { type Test } from 'tap';
+import type { EndpointLearning } from '../src/config/options.js';
+import { Relay } from '../src/relay.js';
+import { Phone, rtpPacket, sleep } from './helpers/media.js';
+import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
+
+const PORT_BASE = 36600;
+
+/** Alice's SDP names `alice`; what the relay learns decides whether Bob's media reaches `alice` or `nat`. */
+async function call(t: Test, mode: EndpointLearning, base: number) {
+  const relay = new Relay({ portMin: base, portMax: base + 49, endpointLearning: mode });
+  const [alice, nat, bob] = await Promise.all([Phone.open(), Phone.open(), Phone.open()]);
+  t.teardown(async () => {
+    [alice, nat, bob].forEach((p) => p.close());
+    await relay.close();
+  });
+  const offer = await relay.offer({ callId: mode, fromTag: 'A', sdp: phoneSdp({ address: '127.0.0.1', port: alice.port }) });
+  const answer = await relay.answer({ callId: mode, fromTag: 'A', toTag: 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port }) });
+  const fromAlice = relayEndpoints(answer.sdp)[0]!.port;
+  const toAlice = relayEndpoints(offer.sdp)[0]!.port;
+  const stream = () => relay.query({ callId: mode }).tags.find((x) => x.tag === 'A')!.medias[0]!.streams[0]!;
+  return { relay, alice, nat, bob, fromAlice, toAlice, stream };
+}
+
+t.test('off: media always goes to the SDP address', async (t) => {
+  const c = await call(t, 'off', PORT_BASE);
+  await c.nat.send(rtpPacket(1), c.fromAlice, '127.0.0.1');
+  await c.bob.waitFor(1);
+  await c.bob.send(rtpPacket(2), c.toAlice, '127.0.0.1');
+  await c.alice.waitFor(1);
+  t.equal(c.nat.received.length, 0);
+});
+
+t.test('delayed: follows the source for 3 s, then commits', async (t) => {
+  const c = await call(t, 'delayed', PORT_BASE + 50);
+  await c.nat.send(rtpPacket(1), c.fromAlice, '127.0.0.1');
+  await c.bob.waitFor(1);
+  t.equal(c.stream().endpoint?.port, c.nat.port, 'learned at once');
+  t.notOk(c.stream().flags.includes('confirmed'), 'not yet committed');
+  await sleep(3100);
+  await c.nat.send(rtpPacket(2), c.fromAlice, '127.0.0.1');
+  await c.bob.waitFor(2);
+  t.ok(c.stream().flags.includes('confirmed'), 'committed after the window');
+  await c.alice.send(rtpPacket(3), c.fromAlice, '127.0.0.1');
+  await c.bob.waitFor(3);
+  await sleep(50);
+  t.equal(c.stream().endpoint?.port, c.nat.port, 'a later source does not move a committed endpoint');
+  await c.bob.send(rtpPacket(4), c.toAlice, '127.0.0.1');
+  await c.nat.waitFor(1);
+});
+
+t.test('heuristic: a source matching the SDP beats any other', async (t) => {
+  const c = await call(t, 'heuristic', PORT_BASE + 100);
+  await c.nat.send(rtpPacket(1), c.fromAlice, '127.0.0.1');
+  await c.bob.waitFor(1);
+  t.equal(c.stream().endpoint?.port, c.nat.port, 'any source is better than none');
+  await c.alice.send(rtpPacket(2), c.fromAlice, '127.0.0.1');
+  await c.bob.waitFor(2);
+  t.equal(c.stream().endpoint?.port, c.alice.port, 'the exact SDP match wins');
+  await c.nat.send(rtpPacket(3), c.fromAlice, '127.0.0.1');
+  await c.bob.waitFor(3);
+  t.equal(c.stream().endpoint?.port, c.alice.port, 'and is not displaced by a worse match');
+});
+
+t.test('asymmetric: never learns, forwards from anywhere', async (t) => {
+  const relay = new Relay({ portMin: PORT_BASE + 150, portMax: PORT_BASE + 199, endpointLearning: 'immediate' });
+  const [alice, nat, bob] = await Promise.all([Phone.open(), Phone.open(), Phone.open()]);
+  t.teardown(async () => {
+    [alice, nat, bob].forEach((p) => p.close());
+    await relay.close();
+  });
+  const offer = await relay.offer({ callId: 'asym', fromTag: 'A', flags: { asymmetric: true }, sdp: phoneSdp({ address: '127.0.0.1', port: alice.port }) });
+  const answer = await relay.answer({ callId: 'asym', fromTag: 'A', toTag: 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port }) });
+  await nat.send(rtpPacket(1), relayEndpoints(answer.sdp)[0]!.port, '127.0.0.1');
+  await bob.waitFor(1);
+  await bob.send(rtpPacket(2), relayEndpoints(offer.sdp)[0]!.port, '127.0.0.1');
+  await alice.waitFor(1);
+  t.equal(nat.received.length, 0, 'media keeps going to the SDP address');
+});

@@ -101,9 +101,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   query(req: QueryRequest): CallInfo {
     const call = this.calls.get(req.callId);
     if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
-    for (const tag of [req.fromTag, req.toTag]) {
-      if (tag && !call.monologues.has(tag)) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${tag}'`);
-    }
+    // Tags only narrow rtpengine's query; the reply always describes the whole call, so an unknown or
+    // superseded (forked) tag is no reason to fail Kamailio's $rtpstat.
     return call.info();
   }
 

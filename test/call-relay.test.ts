@@ -221,3 +221,14 @@ t.test('retransmitted cookie replays the identical reply without re-executing', 
   const other = await ng.request({ ...body, 'call-id': 'c10' }, 'retx-2');
   t.equal(other.result, 'ok');
 });
+
+t.test('query with a superseded fork tag still describes the call (Kamailio $rtpstat)', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 1600);
+  const base = { 'call-id': 'qf', 'from-tag': 'A' };
+  await ng.request({ command: 'offer', ...base, sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  await ng.request({ command: 'answer', ...base, 'to-tag': 'F1', sdp: phoneSdp({ address: '127.0.0.1', port: 4100 }) });
+  await ng.request({ command: 'answer', ...base, 'to-tag': 'F2', sdp: phoneSdp({ address: '127.0.0.1', port: 4200 }) });
+  const q = await ng.request({ command: 'query', ...base, 'to-tag': 'F1' });
+  t.equal(q.result, 'ok');
+  t.same(Object.keys((q.totals as object) ?? {}).sort(), ['RTCP', 'RTP']);
+});

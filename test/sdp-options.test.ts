@@ -25,6 +25,8 @@ t.test('rtcp-mux offered by both sides: RTCP travels on the RTP ports', async (t
   const base = { 'call-id': 'mux', 'from-tag': 'A' };
   const offer = await ng.request({ command: 'offer', ...base, sdp: phoneSdp({ address: '127.0.0.1', port: alice.port, rtcpMux: true }) });
   t.match(offer.sdp, /\r\na=rtcp-mux\r\n/, 'mux passed on to the callee');
+  const toBob = relayEndpoints(offer.sdp as string)[0]!;
+  t.equal(toBob.rtcpPort, toBob.port + 1, 'the offer still names a separate RTCP port in case mux is declined');
   const answer = await ng.request({ command: 'answer', ...base, 'to-tag': 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port, rtcpMux: true }) });
   const toAlice = relayEndpoints(answer.sdp as string)[0]!;
   t.match(answer.sdp, /\r\na=rtcp-mux\r\n/, 'mux accepted towards the caller');

@@ -331,14 +331,15 @@ t.test('rtcp-mux variants', async (t) => {
   const input = ['v=0', 'o=- 1 1 IN IP4 192.0.2.20', 's=-', 'c=IN IP4 192.0.2.20', 't=0 0', 'm=audio 49170 RTP/AVP 0', 'a=rtcp:49170', 'a=rtcp-mux', 'a=sendrecv', 'a=rtcp-mux'];
   const mediaLines = (p: Partial<MediaPlan>, r: Partial<RewritePlan> = {}): string[] => rewrite(input, plan([media(0, 30000, p)], r)).slice(5);
 
-  t.same(mediaLines({ rtcpMux: true }), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp:30000', 'a=rtcp-mux'], 'mux: a=rtcp carries the RTP port, one a=rtcp-mux');
+  t.same(mediaLines({ rtcpMux: true, rtcpPort: 30000 }), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp:30000', 'a=rtcp-mux'], 'agreed mux: a=rtcp carries the RTP port, one a=rtcp-mux');
+  t.same(mediaLines({ rtcpMux: true }), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp:30001', 'a=rtcp-mux'], 'offered mux: a=rtcp keeps the plan port');
   t.same(mediaLines({ rtcpMux: true, rtcpMuxOnly: true }), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp-mux'], 'mux-only: no a=rtcp');
   t.same(mediaLines({ rtcpMux: false }), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp:30001'], 'non-mux: a=rtcp-mux removed');
-  t.same(mediaLines({ rtcpMux: true }, { rtcpAttribute: 'full' }), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', `a=rtcp:30000 IN IP4 ${RELAY}`, 'a=rtcp-mux']);
+  t.same(mediaLines({ rtcpMux: true, rtcpPort: 30000 }, { rtcpAttribute: 'full' }), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', `a=rtcp:30000 IN IP4 ${RELAY}`, 'a=rtcp-mux']);
   t.same(mediaLines({ rtcpMux: true }, { rtcpAttribute: 'none' }), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp-mux']);
 
   const offered = ['v=0', 'o=- 1 1 IN IP4 192.0.2.20', 's=-', 'c=IN IP4 192.0.2.20', 't=0 0', 'm=audio 49170 RTP/AVP 0', 'a=sendrecv'];
-  t.same(rewrite(offered, plan([media(0, 30000, { rtcpMux: true })])).slice(5), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp:30000', 'a=rtcp-mux'], 'mux added when absent');
+  t.same(rewrite(offered, plan([media(0, 30000, { rtcpMux: true, rtcpPort: 30000 })])).slice(5), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp:30000', 'a=rtcp-mux'], 'mux added when absent');
 });
 
 t.test('a=rtcp-mux-only is kept with mux and dropped without', async (t) => {
@@ -368,7 +369,7 @@ t.test('transport protocol override and PORT/COUNT m= lines', async (t) => {
 t.test('the parsed SDP is not mutated: rewriting twice gives the same result', async (t) => {
   const parsed = parseSdp(crlf(FREESWITCH_OFFER));
   const snapshot = structuredClone(parsed);
-  const p = plan([media(0, 30000, { rtcpMux: true })], { replaceOrigin: true, removeIce: true, originVersion: 7, rtcpAttribute: 'full' });
+  const p = plan([media(0, 30000, { rtcpMux: true, rtcpPort: 30000 })], { replaceOrigin: true, removeIce: true, originVersion: 7, rtcpAttribute: 'full' });
   const first = rewriteSdp(parsed, p);
   const other = rewriteSdp(parsed, plan([media(0, 40000, { address: '2001:db8::5', family: 'IP6' })]));
   t.equal(rewriteSdp(parsed, p), first);

@@ -59,7 +59,8 @@ export function planMedia(kind: SignalKind, muxFlags: readonly RtcpMuxFlag[], me
     address: a.advertised,
     family: a.family,
     rtpPort: theirs.side.rtp.localPort,
-    rtcpPort: mux ? theirs.side.rtp.localPort : theirs.side.rtcp.localPort,
+    // An offer cannot know yet whether mux will be accepted, so it keeps naming the separate RTCP port.
+    rtcpPort: mux && kind === 'answer' ? theirs.side.rtp.localPort : theirs.side.rtcp.localPort,
     rtcpMux: mux,
     rtcpMuxOnly: muxOnly,
     protocol: theirs.protocol,

@@ -18,9 +18,9 @@ export interface MediaPlan {
   address: string;
   family: AddressFamily;
   rtpPort: number;
-  /** Advertised in a=rtcp when not muxed. */
+  /** Advertised in a=rtcp: the RTP port once mux is agreed, RTP+1 while it is only offered. */
   rtcpPort: number;
-  /** Emit a=rtcp-mux; RTCP then shares the RTP port. */
+  /** Emit a=rtcp-mux. */
   rtcpMux: boolean;
   /** rtcp-mux=require: no a=rtcp line at all, only a=rtcp-mux. */
   rtcpMuxOnly?: boolean;
@@ -132,7 +132,5 @@ function connectionLine(mp: MediaPlan): string {
 }
 
 function rtcpLine(mp: MediaPlan, form: 'short' | 'full'): string {
-  // Muxed RTCP arrives on the RTP port (RFC 5761), whatever the plan's rtcpPort says.
-  const port = mp.rtcpMux ? mp.rtpPort : mp.rtcpPort;
-  return form === 'full' ? `a=rtcp:${port} IN ${mp.family} ${mp.address}` : `a=rtcp:${port}`;
+  return form === 'full' ? `a=rtcp:${mp.rtcpPort} IN ${mp.family} ${mp.address}` : `a=rtcp:${mp.rtcpPort}`;
 }

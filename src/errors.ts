@@ -14,6 +14,7 @@ export type RelayErrorCode =
   | 'NO_PORTS' // port range exhausted
   | 'NO_INTERFACE' // unknown logical interface or no address of the wanted family
   | 'CONFIG_INVALID'
+  | 'DATAPLANE_FAILED' // a forwarding thread died mid-request
   | 'SHUTTING_DOWN';
 
 export class RelayError extends Error {

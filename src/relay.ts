@@ -26,8 +26,10 @@ import type {
   SdpResult,
   SignalRequest,
 } from './call/requests.js';
+import { createDataPlane, defaultThreads } from './dataplane/index.js';
+import type { DataPlane, LearnedEvent, LearningPolicy, SideId } from './dataplane/types.js';
 import { InterfaceSet } from './media/interfaces.js';
-import { MediaSide, newRelayCounters, type LearningPolicy, type PacketStream } from './media/media-side.js';
+import { MediaSide } from './media/media-side.js';
 import { PortAllocator } from './media/port-allocator.js';
 import { parseSdp, type ParsedSdp, type SdpMedia } from './sdp/parse.js';
 import { rewriteSdp, type MediaPlan } from './sdp/rewrite.js';
@@ -43,6 +45,19 @@ export interface RelayEvents {
   timeout: [{ callId: string }];
 }
 
+/** Where a side id leads back to in the call model, for learning events. */
+interface SideOwner {
+  call: Call;
+  mono: Monologue;
+  mediaIndex: number;
+}
+
+export interface RelayDeps {
+  logger?: Logger;
+  /** A data plane built by the caller (tests inject one to kill its workers); default: from options. */
+  dataPlane?: DataPlane;
+}
+
 /** How often calls are checked for expired delete-delays and media timeouts. */
 const SWEEP_INTERVAL_MS = 1000;
 const MESSAGE_UNKNOWN_CALL = 'Unknown call-id';
@@ -56,22 +71,28 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly options: RelayOptions;
   private readonly log: Logger;
   private readonly interfaces: InterfaceSet;
+  readonly dataPlane: DataPlane;
   private readonly ports: PortAllocator;
   private readonly calls = new Map<string, Call>();
+  private readonly owners = new Map<SideId, SideOwner>();
   private readonly perCall = new SerialQueue();
-  private readonly counters = newRelayCounters();
   private readonly startedAt = Date.now();
   private readonly totals = { managed: 0, timeout: 0, deleted: 0, forced: 0 };
   private readonly sweeper: NodeJS.Timeout;
+  private sweeping = false;
+  private nextSide = 1;
+  private nextShard = 0;
   private closed = false;
 
-  constructor(options: Partial<RelayOptions> = {}, logger?: Logger) {
+  constructor(options: Partial<RelayOptions> = {}, deps: RelayDeps = {}) {
     super();
     this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
-    this.log = logger ?? pino({ level: 'silent' });
+    this.log = deps.logger ?? pino({ level: 'silent' });
     this.interfaces = new InterfaceSet(this.options.interfaces);
-    this.ports = new PortAllocator(this.options.portMin, this.options.portMax);
-    this.sweeper = setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS).unref();
+    this.dataPlane = deps.dataPlane ?? createDataPlane(this.options.threads ?? defaultThreads(), this.log);
+    this.dataPlane.onLearned((event) => this.learned(event));
+    this.ports = new PortAllocator(this.options.portMin, this.options.portMax, this.dataPlane);
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS).unref();
   }
 
   offer(req: OfferRequest): Promise<SdpResult> {
@@ -90,7 +111,7 @@ export class Relay extends EventEmitter<RelayEvents> {
         if (req.fatal) throw new RelayError(call ? 'TAG_NOT_FOUND' : 'CALL_NOT_FOUND', MESSAGE_DELETE_NOT_FOUND);
         return { warning: MESSAGE_DELETE_NOT_FOUND };
       }
-      const info = req.fast ? undefined : call.info();
+      const info = req.fast ? undefined : await this.refreshedInfo(call);
       const delay = req.deleteDelay ?? this.options.deleteDelay;
       if (delay <= 0) this.destroy(call, 'delete');
       else call.deleteAt = Date.now() + delay * 1000;
@@ -98,12 +119,12 @@ export class Relay extends EventEmitter<RelayEvents> {
     });
   }
 
-  query(req: QueryRequest): CallInfo {
+  async query(req: QueryRequest): Promise<CallInfo> {
     const call = this.calls.get(req.callId);
     if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
     // Tags only narrow rtpengine's query; the reply always describes the whole call, so an unknown or
     // superseded (forked) tag is no reason to fail Kamailio's $rtpstat.
-    return call.info();
+    return this.refreshedInfo(call);
   }
 
   /** Call-IDs of active calls, oldest first. */
@@ -116,8 +137,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     return ids;
   }
 
-  statistics(): RelayStatistics {
-    const c = this.counters;
+  async statistics(): Promise<RelayStatistics> {
+    const c = await this.dataPlane.counters();
     return {
       uptime: Math.floor((Date.now() - this.startedAt) / 1000),
       currentSessions: this.calls.size,
@@ -125,11 +146,14 @@ export class Relay extends EventEmitter<RelayEvents> {
       timeoutSessions: this.totals.timeout,
       regularTerminatedSessions: this.totals.deleted,
       forcedTerminatedSessions: this.totals.forced,
-      relayedPackets: c.relayedPackets,
-      relayedBytes: c.relayedBytes,
-      relayedPacketErrors: c.relayedPacketErrors,
-      dropped: { malformed: c.droppedMalformed, unknownSource: c.droppedUnknownSource, noDestination: c.droppedNoDestination },
+      packetsIn: c.packetsIn,
+      bytesIn: c.bytesIn,
+      packetsOut: c.packetsOut,
+      bytesOut: c.bytesOut,
+      dropped: { ...c.dropped },
       portPairsInUse: this.ports.pairsInUse,
+      engine: this.dataPlane.engine,
+      threads: this.dataPlane.shards,
     };
   }
 
@@ -140,6 +164,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     clearInterval(this.sweeper);
     await this.perCall.drain();
     for (const call of [...this.calls.values()]) this.destroy(call, 'shutdown');
+    await this.dataPlane.close();
   }
 
   private async signal(kind: SignalKind, req: SignalRequest): Promise<SdpResult> {
@@ -151,7 +176,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const isNew = call === undefined;
       if (!call) {
-        call = new Call(req.callId, Date.now());
+        call = new Call(req.callId, Date.now(), this.nextShard);
+        this.nextShard = (this.nextShard + 1) % this.dataPlane.shards;
         this.calls.set(req.callId, call);
       }
       try {
@@ -197,9 +223,10 @@ export class Relay extends EventEmitter<RelayEvents> {
       theirs.protocol = outgoingProtocol(media.protocol, req.transportProtocol);
       mine.side.policy = this.learningPolicy(req);
       const remote = remoteEndpoints(media, req, useSipSource);
-      mine.side.rtp.setAdvertised(remote.rtp);
-      mine.side.rtcp.setAdvertised(remote.rtcp);
+      mine.side.rtp = remote.rtp;
+      mine.side.rtcp = remote.rtcp;
       const plan = planMedia(kind, req.rtcpMux ?? [], media, mine, theirs);
+      for (const side of [mine.side, theirs.side]) this.dataPlane.configure(side.id, side.config());
       // A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop.
       if (media.address !== undefined && isUnspecified(media.address) && !replace.has('zero-address')) plan.address = media.address;
       plans.push(plan);
@@ -237,22 +264,51 @@ export class Relay extends EventEmitter<RelayEvents> {
       return existing;
     }
     const address = this.interfaces.address(mono.iface!, family);
-    const pair = await this.ports.allocate(address.local, address.family);
+    const id = this.nextSide++;
+    const rtpPort = await this.ports.allocate(id, call.shard, address.local, address.family);
     const policy: LearningPolicy = { mode: this.options.endpointLearning, asymmetric: false, strictSource: false };
-    const side = new MediaSide(pair, policy, this.counters, (_side, stream) => this.learned(call, mono, media.index, stream));
+    const side = new MediaSide(id, call.shard, address, rtpPort, policy);
+    this.owners.set(id, { call, mono, mediaIndex: media.index });
     const created: MonologueMedia = { type: media.type, protocol: media.protocol, rejected: false, address, side, muxOffered: false, muxPolicy: 'follow' };
     mono.medias[media.index] = created;
     return created;
   }
 
-  private learned(call: Call, mono: Monologue, mediaIndex: number, stream: PacketStream): void {
-    if (!stream.endpoint) return;
-    const endpoint = endpointInfo(stream.endpoint);
-    this.log.debug({ callId: call.callId, tag: mono.tag, mediaIndex, kind: stream.kind, endpoint }, 'learned media source');
-    this.emit('stream:learned', { callId: call.callId, tag: mono.tag, mediaIndex, kind: stream.kind, endpoint });
+  private learned(event: LearnedEvent): void {
+    const owner = this.owners.get(event.side);
+    if (!owner) return;
+    const { call, mono, mediaIndex } = owner;
+    const endpoint = endpointInfo(event.endpoint);
+    this.log.debug({ callId: call.callId, tag: mono.tag, mediaIndex, kind: event.kind, endpoint }, 'learned media source');
+    this.emit('stream:learned', { callId: call.callId, tag: mono.tag, mediaIndex, kind: event.kind, endpoint });
   }
 
-  private sweep(now: number): void {
+  /** Pulls the data plane's exact counters and endpoints for the call's sides before describing it. */
+  private async refreshedInfo(call: Call): Promise<CallInfo> {
+    await this.refresh([...call.sides()]);
+    return call.info();
+  }
+
+  private async refresh(sides: MediaSide[]): Promise<void> {
+    const states = await this.dataPlane.read(sides.map((s) => s.id));
+    for (const side of sides) side.state = states.get(side.id) ?? side.state;
+  }
+
+  /** One sweep at a time: reading every side's last packet time is a round trip to the forwarders. */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.closed) return;
+    this.sweeping = true;
+    try {
+      await this.refresh([...this.calls.values()].flatMap((c) => [...c.sides()]));
+      this.expire(Date.now());
+    } catch (err) {
+      this.log.warn({ err }, 'sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private expire(now: number): void {
     for (const call of [...this.calls.values()]) {
       if (this.perCall.busy(call.callId)) continue;
       const timeoutMs = (call.answered ? this.options.timeout : this.options.offerTimeout) * 1000;
@@ -270,7 +326,10 @@ export class Relay extends EventEmitter<RelayEvents> {
   private destroy(call: Call, reason: CallEndReason | undefined): void {
     if (this.calls.get(call.callId) !== call) return;
     this.calls.delete(call.callId);
-    for (const side of call.sides()) this.ports.release(side.pair);
+    for (const side of call.sides()) {
+      this.owners.delete(side.id);
+      this.ports.release(side.id, side.address.local, side.rtpPort);
+    }
     if (reason === undefined) return;
     if (reason === 'timeout') this.totals.timeout++;
     else if (reason === 'delete') this.totals.deleted++;

@@ -189,7 +189,7 @@ t.test('strict-source drops and counts packets from other sources after learning
   t.same(bob.received.map((r) => r.data.readUInt16BE(2)), [1, 4]);
   const q = await ng.request({ command: 'query', 'call-id': 'c7' });
   t.same((q.tags as any).A.medias[0].streams[0].stats, { packets: 2, bytes: 344, errors: 2 });
-  t.equal(relay.statistics().dropped.unknownSource, 2);
+  t.equal((await relay.statistics()).dropped.unknownSource, 2);
 });
 
 t.test('SIP-source-address uses received-from; trust-address uses the SDP', async (t) => {
@@ -217,7 +217,7 @@ t.test('retransmitted cookie replays the identical reply without re-executing', 
   const second = await ng.raw(datagram);
   t.ok(first.equals(second), 'byte-identical reply');
   t.same(created, ['c9'], 'executed once');
-  t.equal(relay.statistics().portPairsInUse, 2, 'ports allocated once');
+  t.equal((await relay.statistics()).portPairsInUse, 2, 'ports allocated once');
   const other = await ng.request({ ...body, 'call-id': 'c10' }, 'retx-2');
   t.equal(other.result, 'ok');
 });

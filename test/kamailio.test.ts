@@ -297,7 +297,7 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   const callId = created[0]!;
 
   // The relay's own view: which of its ports faces whom.
-  const info = relay.query({ callId });
+  const info = await relay.query({ callId });
   const fromTag = String(offer!.request['from-tag']);
   const toTag = String(answer.request['to-tag']);
   t.same(info.tags.map((x) => x.tag).sort(), [fromTag, toTag].sort(), 'the call has the caller and callee tags Kamailio passed');

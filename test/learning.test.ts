@@ -19,7 +19,7 @@ async function call(t: Test, mode: EndpointLearning, base: number) {
   const answer = await relay.answer({ callId: mode, fromTag: 'A', toTag: 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port }) });
   const fromAlice = relayEndpoints(answer.sdp)[0]!.port;
   const toAlice = relayEndpoints(offer.sdp)[0]!.port;
-  const stream = () => relay.query({ callId: mode }).tags.find((x) => x.tag === 'A')!.medias[0]!.streams[0]!;
+  const stream = async () => (await relay.query({ callId: mode })).tags.find((x) => x.tag === 'A')!.medias[0]!.streams[0]!;
   return { relay, alice, nat, bob, fromAlice, toAlice, stream };
 }
 
@@ -36,16 +36,16 @@ t.test('delayed: follows the source for 3 s, then commits', async (t) => {
   const c = await call(t, 'delayed', PORT_BASE + 50);
   await c.nat.send(rtpPacket(1), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(1);
-  t.equal(c.stream().endpoint?.port, c.nat.port, 'learned at once');
-  t.notOk(c.stream().flags.includes('confirmed'), 'not yet committed');
+  t.equal((await c.stream()).endpoint?.port, c.nat.port, 'learned at once');
+  t.notOk((await c.stream()).flags.includes('confirmed'), 'not yet committed');
   await sleep(3100);
   await c.nat.send(rtpPacket(2), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(2);
-  t.ok(c.stream().flags.includes('confirmed'), 'committed after the window');
+  t.ok((await c.stream()).flags.includes('confirmed'), 'committed after the window');
   await c.alice.send(rtpPacket(3), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(3);
   await sleep(50);
-  t.equal(c.stream().endpoint?.port, c.nat.port, 'a later source does not move a committed endpoint');
+  t.equal((await c.stream()).endpoint?.port, c.nat.port, 'a later source does not move a committed endpoint');
   await c.bob.send(rtpPacket(4), c.toAlice, '127.0.0.1');
   await c.nat.waitFor(1);
 });
@@ -54,13 +54,13 @@ t.test('heuristic: a source matching the SDP beats any other', async (t) => {
   const c = await call(t, 'heuristic', PORT_BASE + 100);
   await c.nat.send(rtpPacket(1), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(1);
-  t.equal(c.stream().endpoint?.port, c.nat.port, 'any source is better than none');
+  t.equal((await c.stream()).endpoint?.port, c.nat.port, 'any source is better than none');
   await c.alice.send(rtpPacket(2), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(2);
-  t.equal(c.stream().endpoint?.port, c.alice.port, 'the exact SDP match wins');
+  t.equal((await c.stream()).endpoint?.port, c.alice.port, 'the exact SDP match wins');
   await c.nat.send(rtpPacket(3), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(3);
-  t.equal(c.stream().endpoint?.port, c.alice.port, 'and is not displaced by a worse match');
+  t.equal((await c.stream()).endpoint?.port, c.alice.port, 'and is not displaced by a worse match');
 });
 
 t.test('asymmetric: never learns, forwards from anywhere', async (t) => {

@@ -10,13 +10,7 @@ t.test('the package entry point exposes the typed API', async (t) => {
   t.ok(existsSync(new URL('../dist/index.d.ts', import.meta.url)), 'type declarations are built');
   const relay = new lib.Relay({ portMin: 38900, portMax: 38999 });
   t.teardown(() => relay.close());
-  t.throws(() => relay.query({ callId: 'none' }), { code: 'CALL_NOT_FOUND' });
-  const err = (() => {
-    try {
-      relay.query({ callId: 'none' });
-    } catch (e) {
-      return e;
-    }
-  })();
+  await t.rejects(relay.query({ callId: 'none' }), { code: 'CALL_NOT_FOUND' });
+  const err = await relay.query({ callId: 'none' }).catch((e: unknown) => e);
   t.ok(err instanceof lib.RelayError, 'errors are instances of the exported class');
 });

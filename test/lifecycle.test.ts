@@ -77,7 +77,7 @@ t.test('no media for `timeout` seconds deletes an answered call and frees ports;
   t.same(events, ['timeout:to', 'deleted:to:timeout']);
   t.same(relay.list(), ['ringing'], 'an unanswered call is ringing, not dead');
   t.ok(await canBind(port));
-  t.equal(relay.statistics().timeoutSessions, 1);
+  t.equal((await relay.statistics()).timeoutSessions, 1);
 });
 
 t.test('offer-timeout ends a call that is never answered', async (t) => {
@@ -114,16 +114,16 @@ t.test('library API: typed methods and events without the ng server', async (t) 
   const offered = await relay.offer({ callId: 'lib', fromTag: 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 9200 }) });
   t.match(offered.sdp, /^v=0\r\n/);
   await relay.answer({ callId: 'lib', fromTag: 'A', toTag: 'B', sdp: phoneSdp({ address: '127.0.0.1', port: 9300 }) });
-  const info = relay.query({ callId: 'lib' });
+  const info = await relay.query({ callId: 'lib' });
   t.same(info.tags.map((x) => x.tag).sort(), ['A', 'B']);
   t.equal(info.tags.find((x) => x.tag === 'A')!.inDialogueWith, 'B');
   await t.rejects(relay.answer({ callId: 'missing', fromTag: 'A', toTag: 'B', sdp: phoneSdp({ address: '127.0.0.1', port: 1 }) }), { code: 'CALL_NOT_FOUND' });
   await t.rejects(relay.offer({ callId: 'x', fromTag: 'A', sdp: 'garbage' }), { code: 'SDP_INVALID' });
-  t.throws(() => relay.query({ callId: 'missing' }), { code: 'CALL_NOT_FOUND' });
+  await t.rejects(relay.query({ callId: 'missing' }), { code: 'CALL_NOT_FOUND' });
   const res = await relay.delete({ callId: 'lib' });
   t.equal(res.call?.callId, 'lib');
   t.same(events, ['created:lib', 'deleted:lib:delete']);
-  const stats = relay.statistics();
+  const stats = await relay.statistics();
   t.equal(stats.managedSessions, 1);
   t.equal(stats.portPairsInUse, 0);
 });

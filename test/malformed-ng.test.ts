@@ -98,7 +98,7 @@ t.test(`${raw.length + dicts.length} malformed messages each get an error reply`
     t.same(Object.keys(reply).sort(), ['error-reason', 'result'], `${name}: nothing but the error`);
   }
   t.same(relay.list(), [], 'no half-made calls left behind');
-  t.equal(relay.statistics().portPairsInUse, 0, 'no ports leaked');
+  t.equal((await relay.statistics()).portPairsInUse, 0, 'no ports leaked');
 });
 
 t.test('a datagram without any cookie is dropped and the server keeps answering', async (t) => {

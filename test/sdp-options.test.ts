@@ -129,5 +129,5 @@ t.test('port exhaustion is an error reply and leaves nothing behind', async (t) 
   t.equal(second.result, 'error');
   t.match(second['error-reason'], /no free media ports/);
   t.same(relay.list(), ['p1']);
-  t.equal(relay.statistics().portPairsInUse, 2, 'the half-allocated call gave its pair back');
+  t.equal((await relay.statistics()).portPairsInUse, 2, 'the half-allocated call gave its pair back');
 });

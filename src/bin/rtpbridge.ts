@@ -107,7 +107,7 @@ async function run(options: DaemonOptions, warnings: string[]): Promise<void> {
 }
 
 async function start(options: DaemonOptions, log: Logger): Promise<() => Promise<void>> {
-  const relay = new Relay(options, log);
+  const relay = new Relay(options, { logger: log });
   const ng = new NgServer(relay, { listen: options.listenNg, logger: log });
   const stop = async (): Promise<void> => {
     await ng.close();

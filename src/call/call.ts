@@ -1,6 +1,8 @@
 import type { InterfaceAddress, LogicalInterface } from '../config/options.js';
 import { RelayError } from '../errors.js';
-import type { MediaSide, PacketStream } from '../media/media-side.js';
+import type { StreamState } from '../dataplane/types.js';
+import type { MediaSide } from '../media/media-side.js';
+import type { Endpoint } from '../util/address.js';
 import { endpointInfo } from '../util/address.js';
 import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from './requests.js';
 
@@ -58,6 +60,8 @@ export class Call {
   constructor(
     readonly callId: string,
     readonly created: number,
+    /** The forwarding thread all of this call's ports live on (a packet leaves by its peer's socket). */
+    readonly shard: number,
   ) {
     this.lastSignal = created;
   }
@@ -69,7 +73,7 @@ export class Call {
   /** Latest signalling or media, whichever is newer: the reference for the no-media timeout. */
   lastActivity(): number {
     let last = this.lastSignal;
-    for (const side of this.sides()) last = Math.max(last, side.lastPacketAt);
+    for (const side of this.sides()) last = Math.max(last, side.lastPacketMs);
     return last;
   }
 
@@ -116,8 +120,8 @@ export class Call {
   info(): CallInfo {
     const totals = { RTP: zeroStats(), RTCP: zeroStats() };
     for (const side of this.sides()) {
-      addStats(totals.RTP, side.rtp);
-      addStats(totals.RTCP, side.rtcp);
+      addStats(totals.RTP, side.state.rtp);
+      addStats(totals.RTCP, side.state.rtcp);
     }
     return {
       callId: this.callId,
@@ -142,21 +146,21 @@ function mediaInfo(m: MonologueMedia, index: number): MediaInfo {
     type: m.type,
     protocol: m.protocol,
     flags,
-    streams: [streamInfo(m.side.rtp, m.address), streamInfo(m.side.rtcp, m.address)],
+    streams: [streamInfo('RTP', m.side.state.rtp, m.side.rtp, m.side.rtpPort, m.address), streamInfo('RTCP', m.side.state.rtcp, m.side.rtcp, m.side.rtcpPort, m.address)],
   };
 }
 
-function streamInfo(s: PacketStream, address: InterfaceAddress): StreamInfo {
-  const flags: string[] = [s.kind];
+function streamInfo(kind: 'RTP' | 'RTCP', s: StreamState, advertised: Endpoint | null, localPort: number, address: InterfaceAddress): StreamInfo {
+  const flags: string[] = [kind];
   if (s.endpoint) flags.push('filled');
   if (s.confirmed) flags.push('confirmed');
   return {
-    kind: s.kind,
-    localPort: s.localPort,
+    kind,
+    localPort,
     localAddress: address.local,
-    endpoint: s.endpoint && endpointInfo(s.endpoint),
-    advertisedEndpoint: s.advertised && endpointInfo(s.advertised),
-    lastPacket: Math.floor(s.lastPacketAt / 1000),
+    endpoint: s.endpoint ? endpointInfo(s.endpoint) : undefined,
+    advertisedEndpoint: advertised ? endpointInfo(advertised) : undefined,
+    lastPacket: Math.floor(s.lastPacketMs / 1000),
     flags,
     stats: { packets: s.packets, bytes: s.bytes, errors: s.errors },
   };
@@ -166,7 +170,7 @@ function zeroStats(): StreamStats {
   return { packets: 0, bytes: 0, errors: 0 };
 }
 
-function addStats(into: StreamStats, s: PacketStream): void {
+function addStats(into: StreamStats, s: StreamState): void {
   into.packets += s.packets;
   into.bytes += s.bytes;
   into.errors += s.errors;

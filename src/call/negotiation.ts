@@ -16,15 +16,15 @@ export type SignalKind = 'offer' | 'answer';
  * Where the sender of this SDP wants its media: the SDP address, unless SIP-source-address says to use
  * the SIP source, or `media address` overrides both. A zero (hold) address means nowhere.
  */
-export function remoteEndpoints(media: SdpMedia, req: SignalRequest, useSipSource: boolean): { rtp?: Endpoint; rtcp?: Endpoint } {
+export function remoteEndpoints(media: SdpMedia, req: SignalRequest, useSipSource: boolean): { rtp: Endpoint | null; rtcp: Endpoint | null } {
   const override = req.mediaAddress ?? (useSipSource ? req.receivedFrom?.address : undefined);
   const address = override ?? media.address;
-  if (address === undefined || isUnspecified(address)) return {};
+  if (address === undefined || isUnspecified(address)) return { rtp: null, rtcp: null };
   const rtcpPort = media.rtcpPort ?? (media.rtcpMux ? media.port : media.port + 1);
   return {
     rtp: { address, port: media.port },
     // m= port 65535 leaves no room for RTCP above it: nowhere to send RTCP rather than an invalid port.
-    rtcp: rtcpPort > 65535 ? undefined : { address: override === undefined && media.rtcpAddress ? media.rtcpAddress : address, port: rtcpPort },
+    rtcp: rtcpPort > 65535 ? null : { address: override === undefined && media.rtcpAddress ? media.rtcpAddress : address, port: rtcpPort },
   };
 }
 
@@ -58,9 +58,9 @@ export function planMedia(kind: SignalKind, muxFlags: readonly RtcpMuxFlag[], me
     rejected: false,
     address: a.advertised,
     family: a.family,
-    rtpPort: theirs.side.rtp.localPort,
+    rtpPort: theirs.side.rtpPort,
     // An offer cannot know yet whether mux will be accepted, so it keeps naming the separate RTCP port.
-    rtcpPort: mux && kind === 'answer' ? theirs.side.rtp.localPort : theirs.side.rtcp.localPort,
+    rtcpPort: mux && kind === 'answer' ? theirs.side.rtpPort : theirs.side.rtcpPort,
     rtcpMux: mux,
     rtcpMuxOnly: muxOnly,
     protocol: theirs.protocol,

@@ -141,11 +141,16 @@ export interface RelayStatistics {
   timeoutSessions: number;
   regularTerminatedSessions: number;
   forcedTerminatedSessions: number;
-  relayedPackets: number;
-  relayedBytes: number;
-  relayedPacketErrors: number;
-  /** Packets dropped before forwarding, by reason. */
-  dropped: { malformed: number; unknownSource: number; noDestination: number };
+  /** Media packets received on relay ports / forwarded, and their UDP payload bytes. */
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  /** Packets not forwarded, by reason. */
+  dropped: { malformed: number; unknownSource: number; noDestination: number; sendError: number };
   /** RTP/RTCP port pairs currently bound. */
   portPairsInUse: number;
+  /** Forwarding engine (`native` addon or TypeScript `workers`) and its thread count. */
+  engine: string;
+  threads: number;
 }

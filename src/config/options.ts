@@ -34,6 +34,8 @@ export interface RelayOptions {
   /** Seconds a deleted call lingers before its ports are freed (rtpengine `--delete-delay`). */
   deleteDelay: number;
   endpointLearning: EndpointLearning;
+  /** Forwarding threads (rtpengine `--num-threads`); default: one per core but one, at least one. */
+  threads?: number;
   /** Ignore SDP addresses and use the SIP source address (rtpengine `--sip-source`). */
   sipSource: boolean;
 }

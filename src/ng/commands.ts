@@ -18,7 +18,7 @@ const handlers = new Map<string, Handler>(Object.entries({
     const withStats = res.call !== undefined && req.fromTag !== undefined && (req.deleteDelay ?? relay.options.deleteDelay) === 0;
     return okReply({ warning: res.warning, ...(withStats && callInfoReply(res.call!)) });
   },
-  query: (relay, dict) => okReply(callInfoReply(relay.query(parseQuery(dict)))),
+  query: async (relay, dict) => okReply(callInfoReply(await relay.query(parseQuery(dict)))),
   list: (relay, dict) => okReply({ calls: relay.list(parseList(dict).limit) }),
 } satisfies Record<string, Handler>));
 
@@ -35,7 +35,7 @@ export class NgCommands {
     let command = '';
     try {
       command = commandName(dict);
-      const handler = command === 'statistics' ? () => okReply(statisticsReply(this.relay.statistics(), this.stats)) : handlers.get(command);
+      const handler = command === 'statistics' ? async () => okReply(statisticsReply(await this.relay.statistics(), this.stats)) : handlers.get(command);
       if (!handler) throw new NgProtocolError('NG_UNKNOWN_COMMAND', `Unrecognized command '${command}'`);
       this.stats.count(controller, command);
       return await handler(this.relay, dict, controller);

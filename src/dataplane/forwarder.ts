@@ -1,0 +1,254 @@
+/**
+ * The TypeScript packet path: one forwarding thread's sockets and what it knows of each participant.
+ * It runs inside a worker thread (src/dataplane/worker.ts); the native addon implements the same rules
+ * in C++, and the test suite runs against both.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { AddressFamily } from '../config/options.js';
+import { RelayError } from '../errors.js';
+import { normaliseAddress, sameEndpoint, type Endpoint } from '../util/address.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState, StreamKind, StreamState } from './types.js';
+
+/** rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning). */
+export const LEARNING_WINDOW_MS = 3000;
+
+class Stream {
+  advertised: Endpoint | null = null;
+  endpoint: Endpoint | null = null;
+  confirmed = false;
+  /** Heuristic learning keeps the best-ranked source seen so far. */
+  learnRank = 0;
+  firstPacketMs = 0;
+  lastPacketMs = 0;
+  packets = 0;
+  bytes = 0;
+  errors = 0;
+
+  constructor(
+    readonly kind: StreamKind,
+    readonly socket: Socket,
+  ) {}
+
+  /** New SDP from the participant: start over with learning only when the address really changed. */
+  advertise(ep: Endpoint | null): void {
+    if (ep === this.advertised || (ep !== null && sameEndpoint(ep, this.advertised ?? undefined))) return;
+    this.advertised = ep;
+    this.endpoint = ep;
+    this.confirmed = false;
+    this.learnRank = 0;
+    this.firstPacketMs = 0;
+  }
+
+  state(): StreamState {
+    const { packets, bytes, errors, lastPacketMs, endpoint, confirmed } = this;
+    return { packets, bytes, errors, lastPacketMs, endpoint, confirmed };
+  }
+}
+
+class Side {
+  readonly rtp: Stream;
+  readonly rtcp: Stream;
+  config: SideConfig | undefined;
+  peer: Side | undefined;
+
+  constructor(
+    readonly id: SideId,
+    rtpSocket: Socket,
+    rtcpSocket: Socket,
+  ) {
+    this.rtp = new Stream('RTP', rtpSocket);
+    this.rtcp = new Stream('RTCP', rtcpSocket);
+  }
+}
+
+export class Forwarder {
+  private readonly sides = new Map<SideId, Side>();
+  private readonly totals: DataPlaneCounters = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0 },
+  };
+
+  constructor(private readonly onLearned: (event: LearnedEvent) => void) {}
+
+  async bind(id: SideId, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
+    const type = family === 'IP6' ? 'udp6' : 'udp4';
+    const rtp = await bindSocket(type, local, rtpPort);
+    if (!rtp) return 'in-use';
+    const rtcp = await bindSocket(type, local, rtpPort + 1);
+    if (!rtcp) {
+      rtp.close();
+      return 'in-use';
+    }
+    const side = new Side(id, rtp, rtcp);
+    // RTCP may arrive on the RTP port whenever mux was offered, before the answer settles it: always demux.
+    rtp.on('message', (msg, rinfo) => this.receive(side, isRtcp(msg) ? side.rtcp : side.rtp, msg, rinfo));
+    rtcp.on('message', (msg, rinfo) => this.receive(side, side.rtcp, msg, rinfo));
+    // An ICMP-reported failure of an earlier send surfaces as a socket error; it must never kill the relay.
+    const onError = (): void => {
+      this.totals.dropped.sendError++;
+    };
+    rtp.on('error', onError);
+    rtcp.on('error', onError);
+    this.sides.set(id, side);
+    // A peer configured before this side was bound (restart) links up now.
+    for (const other of this.sides.values()) if (other.config?.peer === id) other.peer = side;
+    return 'bound';
+  }
+
+  configure(id: SideId, config: SideConfig): void {
+    const side = this.sides.get(id);
+    if (!side) return;
+    side.config = config;
+    side.peer = config.peer === null ? undefined : this.sides.get(config.peer);
+    side.rtp.advertise(config.rtp);
+    side.rtcp.advertise(config.rtcp);
+  }
+
+  /** Puts back what a restarted thread lost: the learned endpoints and the counters so far. */
+  restore(id: SideId, state: SideState): void {
+    const side = this.sides.get(id);
+    if (!side) return;
+    for (const [stream, saved] of [
+      [side.rtp, state.rtp],
+      [side.rtcp, state.rtcp],
+    ] as const) {
+      Object.assign(stream, { packets: saved.packets, bytes: saved.bytes, errors: saved.errors, lastPacketMs: saved.lastPacketMs });
+      if (saved.endpoint && saved.confirmed) {
+        stream.endpoint = saved.endpoint;
+        stream.confirmed = true;
+      }
+    }
+  }
+
+  release(id: SideId): void {
+    const side = this.sides.get(id);
+    if (!side) return;
+    this.sides.delete(id);
+    side.rtp.socket.close();
+    side.rtcp.socket.close();
+    for (const other of this.sides.values()) if (other.peer === side) other.peer = undefined;
+  }
+
+  read(ids: readonly SideId[]): Array<[SideId, SideState]> {
+    const out: Array<[SideId, SideState]> = [];
+    for (const id of ids) {
+      const side = this.sides.get(id);
+      if (side) out.push([id, { rtp: side.rtp.state(), rtcp: side.rtcp.state() }]);
+    }
+    return out;
+  }
+
+  counters(): DataPlaneCounters {
+    return { ...this.totals, dropped: { ...this.totals.dropped } };
+  }
+
+  close(): void {
+    for (const id of [...this.sides.keys()]) this.release(id);
+  }
+
+  private receive(side: Side, stream: Stream, msg: Buffer, rinfo: RemoteInfo): void {
+    const totals = this.totals;
+    totals.packetsIn++;
+    totals.bytesIn += msg.length;
+    if (!isWellFormed(stream.kind, msg)) {
+      stream.errors++;
+      totals.dropped.malformed++;
+      return;
+    }
+    const now = Date.now();
+    if (!this.acceptSource(side, stream, rinfo.address, rinfo.port, now)) {
+      stream.errors++;
+      totals.dropped.unknownSource++;
+      return;
+    }
+    stream.packets++;
+    stream.bytes += msg.length;
+    stream.lastPacketMs = now;
+
+    const peer = side.peer;
+    if (peer === undefined) {
+      totals.dropped.noDestination++;
+      return;
+    }
+    const viaRtp = stream.kind === 'RTP' || peer.config?.mux === true;
+    const out = viaRtp ? peer.rtp : peer.rtcp;
+    const dest = out.endpoint;
+    if (dest === null) {
+      totals.dropped.noDestination++;
+      return;
+    }
+    try {
+      out.socket.send(msg, dest.port, dest.address);
+    } catch {
+      // A destination the socket cannot take (family mismatch, bad port) costs one packet, not the relay.
+      totals.dropped.sendError++;
+      return;
+    }
+    totals.packetsOut++;
+    totals.bytesOut += msg.length;
+  }
+
+  /** Endpoint learning as rtpengine does it; false when strict-source rejects the packet. */
+  private acceptSource(side: Side, stream: Stream, rawAddress: string, port: number, now: number): boolean {
+    const policy = side.config?.policy;
+    const current = stream.endpoint;
+    const address = normaliseAddress(rawAddress);
+    const isCurrent = current !== null && current.port === port && current.address === address;
+    if (isCurrent && stream.confirmed) return true;
+    if (stream.firstPacketMs === 0) stream.firstPacketMs = now;
+    if (policy === undefined || policy.asymmetric || policy.mode === 'off') return !policy?.strictSource || isCurrent || current === null;
+    if (stream.confirmed) return !policy.strictSource;
+
+    const windowOver = policy.mode === 'immediate' || now - stream.firstPacketMs >= LEARNING_WINDOW_MS;
+    const rank = policy.mode === 'heuristic' ? heuristicRank(stream.advertised, address, port) : 1;
+    if (!isCurrent && rank >= stream.learnRank) {
+      stream.endpoint = { address, port };
+      stream.learnRank = rank;
+      this.onLearned({ side: side.id, kind: stream.kind, endpoint: stream.endpoint });
+    }
+    if (windowOver) stream.confirmed = true;
+    return true;
+  }
+}
+
+/** Resolves undefined when the port is taken; rejects when the address itself is unusable. */
+function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promise<Socket | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket({ type, ipv6Only: type === 'udp6', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
+    const onError = (err: NodeJS.ErrnoException): void => {
+      socket.close();
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(undefined);
+      else reject(new RelayError('NO_INTERFACE', `cannot bind media port on ${address}: ${err.code ?? err.message}`));
+    };
+    socket.once('error', onError);
+    socket.bind({ address, port, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/** Enough to ride out a scheduling hiccup at a few thousand packets per second per port. */
+const SOCKET_BUFFER = 256 * 1024;
+
+/** RFC 5761 §4: on a muxed port, packet types 192-223 are RTCP (RTP avoids payload types 64-95). */
+function isRtcp(msg: Buffer): boolean {
+  const pt = msg[1];
+  return pt !== undefined && pt >= 192 && pt <= 223;
+}
+
+/** Version 2 and at least a fixed header; anything else on a media port is not ours to forward. */
+function isWellFormed(kind: StreamKind, msg: Buffer): boolean {
+  const first = msg[0];
+  return first !== undefined && first >> 6 === 2 && msg.length >= (kind === 'RTP' ? 12 : 8);
+}
+
+/** rtpengine's heuristic: exact SDP match beats same address, beats same port, beats anything. */
+function heuristicRank(advertised: Endpoint | null, address: string, port: number): number {
+  if (advertised === null) return 1;
+  if (advertised.address === address) return advertised.port === port ? 4 : 3;
+  return advertised.port === port ? 2 : 1;
+}

@@ -1,0 +1,21 @@
+/** Messages between the main thread and a forwarding worker. Requests that expect an answer carry `req`. */
+import type { AddressFamily } from '../config/options.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState } from './types.js';
+
+export type ToWorker =
+  | { op: 'bind'; req: number; side: SideId; local: string; family: AddressFamily; rtpPort: number }
+  | { op: 'configure'; side: SideId; config: SideConfig }
+  | { op: 'restore'; side: SideId; state: SideState }
+  | { op: 'release'; side: SideId }
+  | { op: 'read'; req: number; sides: SideId[] }
+  | { op: 'counters'; req: number }
+  | { op: 'close'; req: number };
+
+export type Reply =
+  | { req: number; bound: BindResult }
+  | { req: number; states: Array<[SideId, SideState]> }
+  | { req: number; counters: DataPlaneCounters }
+  | { req: number; closed: true }
+  | { req: number; error: { code: string; message: string } };
+
+export type FromWorker = Reply | ({ event: 'learned' } & LearnedEvent);

@@ -1,0 +1,96 @@
+/**
+ * The seam between the control plane (main thread: ng, calls, SDP) and the data plane (forwarding
+ * threads). Everything the packet path needs crosses it as plain data keyed by a side id; nothing on
+ * the packet path calls back into the call model except learning events and batched counters.
+ */
+import type { AddressFamily, EndpointLearning } from '../config/options.js';
+import type { Endpoint } from '../util/address.js';
+
+/** Identifies one participant's RTP/RTCP port pair for one m= line. Unique per process. */
+export type SideId = number;
+
+export type StreamKind = 'RTP' | 'RTCP';
+
+export interface LearningPolicy {
+  mode: EndpointLearning;
+  /** The peer sends from elsewhere than it receives: never learn (rtpengine `asymmetric`). */
+  asymmetric: boolean;
+  /** After learning, drop packets from any other source (rtpengine `strict source`). */
+  strictSource: boolean;
+}
+
+/** What forwarding needs to know about a side; sent whole on every change (it is small). */
+export interface SideConfig {
+  /** Side whose sockets carry this side's packets onwards; null until the call has two parties. */
+  peer: SideId | null;
+  /** The participant multiplexes RTCP onto its RTP port (RFC 5761). */
+  mux: boolean;
+  policy: LearningPolicy;
+  /** Addresses from the participant's SDP; a change restarts learning for that stream. */
+  rtp: Endpoint | null;
+  rtcp: Endpoint | null;
+}
+
+export interface StreamState {
+  packets: number;
+  bytes: number;
+  errors: number;
+  /** Unix ms of the last packet accepted from the participant, 0 if none. */
+  lastPacketMs: number;
+  /** Where packets for the participant go now (learned or advertised). */
+  endpoint: Endpoint | null;
+  /** Learning has committed to `endpoint`. */
+  confirmed: boolean;
+}
+
+export interface SideState {
+  rtp: StreamState;
+  rtcp: StreamState;
+}
+
+/** Process-wide forwarding counters, reported under `statistics`. */
+export interface DataPlaneCounters {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  /** Packets dropped, by reason. */
+  dropped: {
+    malformed: number;
+    unknownSource: number;
+    noDestination: number;
+    sendError: number;
+  };
+}
+
+export interface LearnedEvent {
+  side: SideId;
+  kind: StreamKind;
+  endpoint: Endpoint;
+}
+
+export type BindResult = 'bound' | 'in-use';
+
+/**
+ * Implemented by the worker_threads forwarder (TypeScript) and by the native addon. All methods are
+ * ordered per side: a configure after a bind applies to that bind.
+ */
+export interface DataPlane {
+  /** Human-readable engine name for logs and the bench: `workers` or `native`. */
+  readonly engine: string;
+  /** Number of forwarding threads; a call's sides all live on one of them. */
+  readonly shards: number;
+  /**
+   * Binds RTP on `rtpPort` and RTCP on `rtpPort + 1`. 'in-use' when either port is taken (the caller
+   * tries another); rejects with RelayError NO_INTERFACE when the address itself is unusable.
+   */
+  bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult>;
+  configure(side: SideId, config: SideConfig): void;
+  /** Closes the side's sockets; its state is gone afterwards. */
+  release(side: SideId): void;
+  /** Exact current state of the given sides (flushes whatever the threads have not reported yet). */
+  read(sides: readonly SideId[]): Promise<Map<SideId, SideState>>;
+  counters(): Promise<DataPlaneCounters>;
+  onLearned(listener: (event: LearnedEvent) => void): void;
+  close(): Promise<void>;
+}

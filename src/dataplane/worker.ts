@@ -1,0 +1,41 @@
+/** Entry point of a forwarding worker thread: a Forwarder driven by messages from the main thread. */
+import { parentPort } from 'node:worker_threads';
+import { RelayError } from '../errors.js';
+import { Forwarder } from './forwarder.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('dataplane/worker.ts must run in a worker thread');
+
+const post = (msg: FromWorker): void => port.postMessage(msg);
+const forwarder = new Forwarder((event) => post({ event: 'learned', ...event }));
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.op) {
+    case 'bind':
+      forwarder.bind(msg.side, msg.local, msg.family, msg.rtpPort).then(
+        (bound) => post({ req: msg.req, bound }),
+        (err: unknown) => post({ req: msg.req, error: { code: err instanceof RelayError ? err.code : 'NO_INTERFACE', message: String((err as Error).message) } }),
+      );
+      break;
+    case 'configure':
+      forwarder.configure(msg.side, msg.config);
+      break;
+    case 'restore':
+      forwarder.restore(msg.side, msg.state);
+      break;
+    case 'release':
+      forwarder.release(msg.side);
+      break;
+    case 'read':
+      post({ req: msg.req, states: forwarder.read(msg.sides) });
+      break;
+    case 'counters':
+      post({ req: msg.req, counters: forwarder.counters() });
+      break;
+    case 'close':
+      forwarder.close();
+      post({ req: msg.req, closed: true });
+      break;
+  }
+});

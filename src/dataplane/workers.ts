@@ -1,0 +1,201 @@
+/**
+ * The TypeScript data plane: forwarding in worker threads, one Forwarder each. The main thread keeps
+ * what every side needs (bind parameters, config, last known state) so a worker that dies is replaced
+ * and its sides re-created on the same ports without the calls noticing more than a hiccup.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { AddressFamily } from '../config/options.js';
+import { RelayError, type RelayErrorCode } from '../errors.js';
+import type { FromWorker, Reply, ToWorker } from './protocol.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState } from './types.js';
+
+interface SideRecord {
+  shard: number;
+  local: string;
+  family: AddressFamily;
+  rtpPort: number;
+  config?: SideConfig;
+  state?: SideState;
+}
+
+type Pending = { resolve: (reply: Reply) => void; reject: (err: Error) => void };
+
+/**
+ * Workers always run compiled JavaScript: tests load this module from src/ under a TypeScript loader
+ * that a worker would inherit and spend a second on at every start (`npm test` builds dist/ first).
+ */
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../../dist/dataplane/worker.js' : './worker.js', import.meta.url);
+
+class Shard {
+  worker!: Worker;
+  readonly pending = new Map<number, Pending>();
+  /** Counters of workers that died (as last read), so process totals never go backwards. */
+  readonly retired: DataPlaneCounters = zeroCounters();
+  lastRead: DataPlaneCounters = zeroCounters();
+  stopping = false;
+}
+
+export class WorkerDataPlane implements DataPlane {
+  readonly engine = 'workers';
+  private readonly shardList: Shard[] = [];
+  private readonly sides = new Map<SideId, SideRecord>();
+  private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
+  private nextReq = 1;
+
+  constructor(
+    readonly shards: number,
+    private readonly log?: Logger,
+  ) {
+    for (let i = 0; i < shards; i++) {
+      const shard = new Shard();
+      this.shardList.push(shard);
+      this.spawn(i, shard);
+    }
+  }
+
+  async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
+    const reply = await this.request(shard, { op: 'bind', req: 0, side, local, family, rtpPort });
+    if (!('bound' in reply)) throw new Error('unexpected reply to bind');
+    if (reply.bound === 'bound') this.sides.set(side, { shard, local, family, rtpPort });
+    return reply.bound;
+  }
+
+  configure(side: SideId, config: SideConfig): void {
+    const record = this.sides.get(side);
+    if (!record) return;
+    record.config = config;
+    this.post(record.shard, { op: 'configure', side, config });
+  }
+
+  release(side: SideId): void {
+    const record = this.sides.get(side);
+    if (!record) return;
+    this.sides.delete(side);
+    this.post(record.shard, { op: 'release', side });
+  }
+
+  async read(sides: readonly SideId[]): Promise<Map<SideId, SideState>> {
+    const byShard = new Map<number, SideId[]>();
+    for (const id of sides) {
+      const record = this.sides.get(id);
+      if (record) byShard.set(record.shard, [...(byShard.get(record.shard) ?? []), id]);
+    }
+    const out = new Map<SideId, SideState>();
+    await Promise.all(
+      [...byShard].map(async ([shard, ids]) => {
+        const reply = await this.request(shard, { op: 'read', req: 0, sides: ids });
+        if (!('states' in reply)) return;
+        for (const [id, state] of reply.states) {
+          out.set(id, state);
+          const record = this.sides.get(id);
+          if (record) record.state = state;
+        }
+      }),
+    );
+    return out;
+  }
+
+  async counters(): Promise<DataPlaneCounters> {
+    const total = zeroCounters();
+    await Promise.all(
+      this.shardList.map(async (shard, i) => {
+        addCounters(total, shard.retired);
+        const reply = await this.request(i, { op: 'counters', req: 0 });
+        if (!('counters' in reply)) return;
+        shard.lastRead = reply.counters;
+        addCounters(total, reply.counters);
+      }),
+    );
+    return total;
+  }
+
+  onLearned(listener: (event: LearnedEvent) => void): void {
+    this.learnedListeners.push(listener);
+  }
+
+  /** Ends a worker as a crash would (for tests and chaos drills); it is replaced like any dead worker. */
+  async terminateWorker(shard: number): Promise<void> {
+    await this.shardList[shard]?.worker.terminate();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.shardList.map(async (shard, i) => {
+        shard.stopping = true;
+        await this.request(i, { op: 'close', req: 0 }).catch(() => undefined);
+        await shard.worker.terminate();
+      }),
+    );
+    this.sides.clear();
+  }
+
+  private spawn(index: number, shard: Shard): void {
+    const worker = new Worker(WORKER_URL, { name: `rtpbridge-forwarder-${index}` });
+    shard.worker = worker;
+    worker.on('message', (msg: FromWorker) => {
+      if ('event' in msg) {
+        const { side, kind, endpoint } = msg;
+        for (const listener of this.learnedListeners) listener({ side, kind, endpoint });
+        return;
+      }
+      const pending = shard.pending.get(msg.req);
+      if (!pending) return;
+      shard.pending.delete(msg.req);
+      if ('error' in msg) pending.reject(new RelayError(msg.error.code as RelayErrorCode, msg.error.message));
+      else pending.resolve(msg);
+    });
+    worker.on('error', (err) => this.log?.error({ err, shard: index }, 'forwarding worker failed'));
+    worker.on('exit', (code) => {
+      if (shard.stopping) return;
+      this.log?.error({ shard: index, code }, 'forwarding worker died; restarting it');
+      this.replace(index, shard);
+    });
+  }
+
+  /** New worker, same ports, same config, counters and learned endpoints as last read. */
+  private replace(index: number, shard: Shard): void {
+    for (const pending of shard.pending.values()) pending.reject(new RelayError('DATAPLANE_FAILED', 'forwarding worker died'));
+    shard.pending.clear();
+    addCounters(shard.retired, shard.lastRead);
+    shard.lastRead = zeroCounters();
+    this.spawn(index, shard);
+    for (const [side, record] of this.sides) {
+      if (record.shard !== index) continue;
+      void this.request(index, { op: 'bind', req: 0, side, local: record.local, family: record.family, rtpPort: record.rtpPort })
+        .then((reply) => {
+          if (!('bound' in reply) || reply.bound !== 'bound') throw new Error(`ports ${record.rtpPort}/${record.rtpPort + 1} were taken meanwhile`);
+          if (record.config) this.post(index, { op: 'configure', side, config: record.config });
+          if (record.state) this.post(index, { op: 'restore', side, state: record.state });
+        })
+        .catch((err: unknown) => this.log?.error({ err, side }, 'could not re-create side after worker restart'));
+    }
+  }
+
+  private request(shard: number, msg: ToWorker & { req: number }): Promise<Reply> {
+    const target = this.shardList[shard];
+    if (!target) return Promise.reject(new RelayError('DATAPLANE_FAILED', `no forwarding shard ${shard}`));
+    const req = this.nextReq++;
+    return new Promise((resolve, reject) => {
+      target.pending.set(req, { resolve, reject });
+      target.worker.postMessage({ ...msg, req });
+    });
+  }
+
+  private post(shard: number, msg: ToWorker): void {
+    this.shardList[shard]?.worker.postMessage(msg);
+  }
+}
+
+function zeroCounters(): DataPlaneCounters {
+  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0 } };
+}
+
+function addCounters(into: DataPlaneCounters, c: DataPlaneCounters): void {
+  into.packetsIn += c.packetsIn;
+  into.bytesIn += c.bytesIn;
+  into.packetsOut += c.packetsOut;
+  into.bytesOut += c.bytesOut;
+  for (const k of Object.keys(into.dropped) as Array<keyof DataPlaneCounters['dropped']>) into.dropped[k] += c.dropped[k];
+}
+

@@ -94,11 +94,11 @@ t.test('scalar options, short forms and log levels', async (t) => {
 t.test('unknown rtpengine options on the command line are accepted with a warning', async (t) => {
   const { options, warnings } = parse(['--table=0', '-t', '0', '--tos', '184', '--num-threads=4', '-F', '-E', '--log-facility', 'local0', '--port-min', '30010', '--no-fallback']);
   t.equal(options.portMin, 30010, 'known options after unknown ones still apply');
+  t.equal(options.threads, 4, 'num-threads sets the forwarding threads');
   t.same(warnings, [
     'ignoring unsupported rtpengine option --table',
     'ignoring unsupported rtpengine option -t',
     'ignoring unsupported rtpengine option --tos',
-    'ignoring unsupported rtpengine option --num-threads',
     'ignoring unsupported rtpengine option -F',
     'ignoring unsupported rtpengine option -E',
     'ignoring unsupported rtpengine option --log-facility',

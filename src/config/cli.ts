@@ -32,6 +32,7 @@ const ENDPOINT_LEARNING: readonly EndpointLearning[] = ['off', 'immediate', 'del
 const PINO_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const DEFAULT_SECTION = 'rtpengine';
 const MAX_SECONDS = 2 ** 31 - 1;
+const MAX_THREADS = 256;
 const USAGE_WIDTH = 100;
 const USAGE_INDENT = 40;
 
@@ -72,6 +73,14 @@ export const OPTIONS: readonly OptionDef[] = [
     arg: 'MODE',
     defaultText: D.endpointLearning,
     help: `how the relay learns where to send media: ${ENDPOINT_LEARNING.join('|')}`,
+    scope: 'everywhere',
+  },
+  {
+    name: 'num-threads',
+    kind: 'string',
+    arg: 'INT',
+    defaultText: 'cores - 1, at least 1',
+    help: 'forwarding threads; each call is placed on one of them',
     scope: 'everywhere',
   },
   { name: 'sip-source', kind: 'boolean', defaultText: String(D.sipSource), help: 'use the SIP source address instead of the addresses in the SDP', scope: 'everywhere' },
@@ -303,6 +312,9 @@ function buildOptions(settings: Settings): DaemonOptions {
       case 'endpoint-learning':
         if (!ENDPOINT_LEARNING.includes(value as EndpointLearning)) throw at(`expected one of ${ENDPOINT_LEARNING.join(', ')}`);
         o.endpointLearning = value as EndpointLearning;
+        break;
+      case 'num-threads':
+        o.threads = parseInteger(value as string, 1, MAX_THREADS, at);
         break;
       case 'sip-source':
         o.sipSource = value as boolean;

@@ -21,10 +21,7 @@ interface SideRecord {
 
 type Pending = { resolve: (reply: Reply) => void; reject: (err: Error) => void };
 
-/**
- * Workers always run compiled JavaScript: tests load this module from src/ under a TypeScript loader
- * that a worker would inherit and spend a second on at every start (`npm test` builds dist/ first).
- */
+/** Workers always run compiled JavaScript, also when tests load this module from src/ (`npm test` builds dist/ first). */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../../dist/dataplane/worker.js' : './worker.js', import.meta.url);
 
 class Shard {
@@ -131,7 +128,8 @@ export class WorkerDataPlane implements DataPlane {
   }
 
   private spawn(index: number, shard: Shard): void {
-    const worker = new Worker(WORKER_URL, { name: `rtpbridge-forwarder-${index}` });
+    // No inherited execArgv: a parent's loaders (--import hooks of a test runner) would cost every start.
+    const worker = new Worker(WORKER_URL, { name: `rtpbridge-forwarder-${index}`, execArgv: [] });
     shard.worker = worker;
     worker.on('message', (msg: FromWorker) => {
       if ('event' in msg) {

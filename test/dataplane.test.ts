@@ -1,0 +1,80 @@
+/** The forwarding threads behind the Relay: placement, exact counters, drops by reason, worker restart. */
+import t from 'tap';
+import { Relay } from '../src/relay.js';
+import { WorkerDataPlane } from '../src/dataplane/workers.js';
+import { Phone, rtpPacket, sleep } from './helpers/media.js';
+import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
+
+const PORT_BASE = 36800;
+
+async function twoPartyCall(relay: Relay, callId: string) {
+  const [alice, bob] = await Promise.all([Phone.open(), Phone.open()]);
+  const offer = await relay.offer({ callId, fromTag: 'A', sdp: phoneSdp({ address: '127.0.0.1', port: alice.port }) });
+  const answer = await relay.answer({ callId, fromTag: 'A', toTag: 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port }) });
+  return { alice, bob, toBob: relayEndpoints(offer.sdp)[0]!.port, toAlice: relayEndpoints(answer.sdp)[0]!.port };
+}
+
+t.test('counters in query and statistics are exact right after the packets', async (t) => {
+  const relay = new Relay({ portMin: PORT_BASE, portMax: PORT_BASE + 49, threads: 2 });
+  t.teardown(() => relay.close());
+  const c = await twoPartyCall(relay, 'exact');
+  t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
+  for (let i = 0; i < 200; i++) await c.alice.send(rtpPacket(i), c.toAlice, '127.0.0.1');
+  await c.bob.waitFor(200);
+  await c.alice.send(Buffer.from('junk'), c.toAlice, '127.0.0.1');
+  await c.bob.send(rtpPacket(1), c.toBob, '127.0.0.1');
+  await c.alice.waitFor(1);
+  const info = await relay.query({ callId: 'exact' });
+  t.same(info.totals.RTP, { packets: 201, bytes: 201 * 172, errors: 1 });
+  const stats = await relay.statistics();
+  t.equal(stats.engine, relay.dataPlane.engine);
+  t.equal(stats.threads, 2);
+  t.equal(stats.packetsIn, 202);
+  t.equal(stats.packetsOut, 201);
+  t.equal(stats.bytesOut, 201 * 172);
+  t.same(stats.dropped, { malformed: 1, unknownSource: 0, noDestination: 0, sendError: 0 });
+});
+
+t.test('calls are spread over the forwarding threads and all relay', async (t) => {
+  const relay = new Relay({ portMin: PORT_BASE + 50, portMax: PORT_BASE + 99, threads: 2 });
+  t.teardown(() => relay.close());
+  const calls = [await twoPartyCall(relay, 'one'), await twoPartyCall(relay, 'two')];
+  t.teardown(() => calls.forEach((c) => [c.alice, c.bob].forEach((p) => p.close())));
+  for (const c of calls) {
+    await c.alice.send(rtpPacket(1), c.toAlice, '127.0.0.1');
+    await c.bob.send(rtpPacket(2), c.toBob, '127.0.0.1');
+    await c.bob.waitFor(1);
+    await c.alice.waitFor(1);
+  }
+  t.pass('both calls relay in both directions');
+});
+
+t.test('a forwarding worker that dies is replaced and media resumes within 1 s', async (t) => {
+  const dataPlane = new WorkerDataPlane(1);
+  const relay = new Relay({ portMin: PORT_BASE + 100, portMax: PORT_BASE + 149, endpointLearning: 'immediate' }, { dataPlane });
+  t.teardown(() => relay.close());
+  const c = await twoPartyCall(relay, 'phoenix');
+  t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
+  for (let i = 0; i < 10; i++) await c.alice.send(rtpPacket(i), c.toAlice, '127.0.0.1');
+  await c.bob.waitFor(10);
+  await relay.query({ callId: 'phoenix' });
+
+  await dataPlane.terminateWorker(0);
+  const killedAt = Date.now();
+  let resumedAfter = -1;
+  for (let seq = 100; Date.now() - killedAt < 1000; seq++) {
+    await c.alice.send(rtpPacket(seq), c.toAlice, '127.0.0.1');
+    await sleep(20);
+    if (c.bob.received.some((r) => r.data.readUInt16BE(2) >= 100)) {
+      resumedAfter = Date.now() - killedAt;
+      break;
+    }
+  }
+  t.ok(resumedAfter >= 0, `media resumed ${resumedAfter} ms after the worker died`);
+  await c.bob.send(rtpPacket(7), c.toBob, '127.0.0.1');
+  await c.alice.waitFor(1);
+  const info = await relay.query({ callId: 'phoenix' });
+  const aRtp = info.tags.find((x) => x.tag === 'A')!.medias[0]!.streams[0]!;
+  t.ok(aRtp.stats.packets >= 11, 'counters carried over from before the restart');
+  t.equal(aRtp.endpoint?.port, c.alice.port, 'learned endpoint carried over');
+});

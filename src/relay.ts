@@ -27,7 +27,7 @@ import type {
   SignalRequest,
 } from './call/requests.js';
 import { createDataPlane, defaultThreads } from './dataplane/index.js';
-import type { DataPlane, LearnedEvent, LearningPolicy, SideId } from './dataplane/types.js';
+import type { DataPlane, DataPlaneCounters, LearnedEvent, LearningPolicy, SideId } from './dataplane/types.js';
 import { InterfaceSet } from './media/interfaces.js';
 import { MediaSide } from './media/media-side.js';
 import { PortAllocator } from './media/port-allocator.js';
@@ -80,6 +80,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   private readonly totals = { managed: 0, timeout: 0, deleted: 0, forced: 0 };
   private readonly sweeper: NodeJS.Timeout;
   private sweeping = false;
+  /** Counters at the previous sweep, to turn totals into per-second rates. */
+  private lastCounters: { at: number; packetsIn: number; packetsOut: number } = { at: Date.now(), packetsIn: 0, packetsOut: 0 };
+  private rates = { packetsIn: 0, packetsOut: 0 };
   private nextSide = 1;
   private nextShard = 0;
   private closed = false;
@@ -146,6 +149,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       timeoutSessions: this.totals.timeout,
       regularTerminatedSessions: this.totals.deleted,
       forcedTerminatedSessions: this.totals.forced,
+      packetRateIn: this.rates.packetsIn,
+      packetRateOut: this.rates.packetsOut,
       packetsIn: c.packetsIn,
       bytesIn: c.bytesIn,
       packetsOut: c.packetsOut,
@@ -301,11 +306,20 @@ export class Relay extends EventEmitter<RelayEvents> {
     try {
       await this.refresh([...this.calls.values()].flatMap((c) => [...c.sides()]));
       this.expire(Date.now());
+      this.measureRates(await this.dataPlane.counters(), Date.now());
     } catch (err) {
       this.log.warn({ err }, 'sweep failed');
     } finally {
       this.sweeping = false;
     }
+  }
+
+  private measureRates(c: DataPlaneCounters, now: number): void {
+    const prev = this.lastCounters;
+    const seconds = (now - prev.at) / 1000;
+    if (seconds <= 0) return;
+    this.rates = { packetsIn: Math.round((c.packetsIn - prev.packetsIn) / seconds), packetsOut: Math.round((c.packetsOut - prev.packetsOut) / seconds) };
+    this.lastCounters = { at: now, packetsIn: c.packetsIn, packetsOut: c.packetsOut };
   }
 
   private expire(now: number): void {

@@ -78,3 +78,18 @@ t.test('a forwarding worker that dies is replaced and media resumes within 1 s',
   t.ok(aRtp.stats.packets >= 11, 'counters carried over from before the restart');
   t.equal(aRtp.endpoint?.port, c.alice.port, 'learned endpoint carried over');
 });
+
+t.test('statistics report packet rates per second', async (t) => {
+  const relay = new Relay({ portMin: PORT_BASE + 150, portMax: PORT_BASE + 199, threads: 1 });
+  t.teardown(() => relay.close());
+  const c = await twoPartyCall(relay, 'rate');
+  t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
+  // 100 pps for ~2.5 s: at least one full sweep interval sees the steady rate.
+  for (let i = 0; i < 250; i++) {
+    await c.alice.send(rtpPacket(i), c.toAlice, '127.0.0.1');
+    await sleep(10);
+  }
+  const stats = await relay.statistics();
+  t.ok(stats.packetRateIn > 40 && stats.packetRateIn < 200, `packetRateIn ${stats.packetRateIn} near the 100 pps sent`);
+  t.ok(stats.packetRateOut > 40 && stats.packetRateOut < 200, `packetRateOut ${stats.packetRateOut}`);
+});

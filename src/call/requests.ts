@@ -141,6 +141,9 @@ export interface RelayStatistics {
   timeoutSessions: number;
   regularTerminatedSessions: number;
   forcedTerminatedSessions: number;
+  /** Packets per second received / forwarded, over the last second. */
+  packetRateIn: number;
+  packetRateOut: number;
   /** Media packets received on relay ports / forwarded, and their UDP payload bytes. */
   packetsIn: number;
   bytesIn: number;

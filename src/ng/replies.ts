@@ -91,6 +91,8 @@ export function statisticsReply(s: RelayStatistics, control: ControlStats): Reco
         sessionsforeign: 0,
         sessionstotal: s.currentSessions,
         portpairsinuse: s.portPairsInUse,
+        packetrate: s.packetRateOut,
+        packetratein: s.packetRateIn,
       },
       totalstatistics: {
         uptime: String(s.uptime),

@@ -9,6 +9,7 @@ export type ToWorker =
   | { op: 'release'; side: SideId }
   | { op: 'read'; req: number; sides: SideId[] }
   | { op: 'counters'; req: number }
+  | { op: 'heap'; req: number }
   | { op: 'close'; req: number };
 
 export type Reply =
@@ -16,6 +17,7 @@ export type Reply =
   | { req: number; states: Array<[SideId, SideState]> }
   | { req: number; counters: DataPlaneCounters }
   | { req: number; closed: true }
+  | { req: number; heapUsed: number }
   | { req: number; error: { code: string; message: string } };
 
 export type FromWorker = Reply | ({ event: 'learned' } & LearnedEvent);

@@ -1,4 +1,5 @@
 /** Entry point of a forwarding worker thread: a Forwarder driven by messages from the main thread. */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { RelayError } from '../errors.js';
 import { Forwarder } from './forwarder.js';
@@ -32,6 +33,9 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'counters':
       post({ req: msg.req, counters: forwarder.counters() });
+      break;
+    case 'heap':
+      post({ req: msg.req, heapUsed: getHeapStatistics().used_heap_size });
       break;
     case 'close':
       forwarder.close();

@@ -107,6 +107,12 @@ export class WorkerDataPlane implements DataPlane {
     return total;
   }
 
+  /** V8 heap in use across the workers, for the memory benchmark (sockets live outside it). */
+  async heapUsed(): Promise<number> {
+    const replies = await Promise.all(this.shardList.map((_, i) => this.request(i, { op: 'heap', req: 0 })));
+    return replies.reduce((sum, r) => sum + ('heapUsed' in r ? r.heapUsed : 0), 0);
+  }
+
   onLearned(listener: (event: LearnedEvent) => void): void {
     this.learnedListeners.push(listener);
   }

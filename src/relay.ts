@@ -29,6 +29,7 @@ import type {
 import { createDataPlane, defaultThreads } from './dataplane/index.js';
 import type { DataPlane, DataPlaneCounters, LearnedEvent, LearningPolicy, SideId } from './dataplane/types.js';
 import { InterfaceSet } from './media/interfaces.js';
+import { learningPolicy } from './dataplane/policy.js';
 import { MediaSide } from './media/media-side.js';
 import { PortAllocator } from './media/port-allocator.js';
 import { parseSdp, type ParsedSdp, type SdpMedia } from './sdp/parse.js';
@@ -43,13 +44,6 @@ export interface RelayEvents {
   'call:deleted': [{ callId: string; reason: CallEndReason }];
   'stream:learned': [{ callId: string; tag: string; mediaIndex: number; kind: 'RTP' | 'RTCP'; endpoint: EndpointInfo }];
   timeout: [{ callId: string }];
-}
-
-/** Where a side id leads back to in the call model, for learning events. */
-interface SideOwner {
-  call: Call;
-  mono: Monologue;
-  mediaIndex: number;
 }
 
 export interface RelayDeps {
@@ -74,7 +68,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly dataPlane: DataPlane;
   private readonly ports: PortAllocator;
   private readonly calls = new Map<string, Call>();
-  private readonly owners = new Map<SideId, SideOwner>();
+  /** Side id -> the participant it belongs to, for learning events. */
+  private readonly owners = new Map<SideId, Monologue>();
   private readonly perCall = new SerialQueue();
   private readonly startedAt = Date.now();
   private readonly totals = { managed: 0, timeout: 0, deleted: 0, forced: 0 };
@@ -109,7 +104,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   async delete(req: DeleteRequest): Promise<DeleteResult> {
     return this.perCall.run(req.callId, async () => {
       const call = this.calls.get(req.callId);
-      const tagKnown = call !== undefined && (req.fromTag === undefined || req.fromTag === '' || call.monologues.has(req.fromTag));
+      const tagKnown = call !== undefined && (req.fromTag === undefined || req.fromTag === '' || call.monologue(req.fromTag) !== undefined);
       if (!call || !tagKnown) {
         if (req.fatal) throw new RelayError(call ? 'TAG_NOT_FOUND' : 'CALL_NOT_FOUND', MESSAGE_DELETE_NOT_FOUND);
         return { warning: MESSAGE_DELETE_NOT_FOUND };
@@ -254,11 +249,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Learning flags describe the participant that sent this SDP. */
   private learningPolicy(req: SignalRequest): LearningPolicy {
-    return {
-      mode: req.endpointLearning ?? this.options.endpointLearning,
-      asymmetric: req.flags?.asymmetric ?? false,
-      strictSource: req.flags?.strictSource ?? false,
-    };
+    return learningPolicy(req.endpointLearning ?? this.options.endpointLearning, req.flags?.asymmetric ?? false, req.flags?.strictSource ?? false);
   }
 
   /** The participant's relay ports for this m= line, allocated on first use and kept for re-offers. */
@@ -271,21 +262,20 @@ export class Relay extends EventEmitter<RelayEvents> {
     const address = this.interfaces.address(mono.iface!, family);
     const id = this.nextSide++;
     const rtpPort = await this.ports.allocate(id, call.shard, address.local, address.family);
-    const policy: LearningPolicy = { mode: this.options.endpointLearning, asymmetric: false, strictSource: false };
-    const side = new MediaSide(id, call.shard, address, rtpPort, policy);
-    this.owners.set(id, { call, mono, mediaIndex: media.index });
+    const side = new MediaSide(id, call.shard, address, rtpPort, learningPolicy(this.options.endpointLearning, false, false));
+    this.owners.set(id, mono);
     const created: MonologueMedia = { type: media.type, protocol: media.protocol, rejected: false, address, side, muxOffered: false, muxPolicy: 'follow' };
     mono.medias[media.index] = created;
     return created;
   }
 
   private learned(event: LearnedEvent): void {
-    const owner = this.owners.get(event.side);
-    if (!owner) return;
-    const { call, mono, mediaIndex } = owner;
+    const mono = this.owners.get(event.side);
+    if (!mono) return;
+    const mediaIndex = mono.medias.findIndex((m) => m?.side.id === event.side);
     const endpoint = endpointInfo(event.endpoint);
-    this.log.debug({ callId: call.callId, tag: mono.tag, mediaIndex, kind: event.kind, endpoint }, 'learned media source');
-    this.emit('stream:learned', { callId: call.callId, tag: mono.tag, mediaIndex, kind: event.kind, endpoint });
+    this.log.debug({ callId: mono.callId, tag: mono.tag, mediaIndex, kind: event.kind, endpoint }, 'learned media source');
+    this.emit('stream:learned', { callId: mono.callId, tag: mono.tag, mediaIndex, kind: event.kind, endpoint });
   }
 
   /** Pulls the data plane's exact counters and endpoints for the call's sides before describing it. */

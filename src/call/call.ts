@@ -34,6 +34,7 @@ export class Monologue {
   sdpHistory: SdpHistory | undefined;
 
   constructor(
+    readonly callId: string,
     public tag: string,
     readonly created: number,
   ) {}
@@ -50,7 +51,8 @@ export class Monologue {
 }
 
 export class Call {
-  readonly monologues = new Map<string, Monologue>();
+  /** Participants; a call has two or three, so a list beats a Map's hash table for memory per idle call. */
+  readonly monologues: Monologue[] = [];
   lastSignal: number;
   /** An answer was seen: from then on silence means the call is dead (`timeout`), before it ringing (`offer-timeout`). */
   answered = false;
@@ -67,7 +69,7 @@ export class Call {
   }
 
   *sides(): Iterable<MediaSide> {
-    for (const mono of this.monologues.values()) for (const m of mono.medias) if (m) yield m.side;
+    for (const mono of this.monologues) for (const m of mono.medias) if (m) yield m.side;
   }
 
   /** Latest signalling or media, whichever is newer: the reference for the no-media timeout. */
@@ -79,9 +81,10 @@ export class Call {
 
   /** The offerer is the from-tag; its peer is the to-tag if known, else a participant not yet tagged (''). */
   offerParties(fromTag: string, toTag: string | undefined): { sender: Monologue; recipient: Monologue } {
-    const sender = this.monologues.get(fromTag) ?? this.add(fromTag);
-    const recipient = (toTag ? this.monologues.get(toTag) : undefined) ?? sender.peer ?? this.monologues.get('') ?? this.add('');
-    if (toTag && recipient.tag === '') this.retag(recipient, toTag);
+    const sender = this.monologue(fromTag) ?? this.add(fromTag);
+    const recipient = (toTag ? this.monologue(toTag) : undefined) ?? sender.peer ?? this.monologue('') ?? this.add('');
+    // The pending ('') participant learns its tag from an in-dialogue offer.
+    if (toTag && recipient.tag === '') recipient.tag = toTag;
     link(sender, recipient);
     return { sender, recipient };
   }
@@ -91,30 +94,27 @@ export class Call {
    * second fork answers with another to-tag, media follows the latest answer.
    */
   answerParties(fromTag: string, toTag: string): { sender: Monologue; recipient: Monologue } {
-    const recipient = this.monologues.get(fromTag);
+    const recipient = this.monologue(fromTag);
     if (!recipient) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${fromTag}'`);
-    let sender = this.monologues.get(toTag);
+    let sender = this.monologue(toTag);
     if (!sender || sender === recipient) {
       sender = recipient.peer;
       if (!sender) throw new RelayError('TAG_NOT_FOUND', `no offer to answer for tag '${fromTag}'`);
-      this.retag(sender, toTag);
+      // The pending participant gets its tag; a later fork's answer takes the tag over (media follows it).
+      sender.tag = toTag;
     }
     link(sender, recipient);
     return { sender, recipient };
   }
 
-  private add(tag: string): Monologue {
-    const mono = new Monologue(tag, Date.now());
-    this.monologues.set(tag, mono);
-    return mono;
+  monologue(tag: string): Monologue | undefined {
+    return this.monologues.find((m) => m.tag === tag);
   }
 
-  /** Gives the pending ('') participant its tag, or moves a tag to a later fork's answer. */
-  private retag(mono: Monologue, tag: string): void {
-    if (mono.tag === tag) return;
-    this.monologues.delete(mono.tag);
-    mono.tag = tag;
-    this.monologues.set(tag, mono);
+  private add(tag: string): Monologue {
+    const mono = new Monologue(this.callId, tag, Date.now());
+    this.monologues.push(mono);
+    return mono;
   }
 
   info(): CallInfo {
@@ -127,7 +127,7 @@ export class Call {
       callId: this.callId,
       created: Math.floor(this.created / 1000),
       lastSignal: Math.floor(this.lastSignal / 1000),
-      tags: [...this.monologues.values()].map((m) => m.info()),
+      tags: this.monologues.map((m) => m.info()),
       totals,
     };
   }

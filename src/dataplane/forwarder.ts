@@ -7,6 +7,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { AddressFamily } from '../config/options.js';
 import { RelayError } from '../errors.js';
 import { normaliseAddress, sameEndpoint, type Endpoint } from '../util/address.js';
+import { learningPolicy } from './policy.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState, StreamKind, StreamState } from './types.js';
 
 /** rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning). */
@@ -101,7 +102,9 @@ export class Forwarder {
   configure(id: SideId, config: SideConfig): void {
     const side = this.sides.get(id);
     if (!side) return;
-    side.config = config;
+    // Each message brings its own copy of the policy; share one per combination across thousands of sides.
+    const { mode, asymmetric, strictSource } = config.policy;
+    side.config = { ...config, policy: learningPolicy(mode, asymmetric, strictSource) };
     side.peer = config.peer === null ? undefined : this.sides.get(config.peer);
     side.rtp.advertise(config.rtp);
     side.rtcp.advertise(config.rtcp);

@@ -14,7 +14,8 @@ export class MediaSide {
   /** Addresses from the participant's SDP. */
   rtp: Endpoint | null = null;
   rtcp: Endpoint | null = null;
-  state: SideState = { rtp: emptyStream(), rtcp: emptyStream() };
+  /** Last state the data plane reported; a shared empty one until then (thousands of idle calls). */
+  state: SideState = EMPTY_STATE;
 
   constructor(
     readonly id: SideId,
@@ -39,6 +40,5 @@ export class MediaSide {
   }
 }
 
-function emptyStream(): StreamState {
-  return { packets: 0, bytes: 0, errors: 0, lastPacketMs: 0, endpoint: null, confirmed: false };
-}
+const EMPTY_STREAM: StreamState = Object.freeze({ packets: 0, bytes: 0, errors: 0, lastPacketMs: 0, endpoint: null, confirmed: false });
+const EMPTY_STATE: SideState = Object.freeze({ rtp: EMPTY_STREAM, rtcp: EMPTY_STREAM });

@@ -1,0 +1,74 @@
+/** Sets calls up and tears them down over ng the way a SIP proxy does: offer, answer, delete. */
+import type { NgClient } from './ng-client.js';
+
+/** Requests in flight at once: enough to hide the round trip, few enough not to flood the ng socket. */
+const CONCURRENCY = 64;
+
+/** Per call, the relay ports the caller (A) and the callee (B) must send to. */
+export interface RelayPorts {
+  forA: number;
+  forB: number;
+}
+
+function phoneSdp(port: number): string {
+  return [
+    'v=0',
+    'o=bench 1 1 IN IP4 127.0.0.1',
+    's=bench',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0 101`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:101 telephone-event/8000',
+    'a=ptime:20',
+    'a=sendrecv',
+    '',
+  ].join('\r\n');
+}
+
+function audioPort(reply: Record<string, unknown>, what: string): number {
+  if (reply.result !== 'ok' || typeof reply.sdp !== 'string') {
+    throw new Error(`${what} failed: ${String(reply['error-reason'] ?? reply.result)}`);
+  }
+  const m = /^m=audio (\d+) /m.exec(reply.sdp);
+  if (!m) throw new Error(`${what}: no m=audio line in the reply SDP`);
+  return Number(m[1]);
+}
+
+/** Runs `fn` over `items` with at most CONCURRENCY calls pending; rejects on the first failure. */
+async function forEachLimited<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, lane));
+  return out;
+}
+
+export const callId = (trial: number, call: number): string => `bench-${process.pid}-${trial}-${call}`;
+
+/**
+ * The offer carries the caller's SDP and returns the port the callee sends to; the answer carries the
+ * callee's SDP and returns the port the caller sends to. `portsA/B[i]` are the generator's ports.
+ */
+export function setUpCalls(ng: NgClient, trial: number, calls: number, portsA: number[], portsB: number[]): Promise<RelayPorts[]> {
+  const indices = Array.from({ length: calls }, (_, c) => c);
+  return forEachLimited(indices, async (c) => {
+    const id = callId(trial, c);
+    const k = c % portsA.length;
+    const offer = await ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'caller', sdp: phoneSdp(portsA[k]!) });
+    const forB = audioPort(offer, `offer ${id}`);
+    const answer = await ng.request({ command: 'answer', 'call-id': id, 'from-tag': 'caller', 'to-tag': 'callee', sdp: phoneSdp(portsB[k]!) });
+    return { forA: audioPort(answer, `answer ${id}`), forB };
+  });
+}
+
+/** Deletes every call of a trial; a call the relay already dropped is not an error here. */
+export async function deleteCalls(ng: NgClient, trial: number, calls: number): Promise<void> {
+  const indices = Array.from({ length: calls }, (_, c) => c);
+  await forEachLimited(indices, (c) => ng.request({ command: 'delete', 'call-id': callId(trial, c), 'from-tag': 'caller' }).catch(() => undefined));
+}

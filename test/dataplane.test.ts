@@ -1,5 +1,6 @@
 /** The forwarding threads behind the Relay: placement, exact counters, drops by reason, worker restart. */
 import t from 'tap';
+import { existsSync } from 'node:fs';
 import { Relay } from '../src/relay.js';
 import { WorkerDataPlane } from '../src/dataplane/workers.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
@@ -92,4 +93,13 @@ t.test('statistics report packet rates per second', async (t) => {
   const stats = await relay.statistics();
   t.ok(stats.packetRateIn > 40 && stats.packetRateIn < 200, `packetRateIn ${stats.packetRateIn} near the 100 pps sent`);
   t.ok(stats.packetRateOut > 40 && stats.packetRateOut < 200, `packetRateOut ${stats.packetRateOut}`);
+});
+
+t.test('the engine is the native addon when built, TypeScript workers with RTPBRIDGE_NATIVE=0', async (t) => {
+  const built = existsSync(new URL('../build/Release/rtpbridge_native.node', import.meta.url));
+  const relay = new Relay({ portMin: PORT_BASE + 200, portMax: PORT_BASE + 249, threads: 1 });
+  t.teardown(() => relay.close());
+  const expected = process.env.RTPBRIDGE_NATIVE === '0' || (!built && !process.env.CI) ? 'workers' : 'native';
+  // Under CI the addon must have been built: a silent fallback would leave the native path untested.
+  t.equal(relay.dataPlane.engine, expected);
 });

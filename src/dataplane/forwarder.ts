@@ -243,10 +243,13 @@ function isRtcp(msg: Buffer): boolean {
   return pt !== undefined && pt >= 192 && pt <= 223;
 }
 
-/** Version 2 and at least a fixed header; anything else on a media port is not ours to forward. */
+/** Larger datagrams are not RTP (both engines drop them; the addon's receive buffers are this size). */
+const MAX_PACKET = 2048;
+
+/** Version 2, at least a fixed header, at most MAX_PACKET; anything else on a media port is not ours to forward. */
 function isWellFormed(kind: StreamKind, msg: Buffer): boolean {
   const first = msg[0];
-  return first !== undefined && first >> 6 === 2 && msg.length >= (kind === 'RTP' ? 12 : 8);
+  return first !== undefined && first >> 6 === 2 && msg.length >= (kind === 'RTP' ? 12 : 8) && msg.length <= MAX_PACKET;
 }
 
 /** rtpengine's heuristic: exact SDP match beats same address, beats same port, beats anything. */

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
+import { loadNativeDataPlane } from './native.js';
 import type { DataPlane } from './types.js';
 import { WorkerDataPlane } from './workers.js';
 
@@ -8,6 +9,7 @@ export function defaultThreads(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
+/** The native addon when it was built and is not disabled (RTPBRIDGE_NATIVE=0), else TypeScript workers. */
 export function createDataPlane(threads: number, log?: Logger): DataPlane {
-  return new WorkerDataPlane(threads, log);
+  return loadNativeDataPlane(threads) ?? new WorkerDataPlane(threads, log);
 }

@@ -1,0 +1,239 @@
+// The addon's JavaScript face: an Engine owns the forwarding threads and turns JS calls into their
+// commands. Everything here runs on the JS thread except the learned-event hand-off.
+#include <napi.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "shard.h"
+#include "sockets.h"
+
+namespace rtpbridge {
+namespace {
+
+void callLearned(Napi::Env env, Napi::Function listener, std::nullptr_t*, LearnedEvent* event) {
+  std::unique_ptr<LearnedEvent> owned(event);
+  // env is null while the function is being torn down: the event has nowhere to go.
+  if (env == nullptr || listener.IsEmpty()) return;
+  listener.Call({Napi::Number::New(env, double(event->side)), Napi::Number::New(env, double(event->kind)),
+                 Napi::String::New(env, event->host), Napi::Number::New(env, event->port)});
+}
+
+using LearnedFunction = Napi::TypedThreadSafeFunction<std::nullptr_t, LearnedEvent, callLearned>;
+
+Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+SideId sideArg(const Napi::Value& v) { return SideId(v.As<Napi::Number>().DoubleValue()); }
+
+Learning learningArg(const Napi::Value& v) {
+  std::string mode = v.As<Napi::String>().Utf8Value();
+  if (mode == "off") return Learning::Off;
+  if (mode == "immediate") return Learning::Immediate;
+  if (mode == "delayed") return Learning::Delayed;
+  if (mode == "heuristic") return Learning::Heuristic;
+  throw Napi::TypeError::New(v.Env(), "unknown endpoint-learning mode " + mode);
+}
+
+Advertised advertisedArg(const Napi::Value& host, const Napi::Value& port) {
+  Advertised a;
+  if (host.IsNull() || host.IsUndefined()) return a;
+  a.present = true;
+  a.host = host.As<Napi::String>().Utf8Value();
+  a.port = uint16_t(port.As<Napi::Number>().Uint32Value());
+  parseAddress(a.host, a.port, a.parsed);
+  return a;
+}
+
+Napi::Value streamObject(Napi::Env env, const StreamReport& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("packets", double(r.packets));
+  o.Set("bytes", double(r.bytes));
+  o.Set("errors", double(r.errors));
+  o.Set("lastPacketMs", double(r.lastPacketMs));
+  if (r.hasEndpoint) {
+    Napi::Object ep = Napi::Object::New(env);
+    ep.Set("address", r.host);
+    ep.Set("port", double(r.port));
+    o.Set("endpoint", ep);
+  } else {
+    o.Set("endpoint", env.Null());
+  }
+  o.Set("confirmed", r.confirmed);
+  return o;
+}
+
+void addTotals(Totals& into, const Totals& t) {
+  into.packetsIn += t.packetsIn;
+  into.bytesIn += t.bytesIn;
+  into.packetsOut += t.packetsOut;
+  into.bytesOut += t.bytesOut;
+  into.malformed += t.malformed;
+  into.unknownSource += t.unknownSource;
+  into.noDestination += t.noDestination;
+  into.sendError += t.sendError;
+}
+
+class Engine : public Napi::ObjectWrap<Engine> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {InstanceMethod<&Engine::bind>("bind"), InstanceMethod<&Engine::configure>("configure"),
+                        InstanceMethod<&Engine::release>("release"), InstanceMethod<&Engine::read>("read"),
+                        InstanceMethod<&Engine::counters>("counters"), InstanceMethod<&Engine::close>("close")});
+  }
+
+  explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "new Engine(threads, onLearned)");
+    uint32_t threads = info[0].As<Napi::Number>().Uint32Value();
+    if (threads < 1) throw Napi::RangeError::New(env, "at least one forwarding thread");
+    learned_ = LearnedFunction::New(env, info[1].As<Napi::Function>(), "rtpbridge-learned", 0, 1);
+    // Learned events alone must not keep the process alive; close() is what ends the engine.
+    learned_.Unref(env);
+    LearnedFunction learned = learned_;
+    try {
+      for (uint32_t i = 0; i < threads; i++)
+        shards_.push_back(std::make_unique<Shard>([learned](LearnedEvent&& event) mutable {
+          auto* copy = new LearnedEvent(std::move(event));
+          if (learned.NonBlockingCall(copy) != napi_ok) delete copy;
+        }));
+    } catch (const std::exception& e) {
+      stop();
+      throw codedError(env, "DATAPLANE_FAILED", std::string("cannot start forwarding threads: ") + e.what());
+    }
+  }
+
+  ~Engine() override { stop(); }
+
+ private:
+  // bind(side, shard, local, family 'IP4'|'IP6', rtpPort) -> 'bound' | 'in-use'
+  Napi::Value bind(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    SideId id = sideArg(info[0]);
+    uint32_t shard = info[1].As<Napi::Number>().Uint32Value();
+    std::string local = info[2].As<Napi::String>().Utf8Value();
+    int family = info[3].As<Napi::String>().Utf8Value() == "IP6" ? AF_INET6 : AF_INET;
+    uint32_t rtpPort = info[4].As<Napi::Number>().Uint32Value();
+    if (closed_) throw codedError(env, "DATAPLANE_FAILED", "the data plane is closed");
+    if (shard >= shards_.size()) throw codedError(env, "DATAPLANE_FAILED", "no forwarding shard " + std::to_string(shard));
+    if (sideShard_.count(id)) throw Napi::Error::New(env, "side " + std::to_string(id) + " is already bound");
+    SocketPair fds;
+    try {
+      if (!bindPair(local, family, rtpPort, fds)) return Napi::String::New(env, "in-use");
+    } catch (const InterfaceError& e) {
+      throw codedError(env, "NO_INTERFACE", e.what());
+    }
+    if (!shards_[shard]->addSide(std::make_unique<Side>(id, family, fds.rtp, fds.rtcp)))
+      throw codedError(env, "DATAPLANE_FAILED", "cannot watch the sockets of side " + std::to_string(id));
+    sideShard_[id] = shard;
+    return Napi::String::New(env, "bound");
+  }
+
+  // configure(side, peer|null, mux, mode, asymmetric, strictSource, rtpAddr|null, rtpPort, rtcpAddr|null, rtcpPort)
+  void configure(const Napi::CallbackInfo& info) {
+    auto it = sideShard_.find(sideArg(info[0]));
+    if (closed_ || it == sideShard_.end()) return;
+    SideConfig config;
+    config.hasPeer = !info[1].IsNull() && !info[1].IsUndefined();
+    if (config.hasPeer) config.peer = sideArg(info[1]);
+    config.mux = info[2].ToBoolean();
+    config.policy.mode = learningArg(info[3]);
+    config.policy.asymmetric = info[4].ToBoolean();
+    config.policy.strictSource = info[5].ToBoolean();
+    config.rtp = advertisedArg(info[6], info[7]);
+    config.rtcp = advertisedArg(info[8], info[9]);
+    shards_[it->second]->configure(it->first, std::move(config));
+  }
+
+  void release(const Napi::CallbackInfo& info) {
+    auto it = sideShard_.find(sideArg(info[0]));
+    if (closed_ || it == sideShard_.end()) return;
+    shards_[it->second]->release(it->first);
+    sideShard_.erase(it);
+  }
+
+  // read(sides) -> array of SideState (null for a side not bound), in the order asked.
+  Napi::Value read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array ids = info[0].As<Napi::Array>();
+    Napi::Array out = Napi::Array::New(env, ids.Length());
+    // One round trip per shard that holds any of the sides; each answers after its current batch.
+    std::vector<std::vector<SideId>> perShard(shards_.size());
+    std::vector<std::vector<uint32_t>> positions(shards_.size());
+    for (uint32_t i = 0; i < ids.Length(); i++) {
+      out.Set(i, env.Null());
+      SideId id = sideArg(ids.Get(i));
+      auto it = sideShard_.find(id);
+      if (closed_ || it == sideShard_.end()) continue;
+      perShard[it->second].push_back(id);
+      positions[it->second].push_back(i);
+    }
+    for (size_t s = 0; s < shards_.size(); s++) {
+      if (perShard[s].empty()) continue;
+      std::vector<SideReport> reports = shards_[s]->read(perShard[s]);
+      for (size_t k = 0; k < reports.size(); k++) {
+        if (!reports[k].found) continue;
+        Napi::Object state = Napi::Object::New(env);
+        state.Set("rtp", streamObject(env, reports[k].rtp));
+        state.Set("rtcp", streamObject(env, reports[k].rtcp));
+        out.Set(positions[s][k], state);
+      }
+    }
+    return out;
+  }
+
+  Napi::Value counters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Totals t = final_;
+    if (!closed_)
+      for (auto& shard : shards_) addTotals(t, shard->totals());
+    Napi::Object dropped = Napi::Object::New(env);
+    dropped.Set("malformed", double(t.malformed));
+    dropped.Set("unknownSource", double(t.unknownSource));
+    dropped.Set("noDestination", double(t.noDestination));
+    dropped.Set("sendError", double(t.sendError));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("packetsIn", double(t.packetsIn));
+    o.Set("bytesIn", double(t.bytesIn));
+    o.Set("packetsOut", double(t.packetsOut));
+    o.Set("bytesOut", double(t.bytesOut));
+    o.Set("dropped", dropped);
+    return o;
+  }
+
+  void close(const Napi::CallbackInfo&) { stop(); }
+
+  // Joins the threads and closes every socket; idempotent. Counters stay readable as they were.
+  void stop() {
+    if (closed_) return;
+    closed_ = true;
+    for (auto& shard : shards_) {
+      addTotals(final_, shard->totals());
+      shard->stop();
+    }
+    shards_.clear();
+    sideShard_.clear();
+    learned_.Release();
+  }
+
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unordered_map<SideId, uint32_t> sideShard_;
+  LearnedFunction learned_;
+  Totals final_;
+  bool closed_ = false;
+};
+
+}  // namespace
+}  // namespace rtpbridge
+
+static Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Engine", rtpbridge::Engine::define(env));
+  return exports;
+}
+
+NODE_API_MODULE(rtpbridge_native, init)

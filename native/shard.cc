@@ -1,0 +1,218 @@
+#include "shard.h"
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <system_error>
+
+namespace rtpbridge {
+
+Shard::Shard(LearnedSink sink) : sink_(std::move(sink)), batch_(std::make_unique<Batch>()) {
+  epollFd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epollFd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  wakeFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakeFd_ < 0) {
+    int err = errno;
+    close(epollFd_);
+    throw std::system_error(err, std::generic_category(), "eventfd");
+  }
+  // The wake-up fd is the one registration whose data pointer is null; sockets carry their Stream.
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;
+  epoll_ctl(epollFd_, EPOLL_CTL_ADD, wakeFd_, &ev);
+
+  Batch& b = *batch_;
+  for (unsigned i = 0; i < kBatch; i++) {
+    b.rxIov[i] = {b.rxBuf[i], kMaxPacket};
+    b.rx[i].msg_hdr.msg_iov = &b.rxIov[i];
+    b.rx[i].msg_hdr.msg_iovlen = 1;
+    b.rx[i].msg_hdr.msg_name = &b.rxFrom[i];
+    b.tx[i].msg_hdr.msg_iov = &b.txIov[i];
+    b.tx[i].msg_hdr.msg_iovlen = 1;
+    b.tx[i].msg_hdr.msg_name = &b.txTo[i];
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+Shard::~Shard() { stop(); }
+
+void Shard::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stopping_.store(true);
+  uint64_t one = 1;
+  (void)!write(wakeFd_, &one, sizeof one);
+  thread_.join();
+  for (auto& [id, side] : sides_) {
+    close(side->rtp.fd);
+    close(side->rtcp.fd);
+  }
+  sides_.clear();
+  close(wakeFd_);
+  close(epollFd_);
+}
+
+void Shard::post(std::function<void()> command) {
+  {
+    std::lock_guard<std::mutex> lock(queueMutex_);
+    queue_.push_back(std::move(command));
+  }
+  uint64_t one = 1;
+  (void)!write(wakeFd_, &one, sizeof one);
+}
+
+void Shard::callAndWait(const std::function<void()>& command) {
+  std::promise<void> done;
+  post([&] {
+    command();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+bool Shard::addSide(std::unique_ptr<Side> side) {
+  bool ok = false;
+  callAndWait([&] { ok = doAddSide(std::move(side)); });
+  return ok;
+}
+
+void Shard::configure(SideId id, SideConfig config) {
+  post([this, id, config = std::move(config)] { doConfigure(id, config); });
+}
+
+void Shard::release(SideId id) {
+  // Waits so the ports are free again when this returns: the caller may bind them at once.
+  callAndWait([&] { doRelease(id); });
+}
+
+std::vector<SideReport> Shard::read(const std::vector<SideId>& ids) {
+  std::vector<SideReport> out;
+  callAndWait([&] {
+    out.reserve(ids.size());
+    for (SideId id : ids) out.push_back(report(id));
+  });
+  return out;
+}
+
+Totals Shard::totals() {
+  Totals out;
+  callAndWait([&] { out = totals_; });
+  return out;
+}
+
+void Shard::run() {
+  // Shows in top -H / ps -L, so an operator can tell the forwarding threads' load from the main thread's.
+  pthread_setname_np(pthread_self(), "rtpbridge-fwd");
+  epoll_event events[kBatch];
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    int n = epoll_wait(epollFd_, events, kBatch, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // Only a bug makes epoll_wait fail otherwise; a thread that quietly stopped would hang every caller.
+      std::perror("rtpbridge: epoll_wait");
+      std::abort();
+    }
+    // Commands first: a packet sent after a configure must see it. A release may have freed a Stream this
+    // batch names; then the batch is dropped and epoll (level-triggered) reports the live sockets again.
+    bool woken = false;
+    for (int i = 0; i < n; i++) woken = woken || events[i].data.ptr == nullptr;
+    if (woken && runCommands()) continue;
+    for (int i = 0; i < n; i++)
+      if (events[i].data.ptr != nullptr) receive(*static_cast<Stream*>(events[i].data.ptr));
+  }
+}
+
+bool Shard::runCommands() {
+  uint64_t count;
+  (void)!::read(wakeFd_, &count, sizeof count);
+  std::vector<std::function<void()>> commands;
+  {
+    std::lock_guard<std::mutex> lock(queueMutex_);
+    commands.swap(queue_);
+  }
+  released_ = false;
+  for (auto& command : commands) command();
+  return released_;
+}
+
+bool Shard::doAddSide(std::unique_ptr<Side> side) {
+  for (Stream* stream : {&side->rtp, &side->rtcp}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = stream;
+    if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, stream->fd, &ev) != 0) {
+      close(side->rtp.fd);
+      close(side->rtcp.fd);
+      return false;
+    }
+  }
+  Side* added = side.get();
+  sides_[added->id] = std::move(side);
+  // A side configured with this one as its peer before it was bound links up now.
+  for (auto& [id, other] : sides_)
+    if (other->hasPeer && other->peerId == added->id) other->peer = added;
+  return true;
+}
+
+void Shard::doConfigure(SideId id, const SideConfig& config) {
+  auto it = sides_.find(id);
+  if (it == sides_.end()) return;
+  Side& side = *it->second;
+  side.configured = true;
+  side.policy = config.policy;
+  side.mux = config.mux;
+  side.hasPeer = config.hasPeer;
+  side.peerId = config.peer;
+  auto peer = config.hasPeer ? sides_.find(config.peer) : sides_.end();
+  side.peer = peer == sides_.end() ? nullptr : peer->second.get();
+  side.rtp.advertise(config.rtp);
+  side.rtcp.advertise(config.rtcp);
+}
+
+void Shard::doRelease(SideId id) {
+  auto it = sides_.find(id);
+  if (it == sides_.end()) return;
+  Side* gone = it->second.get();
+  // Closing the fds also takes them out of the epoll set (they are never dup'ed).
+  close(gone->rtp.fd);
+  close(gone->rtcp.fd);
+  for (auto& [otherId, other] : sides_)
+    if (other->peer == gone) other->peer = nullptr;
+  sides_.erase(it);
+  released_ = true;
+}
+
+static StreamReport streamReport(const Stream& s) {
+  StreamReport r;
+  r.packets = s.packets;
+  r.bytes = s.bytes;
+  r.errors = s.errors;
+  r.lastPacketMs = s.lastPacketMs;
+  r.confirmed = s.confirmed;
+  r.hasEndpoint = s.hasEndpoint;
+  if (s.hasEndpoint) {
+    // Until something is learned, echo the SDP address exactly as the control plane wrote it.
+    r.host = s.learned ? formatHost(s.endpoint) : s.advertised.host;
+    r.port = s.learned ? s.endpoint.port() : s.advertised.port;
+  }
+  return r;
+}
+
+SideReport Shard::report(SideId id) const {
+  SideReport r;
+  auto it = sides_.find(id);
+  if (it == sides_.end()) return r;
+  r.found = true;
+  r.rtp = streamReport(it->second->rtp);
+  r.rtcp = streamReport(it->second->rtcp);
+  return r;
+}
+
+}  // namespace rtpbridge

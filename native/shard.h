@@ -1,0 +1,126 @@
+// One forwarding thread: its sockets in an epoll set, its sides, and the queue the main thread drives it by.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "side.h"
+
+namespace rtpbridge {
+
+struct Totals {
+  uint64_t packetsIn = 0, bytesIn = 0, packetsOut = 0, bytesOut = 0;
+  uint64_t malformed = 0, unknownSource = 0, noDestination = 0, sendError = 0;
+};
+
+struct SideConfig {
+  bool hasPeer = false;
+  SideId peer = 0;
+  bool mux = false;
+  Policy policy;
+  Advertised rtp, rtcp;
+};
+
+struct StreamReport {
+  uint64_t packets = 0, bytes = 0, errors = 0;
+  int64_t lastPacketMs = 0;
+  bool hasEndpoint = false;
+  std::string host;
+  uint16_t port = 0;
+  bool confirmed = false;
+};
+
+struct SideReport {
+  bool found = false;
+  StreamReport rtp, rtcp;
+};
+
+struct LearnedEvent {
+  SideId side;
+  Kind kind;
+  std::string host;
+  uint16_t port;
+};
+
+// Called on the shard thread; must not block.
+using LearnedSink = std::function<void(LearnedEvent&&)>;
+
+// recvmmsg/sendmmsg batch size: past ~64 the syscall saving flattens and the buffers leave L2.
+constexpr unsigned kBatch = 64;
+
+class Shard {
+ public:
+  explicit Shard(LearnedSink sink);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // Main-thread API. Each call is queued behind the ones before it; the synchronous ones return once the
+  // thread has carried them out, so their results include every packet it handled before.
+  bool addSide(std::unique_ptr<Side> side);
+  void configure(SideId id, SideConfig config);
+  void release(SideId id);
+  std::vector<SideReport> read(const std::vector<SideId>& ids);
+  Totals totals();
+  // Joins the thread and closes every socket; the shard takes no more calls.
+  void stop();
+
+ private:
+  void post(std::function<void()> command);
+  void callAndWait(const std::function<void()>& command);
+  void run();
+  // True when a command released a side (so Stream pointers from the last epoll_wait may dangle).
+  bool runCommands();
+
+  // Thread side of the commands.
+  bool doAddSide(std::unique_ptr<Side> side);
+  void doConfigure(SideId id, const SideConfig& config);
+  void doRelease(SideId id);
+  SideReport report(SideId id) const;
+
+  // The packet path (shard_loop.cc).
+  void receive(Stream& in);
+  void handle(Stream& in, unsigned slot, int64_t nowMs);
+  void flush();
+  void sendRun(unsigned begin, unsigned end);
+
+  LearnedSink sink_;
+  int epollFd_ = -1;
+  int wakeFd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  bool stopped_ = false;
+
+  std::mutex queueMutex_;
+  std::vector<std::function<void()>> queue_;
+
+  // Only the shard thread touches these while it runs.
+  std::unordered_map<SideId, std::unique_ptr<Side>> sides_;
+  Totals totals_;
+  bool released_ = false;
+
+  struct Batch {
+    mmsghdr rx[kBatch];
+    iovec rxIov[kBatch];
+    SockAddr rxFrom[kBatch];
+    uint8_t rxBuf[kBatch][kMaxPacket];
+    // Outgoing packets point into rxBuf: no copy, flushed before the next recvmmsg.
+    mmsghdr tx[kBatch];
+    iovec txIov[kBatch];
+    SockAddr txTo[kBatch];
+    int txFd[kBatch];
+    unsigned txCount = 0;
+  };
+  std::unique_ptr<Batch> batch_;
+};
+
+}  // namespace rtpbridge

@@ -1,0 +1,124 @@
+// The packet path: receive a batch on one socket, check, learn, count, and send the batch on.
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "shard.h"
+
+namespace rtpbridge {
+
+// Rounds of recvmmsg per readable socket before the others get a turn (epoll is level-triggered, so
+// whatever is left is reported again).
+constexpr int kRoundsPerWakeup = 4;
+
+static int64_t nowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void Shard::receive(Stream& in) {
+  Batch& b = *batch_;
+  for (int round = 0; round < kRoundsPerWakeup; round++) {
+    for (unsigned i = 0; i < kBatch; i++) b.rx[i].msg_hdr.msg_namelen = sizeof(SockAddr);
+    // MSG_TRUNC: msg_len is the datagram's real length, so oversized ones are seen (and dropped) as such.
+    int n = recvmmsg(in.fd, b.rx, kBatch, MSG_DONTWAIT | MSG_TRUNC, nullptr);
+    if (n <= 0) return;
+    // One clock read per batch: packets of one batch arrived within microseconds of each other.
+    int64_t now = nowMs();
+    b.txCount = 0;
+    for (unsigned i = 0; i < unsigned(n); i++) handle(in, i, now);
+    flush();
+    if (unsigned(n) < kBatch) return;
+  }
+}
+
+void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
+  Batch& b = *batch_;
+  Side& side = *in.side;
+  const uint8_t* buf = b.rxBuf[slot];
+  size_t len = b.rx[slot].msg_len;
+  totals_.packetsIn++;
+  totals_.bytesIn += len;
+
+  // RTCP may arrive on the RTP port whenever mux was offered, before the answer settles it: always demux.
+  Stream& stream = in.kind == Kind::RTP && looksLikeRtcp(buf, len) ? side.rtcp : in;
+  if (!wellFormed(stream.kind, buf, len)) {
+    stream.errors++;
+    totals_.malformed++;
+    return;
+  }
+  Address source;
+  std::memcpy(&source.sa, &b.rxFrom[slot], b.rx[slot].msg_hdr.msg_namelen);
+  bool learnedNow;
+  if (!acceptSource(side, stream, source, nowMs, learnedNow)) {
+    stream.errors++;
+    totals_.unknownSource++;
+    return;
+  }
+  if (learnedNow) sink_({side.id, stream.kind, formatHost(source), source.port()});
+  stream.packets++;
+  stream.bytes += len;
+  stream.lastPacketMs = nowMs;
+
+  Side* peer = side.peer;
+  if (peer == nullptr) {
+    totals_.noDestination++;
+    return;
+  }
+  Stream& out = stream.kind == Kind::RTP || peer->mux ? peer->rtp : peer->rtcp;
+  if (!out.hasEndpoint) {
+    totals_.noDestination++;
+    return;
+  }
+  // A destination the socket cannot take (other family, not an IP literal) costs one packet, not the relay.
+  if (out.endpoint.family() != peer->family) {
+    totals_.sendError++;
+    return;
+  }
+  unsigned t = b.txCount++;
+  b.txFd[t] = out.fd;
+  // Copied, not pointed to: a later packet of this batch may move the endpoint.
+  b.txTo[t] = out.endpoint.sa;
+  b.tx[t].msg_hdr.msg_namelen = out.endpoint.length();
+  b.txIov[t] = {const_cast<uint8_t*>(buf), len};
+}
+
+void Shard::flush() {
+  Batch& b = *batch_;
+  unsigned begin = 0;
+  while (begin < b.txCount) {
+    unsigned end = begin + 1;
+    while (end < b.txCount && b.txFd[end] == b.txFd[begin]) end++;
+    sendRun(begin, end);
+    begin = end;
+  }
+}
+
+// Sends tx[begin, end), all on one socket. A packet the kernel refuses is dropped and counted; a full
+// send buffer drops the rest of the run rather than stall every other socket of the thread.
+void Shard::sendRun(unsigned begin, unsigned end) {
+  Batch& b = *batch_;
+  int fd = b.txFd[begin];
+  while (begin < end) {
+    int sent = sendmmsg(fd, &b.tx[begin], end - begin, MSG_DONTWAIT);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+        totals_.sendError += end - begin;
+        return;
+      }
+      totals_.sendError++;
+      begin++;
+      continue;
+    }
+    for (unsigned i = begin; i < begin + unsigned(sent); i++) {
+      totals_.packetsOut++;
+      totals_.bytesOut += b.txIov[i].iov_len;
+    }
+    begin += sent;
+  }
+}
+
+}  // namespace rtpbridge

@@ -1,0 +1,51 @@
+#include "side.h"
+
+namespace rtpbridge {
+
+// rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning).
+constexpr int64_t kLearningWindowMs = 3000;
+
+void Stream::advertise(const Advertised& next) {
+  if (next.present == advertised.present && (!next.present || (next.host == advertised.host && next.port == advertised.port))) return;
+  advertised = next;
+  hasEndpoint = next.present;
+  learned = false;
+  endpoint = next.parsed;
+  confirmed = false;
+  learnRank = 0;
+  firstPacketMs = 0;
+}
+
+// rtpengine's heuristic: exact SDP match beats same address, beats same port, beats anything.
+static int heuristicRank(const Advertised& advertised, const Address& source) {
+  if (!advertised.present) return 1;
+  bool samePort = advertised.port == source.port();
+  if (sameHost(advertised.parsed, source)) return samePort ? 4 : 3;
+  return samePort ? 2 : 1;
+}
+
+bool acceptSource(const Side& side, Stream& stream, const Address& source, int64_t nowMs, bool& learnedNow) {
+  learnedNow = false;
+  const Policy& policy = side.policy;
+  bool isCurrent = stream.hasEndpoint && sameEndpoint(stream.endpoint, source);
+  if (isCurrent && stream.confirmed) return true;
+  if (stream.firstPacketMs == 0) stream.firstPacketMs = nowMs;
+  // Before the first configure there is no policy: forward, learn nothing, restrict nothing.
+  if (!side.configured) return true;
+  if (policy.asymmetric || policy.mode == Learning::Off) return !policy.strictSource || isCurrent || !stream.hasEndpoint;
+  if (stream.confirmed) return !policy.strictSource;
+
+  bool windowOver = policy.mode == Learning::Immediate || nowMs - stream.firstPacketMs >= kLearningWindowMs;
+  int rank = policy.mode == Learning::Heuristic ? heuristicRank(stream.advertised, source) : 1;
+  if (!isCurrent && rank >= stream.learnRank) {
+    stream.hasEndpoint = true;
+    stream.learned = true;
+    stream.endpoint = source;
+    stream.learnRank = rank;
+    learnedNow = true;
+  }
+  if (windowOver) stream.confirmed = true;
+  return true;
+}
+
+}  // namespace rtpbridge

@@ -1,0 +1,84 @@
+// One participant's RTP/RTCP port pair as a forwarding thread sees it, and endpoint learning.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "address.h"
+#include "packet.h"
+
+namespace rtpbridge {
+
+using SideId = int64_t;
+
+enum class Learning : uint8_t { Off, Immediate, Delayed, Heuristic };
+
+struct Policy {
+  Learning mode = Learning::Delayed;
+  // The participant sends from elsewhere than it receives: never learn (rtpengine `asymmetric`).
+  bool asymmetric = false;
+  // After learning, drop packets from any other source (rtpengine `strict source`).
+  bool strictSource = false;
+};
+
+// An address from the participant's SDP, kept as written so reports echo it unchanged.
+struct Advertised {
+  bool present = false;
+  std::string host;
+  uint16_t port = 0;
+  Address parsed;  // not usable() when `host` is not an IP literal
+};
+
+struct Side;
+
+struct Stream {
+  Kind kind;
+  int fd = -1;
+  Side* side = nullptr;
+
+  Advertised advertised;
+  // Where packets for the participant go: the advertised address until a learned one replaces it.
+  bool hasEndpoint = false;
+  bool learned = false;
+  Address endpoint;
+  bool confirmed = false;
+  // Heuristic learning keeps the best-ranked source seen so far.
+  int learnRank = 0;
+  int64_t firstPacketMs = 0;
+  int64_t lastPacketMs = 0;
+
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t errors = 0;
+
+  explicit Stream(Kind k) : kind(k) {}
+
+  // New SDP from the participant: learning starts over only when the address really changed.
+  void advertise(const Advertised& next);
+};
+
+struct Side {
+  SideId id;
+  int family;  // AF_INET or AF_INET6, of both sockets
+  Stream rtp{Kind::RTP};
+  Stream rtcp{Kind::RTCP};
+  bool configured = false;
+  Policy policy;
+  bool mux = false;
+  bool hasPeer = false;
+  SideId peerId = 0;
+  // Resolved from peerId while the peer is bound on this thread; the packet path follows only this.
+  Side* peer = nullptr;
+
+  Side(SideId i, int fam, int rtpFd, int rtcpFd) : id(i), family(fam) {
+    rtp.fd = rtpFd;
+    rtcp.fd = rtcpFd;
+    rtp.side = rtcp.side = this;
+  }
+};
+
+// Endpoint learning as rtpengine does it; false when strict-source rejects the packet. Sets `learnedNow`
+// when the stream's endpoint moved to `source`.
+bool acceptSource(const Side& side, Stream& stream, const Address& source, int64_t nowMs, bool& learnedNow);
+
+}  // namespace rtpbridge

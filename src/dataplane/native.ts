@@ -1,0 +1,116 @@
+/**
+ * The native data plane: the C++ addon (native/, built at install time when a compiler is there) owns
+ * the media sockets and forwards in its own threads with epoll + recvmmsg/sendmmsg, so packets never
+ * enter JavaScript. This wrapper only adapts its synchronous calls to the DataPlane interface.
+ */
+import { createRequire } from 'node:module';
+import type { AddressFamily } from '../config/options.js';
+import { RelayError, type RelayErrorCode } from '../errors.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState } from './types.js';
+
+/** The addon's Engine class (native/engine.cc). */
+interface NativeEngine {
+  bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): BindResult;
+  configure(
+    side: SideId,
+    peer: SideId | null,
+    mux: boolean,
+    mode: string,
+    asymmetric: boolean,
+    strictSource: boolean,
+    rtpAddress: string | null,
+    rtpPort: number,
+    rtcpAddress: string | null,
+    rtcpPort: number,
+  ): void;
+  release(side: SideId): void;
+  read(sides: readonly SideId[]): Array<SideState | null>;
+  counters(): DataPlaneCounters;
+  close(): void;
+}
+
+type EngineClass = new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void) => NativeEngine;
+
+/** Both src/dataplane (tests) and dist/dataplane (installed) sit two levels below the package root. */
+const ADDON_PATH = '../../build/Release/rtpbridge_native.node';
+
+const RELAY_CODES = new Set<string>(['NO_INTERFACE', 'DATAPLANE_FAILED']);
+
+export class NativeDataPlane implements DataPlane {
+  readonly engine = 'native';
+  private readonly native: NativeEngine;
+  private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
+
+  constructor(
+    Engine: EngineClass,
+    readonly shards: number,
+  ) {
+    this.native = translateErrors(
+      () =>
+        new Engine(shards, (side, kind, address, port) => {
+          const event: LearnedEvent = { side, kind: kind === 0 ? 'RTP' : 'RTCP', endpoint: { address, port } };
+          for (const listener of this.learnedListeners) listener(event);
+        }),
+    );
+  }
+
+  async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
+    return translateErrors(() => this.native.bind(side, shard, local, family, rtpPort));
+  }
+
+  configure(side: SideId, config: SideConfig): void {
+    const { peer, mux, policy, rtp, rtcp } = config;
+    this.native.configure(side, peer, mux, policy.mode, policy.asymmetric, policy.strictSource, rtp?.address ?? null, rtp?.port ?? 0, rtcp?.address ?? null, rtcp?.port ?? 0);
+  }
+
+  release(side: SideId): void {
+    this.native.release(side);
+  }
+
+  async read(sides: readonly SideId[]): Promise<Map<SideId, SideState>> {
+    const states = this.native.read(sides);
+    const out = new Map<SideId, SideState>();
+    sides.forEach((id, i) => {
+      const state = states[i];
+      if (state) out.set(id, state);
+    });
+    return out;
+  }
+
+  async counters(): Promise<DataPlaneCounters> {
+    return this.native.counters();
+  }
+
+  onLearned(listener: (event: LearnedEvent) => void): void {
+    this.learnedListeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    this.native.close();
+  }
+}
+
+/** The addon throws plain Errors with a `code`; the rest of rtpbridge expects RelayError for its own codes. */
+function translateErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && RELAY_CODES.has(code)) throw new RelayError(code as RelayErrorCode, (err as Error).message, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * The native data plane, or undefined (never an exception) when the addon was not built, does not load
+ * on this system, or RTPBRIDGE_NATIVE=0 asks for the TypeScript workers.
+ */
+export function loadNativeDataPlane(threads: number): DataPlane | undefined {
+  if (process.env.RTPBRIDGE_NATIVE === '0') return undefined;
+  try {
+    const { Engine } = createRequire(import.meta.url)(ADDON_PATH) as { Engine: EngineClass };
+    return new NativeDataPlane(Engine, threads);
+  } catch {
+    return undefined;
+  }
+}

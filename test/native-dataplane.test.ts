@@ -1,0 +1,344 @@
+/** The native addon's data plane driven directly, against real UDP sockets (ports 38000-38499). */
+import t, { type Test } from 'tap';
+import { RelayError } from '../src/errors.js';
+import { loadNativeDataPlane } from '../src/dataplane/native.js';
+import { learningPolicy } from '../src/dataplane/policy.js';
+import type { DataPlane, LearnedEvent, SideConfig, SideId } from '../src/dataplane/types.js';
+import type { EndpointLearning } from '../src/config/options.js';
+import { Phone, canBind, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
+
+const BASE = 38000;
+const LOCAL = '127.0.0.1';
+let nextSide = 1;
+
+// These tests are about the addon itself, also in the suite's TypeScript-workers pass (each test file
+// is its own process, so this changes nothing for the others).
+delete process.env.RTPBRIDGE_NATIVE;
+const probe = loadNativeDataPlane(1);
+if (!probe) {
+  // CI builds the addon; a missing one there is a broken build, elsewhere just a machine without a compiler.
+  if (process.env.CI) t.fail('the native addon is not built (build/Release/rtpbridge_native.node)');
+  else t.plan(0, 'native addon not built: run `npx node-gyp rebuild`');
+} else {
+  void probe.close();
+  run();
+}
+
+
+interface Leg {
+  id: SideId;
+  rtpPort: number;
+  phone: Phone;
+}
+
+function config(peer: SideId | null, ep: { rtp?: number | null; rtcp?: number | null; address?: string }, opts: Partial<{ mode: EndpointLearning; strict: boolean; asymmetric: boolean; mux: boolean }> = {}): SideConfig {
+  const address = ep.address ?? LOCAL;
+  return {
+    peer,
+    mux: opts.mux ?? false,
+    policy: learningPolicy(opts.mode ?? 'off', opts.asymmetric ?? false, opts.strict ?? false),
+    rtp: ep.rtp ? { address, port: ep.rtp } : null,
+    rtcp: ep.rtcp ? { address, port: ep.rtcp } : null,
+  };
+}
+
+function open(threads: number, t: Test): DataPlane {
+  const dp = loadNativeDataPlane(threads)!;
+  t.teardown(() => dp.close());
+  return dp;
+}
+
+/** Two bound sides that are each other's peer, each with a phone advertised as its RTP endpoint. */
+async function call(t: Test, dp: DataPlane, port: number, opts: Parameters<typeof config>[2] = {}, shard = 0, address = LOCAL): Promise<[Leg, Leg]> {
+  const family = address.includes(':') ? 'IP6' : 'IP4';
+  const legs: Leg[] = [];
+  for (const rtpPort of [port, port + 2]) {
+    const id = nextSide++;
+    t.equal(await dp.bind(id, shard, address, family, rtpPort), 'bound');
+    const phone = await Phone.open(address);
+    t.teardown(() => phone.close());
+    legs.push({ id, rtpPort, phone });
+  }
+  const [a, b] = legs as [Leg, Leg];
+  dp.configure(a.id, config(b.id, { rtp: a.phone.port, address }, opts));
+  dp.configure(b.id, config(a.id, { rtp: b.phone.port, address }, opts));
+  return [a, b];
+}
+
+async function stream(dp: DataPlane, id: SideId, kind: 'rtp' | 'rtcp' = 'rtp') {
+  return (await dp.read([id])).get(id)![kind];
+}
+
+function learnedEvents(dp: DataPlane): LearnedEvent[] {
+  const events: LearnedEvent[] = [];
+  dp.onLearned((e) => events.push(e));
+  return events;
+}
+
+async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+function run(): void {
+  t.test('bind reports ports in use and rejects unusable addresses', async (t) => {
+    const dp = open(1, t);
+    t.equal(dp.engine, 'native');
+    t.equal(dp.shards, 1);
+    t.equal(await dp.bind(nextSide++, 0, LOCAL, 'IP4', BASE + 2), 'bound');
+    t.equal(await dp.bind(nextSide++, 0, LOCAL, 'IP4', BASE + 2), 'in-use');
+    t.equal(await dp.bind(nextSide++, 0, LOCAL, 'IP4', BASE + 3), 'in-use', 'RTP port taken by the RTCP socket');
+    t.equal(await dp.bind(nextSide++, 0, LOCAL, 'IP4', BASE + 1), 'in-use', 'RTCP port taken by the RTP socket');
+    t.ok(await canBind(BASE + 1), 'a failed pair leaves its free port free');
+    const err = await dp.bind(nextSide++, 0, '192.0.2.1', 'IP4', BASE + 4).catch((e: unknown) => e);
+    t.ok(err instanceof RelayError && err.code === 'NO_INTERFACE', 'an address not on this host is NO_INTERFACE');
+    await t.rejects(dp.bind(nextSide++, 0, '::1', 'IP4', BASE + 4), { code: 'NO_INTERFACE' }, 'family mismatch');
+  });
+
+  t.test('RTP and RTCP flow both ways through the peer side, RTCP over mux too', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 10);
+    await a.phone.send(rtpPacket(1), a.rtpPort, LOCAL);
+    const [toBob] = await b.phone.waitFor(1);
+    t.equal(toBob!.from.port, b.rtpPort, 'leaves through the peer side’s RTP socket');
+    t.equal(toBob!.data.readUInt16BE(2), 1);
+    await b.phone.send(rtpPacket(2), b.rtpPort, LOCAL);
+    await a.phone.waitFor(1);
+
+    // RTCP on the RTCP port goes to the peer's RTCP endpoint, from its RTCP socket.
+    const [aRtcp, bRtcp] = [await Phone.open(), await Phone.open()];
+    t.teardown(() => [aRtcp, bRtcp].forEach((p) => p.close()));
+    dp.configure(a.id, config(b.id, { rtp: a.phone.port, rtcp: aRtcp.port }));
+    dp.configure(b.id, config(a.id, { rtp: b.phone.port, rtcp: bRtcp.port }));
+    await a.phone.send(rtcpPacket(), a.rtpPort + 1, LOCAL);
+    const [rr] = await bRtcp.waitFor(1);
+    t.equal(rr!.from.port, b.rtpPort + 1);
+    // RTCP arriving on the RTP port is demuxed by packet type, with or without mux.
+    await a.phone.send(rtcpPacket(), a.rtpPort, LOCAL);
+    await bRtcp.waitFor(2);
+
+    // The peer muxes: RTCP leaves through its RTP socket to its RTP endpoint.
+    dp.configure(b.id, config(a.id, { rtp: b.phone.port, rtcp: bRtcp.port }, { mux: true }));
+    await a.phone.send(rtcpPacket(), a.rtpPort + 1, LOCAL);
+    await b.phone.waitFor(2);
+    t.equal(b.phone.received[1]!.from.port, b.rtpPort);
+    t.equal(b.phone.received[1]!.data[1], 201);
+
+    const aState = (await dp.read([a.id])).get(a.id)!;
+    t.match(aState.rtp, { packets: 1, bytes: 172, errors: 0, confirmed: false, endpoint: { address: LOCAL, port: a.phone.port } });
+    t.match(aState.rtcp, { packets: 3, bytes: 24, errors: 0 });
+    t.ok(aState.rtp.lastPacketMs > Date.now() - 5000 && aState.rtp.lastPacketMs <= Date.now());
+  });
+
+  t.test('immediate learning follows the source at once and tells the control plane', async (t) => {
+    const dp = open(1, t);
+    const events = learnedEvents(dp);
+    const [a, b] = await call(t, dp, BASE + 20, { mode: 'immediate' });
+    const moved = await Phone.open();
+    t.teardown(() => moved.close());
+    await moved.send(rtpPacket(1), a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    await until(() => events.length === 1, 'learned event');
+    t.same(events[0], { side: a.id, kind: 'RTP', endpoint: { address: LOCAL, port: moved.port } });
+    t.match(await stream(dp, a.id), { endpoint: { address: LOCAL, port: moved.port }, confirmed: true });
+    await b.phone.send(rtpPacket(2), b.rtpPort, LOCAL);
+    await moved.waitFor(1);
+    t.equal(a.phone.received.length, 0, 'nothing to the advertised address any more');
+  });
+
+  t.test('delayed learning moves with each new source and commits after 3 s', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 30, { mode: 'delayed' });
+    const other = await Phone.open();
+    t.teardown(() => other.close());
+    await a.phone.send(rtpPacket(1), a.rtpPort, LOCAL);
+    await other.send(rtpPacket(2), a.rtpPort, LOCAL);
+    await b.phone.waitFor(2);
+    t.match(await stream(dp, a.id), { endpoint: { port: other.port }, confirmed: false });
+    await sleep(3050);
+    await a.phone.send(rtpPacket(3), a.rtpPort, LOCAL);
+    await b.phone.waitFor(3);
+    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: true });
+    await other.send(rtpPacket(4), a.rtpPort, LOCAL);
+    await b.phone.waitFor(4);
+    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: true }, 'committed: no more moves');
+  });
+
+  t.test('heuristic learning prefers the source matching the SDP', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 40, { mode: 'heuristic' });
+    const other = await Phone.open();
+    t.teardown(() => other.close());
+    await other.send(rtpPacket(1), a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    t.match(await stream(dp, a.id), { endpoint: { port: other.port }, confirmed: false }, 'same address beats nothing');
+    await a.phone.send(rtpPacket(2), a.rtpPort, LOCAL);
+    await other.send(rtpPacket(3), a.rtpPort, LOCAL);
+    await b.phone.waitFor(3);
+    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: false }, 'exact match is kept');
+  });
+
+  t.test('learning off keeps the SDP address; strict source drops strangers', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 50, { mode: 'off' });
+    const other = await Phone.open();
+    t.teardown(() => other.close());
+    await other.send(rtpPacket(1), a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, packets: 1, errors: 0 });
+
+    dp.configure(a.id, config(b.id, { rtp: a.phone.port }, { mode: 'off', strict: true }));
+    await other.send(rtpPacket(2), a.rtpPort, LOCAL);
+    await a.phone.send(rtpPacket(3), a.rtpPort, LOCAL);
+    await b.phone.waitFor(2);
+    t.equal(b.phone.received[1]!.data.readUInt16BE(2), 3, 'only the advertised source got through');
+    t.match(await stream(dp, a.id), { packets: 2, errors: 1 });
+    t.match((await dp.counters()).dropped, { unknownSource: 1 });
+  });
+
+  t.test('strict source after immediate learning', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 60, { mode: 'immediate', strict: true });
+    const other = await Phone.open();
+    t.teardown(() => other.close());
+    await a.phone.send(rtpPacket(1), a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    await other.send(rtpPacket(2), a.rtpPort, LOCAL);
+    await a.phone.send(rtpPacket(3), a.rtpPort, LOCAL);
+    await b.phone.waitFor(2);
+    t.same(
+      b.phone.received.map((r) => r.data.readUInt16BE(2)),
+      [1, 3],
+    );
+    t.match(await stream(dp, a.id), { packets: 2, errors: 1, endpoint: { port: a.phone.port } });
+  });
+
+  t.test('asymmetric sides never learn; RTCP learns on its own', async (t) => {
+    const dp = open(1, t);
+    const events = learnedEvents(dp);
+    const [a, b] = await call(t, dp, BASE + 160, { mode: 'immediate', asymmetric: true });
+    const other = await Phone.open();
+    t.teardown(() => other.close());
+    await other.send(rtpPacket(1), a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: false, packets: 1 });
+
+    dp.configure(a.id, config(b.id, { rtp: a.phone.port }, { mode: 'immediate' }));
+    await other.send(rtcpPacket(), a.rtpPort + 1, LOCAL);
+    await until(() => events.length === 1, 'learned event');
+    t.same(events, [{ side: a.id, kind: 'RTCP', endpoint: { address: LOCAL, port: other.port } }]);
+    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port } }, 'RTP endpoint untouched');
+  });
+
+  t.test('malformed packets are dropped and counted on the stream they arrived for', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 70);
+    await a.phone.send(Buffer.from('junk'), a.rtpPort, LOCAL);
+    await a.phone.send(rtpPacket(1).subarray(0, 11), a.rtpPort, LOCAL);
+    const v1 = rtpPacket(2);
+    v1[0] = 0x40;
+    await a.phone.send(v1, a.rtpPort, LOCAL);
+    await a.phone.send(rtpPacket(3, { payloadSize: 3000 }), a.rtpPort, LOCAL);
+    await a.phone.send(rtcpPacket().subarray(0, 7), a.rtpPort + 1, LOCAL);
+    await a.phone.send(rtpPacket(4), a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    t.equal(b.phone.received[0]!.data.readUInt16BE(2), 4);
+    const state = (await dp.read([a.id])).get(a.id)!;
+    t.match(state.rtp, { packets: 1, errors: 4 });
+    t.match(state.rtcp, { packets: 0, errors: 1 });
+    const c = await dp.counters();
+    t.equal(c.packetsIn, 6);
+    t.equal(c.bytesIn, 4 + 11 + 172 + 3012 + 7 + 172);
+    t.equal(c.packetsOut, 1);
+    t.equal(c.bytesOut, 172);
+    t.same(c.dropped, { malformed: 5, unknownSource: 0, noDestination: 0, sendError: 0 });
+  });
+
+  t.test('read() and counters() are exact right after the packets arrive', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 80);
+    // In bursts the receiving phone's default socket buffer (~200 KiB) takes without dropping.
+    const N = 2000;
+    for (let sent = 0; sent < N; sent += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, i) => a.phone.send(rtpPacket(sent + i), a.rtpPort, LOCAL)));
+      await b.phone.waitFor(sent + 100);
+    }
+    t.match(await stream(dp, a.id), { packets: N, bytes: N * 172, errors: 0 });
+    t.match(await dp.counters(), { packetsIn: N, packetsOut: N, bytesIn: N * 172, bytesOut: N * 172 });
+
+    // A side without a peer counts what it receives and drops it for lack of a destination.
+    dp.configure(b.id, config(null, { rtp: b.phone.port }));
+    await b.phone.send(rtpPacket(1), b.rtpPort, LOCAL);
+    await sleep(50);
+    t.match(await stream(dp, b.id), { packets: 1 });
+    t.match((await dp.counters()).dropped, { noDestination: 1 });
+    t.same([...(await dp.read([a.id, 999_999, b.id])).keys()], [a.id, b.id], 'unknown sides are left out');
+  });
+
+  t.test('release frees the ports at once and unlinks the peer', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 90);
+    dp.release(b.id);
+    t.ok(await canBind(b.rtpPort), 'RTP port free');
+    t.ok(await canBind(b.rtpPort + 1), 'RTCP port free');
+    t.equal((await dp.read([b.id])).size, 0);
+    await a.phone.send(rtpPacket(1), a.rtpPort, LOCAL);
+    await sleep(50);
+    t.match((await dp.counters()).dropped, { noDestination: 1 });
+    // Bound again under the same id, the side links up with the peer that still names it.
+    t.equal(await dp.bind(b.id, 0, LOCAL, 'IP4', b.rtpPort), 'bound');
+    dp.configure(b.id, config(a.id, { rtp: b.phone.port }));
+    await a.phone.send(rtpPacket(2), a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    t.pass('forwarding resumed');
+  });
+
+  t.test('two shards forward independently', async (t) => {
+    const dp = open(2, t);
+    const calls = [await call(t, dp, BASE + 100, {}, 0), await call(t, dp, BASE + 110, {}, 1)];
+    for (const [a, b] of calls) {
+      await a.phone.send(rtpPacket(1), a.rtpPort, LOCAL);
+      await b.phone.send(rtpPacket(2), b.rtpPort, LOCAL);
+      await b.phone.waitFor(1);
+      await a.phone.waitFor(1);
+    }
+    const ids = calls.flatMap(([a, b]) => [a.id, b.id]);
+    const states = await dp.read(ids);
+    t.same(
+      ids.map((id) => states.get(id)!.rtp.packets),
+      [1, 1, 1, 1],
+    );
+    t.match(await dp.counters(), { packetsIn: 4, packetsOut: 4 });
+    await t.rejects(dp.bind(nextSide++, 2, LOCAL, 'IP4', BASE + 120), { code: 'DATAPLANE_FAILED' });
+  });
+
+  t.test('IPv6 sides relay', async (t) => {
+    const dp = open(1, t);
+    const [a, b] = await call(t, dp, BASE + 130, { mode: 'immediate' }, 0, '::1');
+    await a.phone.send(rtpPacket(1), a.rtpPort, '::1');
+    await b.phone.waitFor(1);
+    t.match(await stream(dp, a.id), { endpoint: { address: '::1', port: a.phone.port }, packets: 1 });
+  });
+
+  t.test('close() joins the threads, frees the ports and is idempotent', async (t) => {
+    const dp = loadNativeDataPlane(2)!;
+    const [a, b] = await call(t, dp, BASE + 140);
+    await a.phone.send(rtpPacket(1), a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    await dp.close();
+    await dp.close();
+    t.ok(await canBind(a.rtpPort), 'ports freed');
+    t.match(await dp.counters(), { packetsIn: 1, packetsOut: 1 }, 'counters survive close');
+    t.equal((await dp.read([a.id])).size, 0);
+    await t.rejects(dp.bind(nextSide++, 0, LOCAL, 'IP4', BASE + 150), { code: 'DATAPLANE_FAILED' });
+  });
+
+  t.test('RTPBRIDGE_NATIVE=0 selects the TypeScript workers', async (t) => {
+    process.env.RTPBRIDGE_NATIVE = '0';
+    t.teardown(() => delete process.env.RTPBRIDGE_NATIVE);
+    t.equal(loadNativeDataPlane(1), undefined);
+  });
+}

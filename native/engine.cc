@@ -84,6 +84,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return DefineClass(env, "Engine",
                        {InstanceMethod<&Engine::bind>("bind"), InstanceMethod<&Engine::configure>("configure"),
                         InstanceMethod<&Engine::release>("release"), InstanceMethod<&Engine::read>("read"),
+                        InstanceMethod<&Engine::lastPackets>("lastPackets"),
                         InstanceMethod<&Engine::counters>("counters"), InstanceMethod<&Engine::close>("close")});
   }
 
@@ -183,6 +184,28 @@ class Engine : public Napi::ObjectWrap<Engine> {
         state.Set("rtcp", streamObject(env, reports[k].rtcp));
         out.Set(positions[s][k], state);
       }
+    }
+    return out;
+  }
+
+  // lastPackets(sides) -> Float64Array of each side's last packet time, in the order asked.
+  Napi::Value lastPackets(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array ids = info[0].As<Napi::Array>();
+    Napi::Float64Array out = Napi::Float64Array::New(env, ids.Length());
+    std::vector<std::vector<SideId>> perShard(shards_.size());
+    std::vector<std::vector<uint32_t>> positions(shards_.size());
+    for (uint32_t i = 0; i < ids.Length(); i++) {
+      out[i] = 0;
+      auto it = sideShard_.find(sideArg(ids.Get(i)));
+      if (closed_ || it == sideShard_.end()) continue;
+      perShard[it->second].push_back(it->first);
+      positions[it->second].push_back(i);
+    }
+    for (size_t s = 0; s < shards_.size(); s++) {
+      if (perShard[s].empty()) continue;
+      std::vector<double> times = shards_[s]->lastPackets(perShard[s]);
+      for (size_t k = 0; k < times.size(); k++) out[positions[s][k]] = times[k];
     }
     return out;
   }

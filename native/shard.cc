@@ -1,5 +1,7 @@
 #include "shard.h"
 
+#include <algorithm>
+
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -97,6 +99,17 @@ std::vector<SideReport> Shard::read(const std::vector<SideId>& ids) {
   callAndWait([&] {
     out.reserve(ids.size());
     for (SideId id : ids) out.push_back(report(id));
+  });
+  return out;
+}
+
+std::vector<double> Shard::lastPackets(const std::vector<SideId>& ids) {
+  std::vector<double> out(ids.size(), 0.0);
+  callAndWait([&] {
+    for (size_t i = 0; i < ids.size(); i++) {
+      auto it = sides_.find(ids[i]);
+      if (it != sides_.end()) out[i] = double(std::max(it->second->rtp.lastPacketMs, it->second->rtcp.lastPacketMs));
+    }
   });
   return out;
 }

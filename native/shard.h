@@ -70,6 +70,8 @@ class Shard {
   void configure(SideId id, SideConfig config);
   void release(SideId id);
   std::vector<SideReport> read(const std::vector<SideId>& ids);
+  // Unix ms of each side's last packet (0 if none or unknown): the timeout sweep's only need, kept cheap.
+  std::vector<double> lastPackets(const std::vector<SideId>& ids);
   Totals totals();
   // Joins the thread and closes every socket; the shard takes no more calls.
   void stop();

@@ -144,6 +144,15 @@ export class Forwarder {
     return out;
   }
 
+  lastPackets(ids: readonly SideId[]): Float64Array {
+    const out = new Float64Array(ids.length);
+    ids.forEach((id, i) => {
+      const side = this.sides.get(id);
+      if (side) out[i] = Math.max(side.rtp.lastPacketMs, side.rtcp.lastPacketMs);
+    });
+    return out;
+  }
+
   counters(): DataPlaneCounters {
     return { ...this.totals, dropped: { ...this.totals.dropped } };
   }

@@ -25,6 +25,7 @@ interface NativeEngine {
   ): void;
   release(side: SideId): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
+  lastPackets(sides: readonly SideId[]): Float64Array;
   counters(): DataPlaneCounters;
   close(): void;
 }
@@ -75,6 +76,10 @@ export class NativeDataPlane implements DataPlane {
       if (state) out.set(id, state);
     });
     return out;
+  }
+
+  async lastPackets(sides: readonly SideId[]): Promise<Float64Array> {
+    return this.native.lastPackets(sides);
   }
 
   async counters(): Promise<DataPlaneCounters> {

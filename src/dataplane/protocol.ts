@@ -8,6 +8,7 @@ export type ToWorker =
   | { op: 'restore'; side: SideId; state: SideState }
   | { op: 'release'; side: SideId }
   | { op: 'read'; req: number; sides: SideId[] }
+  | { op: 'lastPackets'; req: number; sides: SideId[] }
   | { op: 'counters'; req: number }
   | { op: 'heap'; req: number }
   | { op: 'close'; req: number };
@@ -15,6 +16,7 @@ export type ToWorker =
 export type Reply =
   | { req: number; bound: BindResult }
   | { req: number; states: Array<[SideId, SideState]> }
+  | { req: number; lastPackets: Float64Array }
   | { req: number; counters: DataPlaneCounters }
   | { req: number; closed: true }
   | { req: number; heapUsed: number }

@@ -90,6 +90,8 @@ export interface DataPlane {
   release(side: SideId): void;
   /** Exact current state of the given sides (flushes whatever the threads have not reported yet). */
   read(sides: readonly SideId[]): Promise<Map<SideId, SideState>>;
+  /** Unix ms of each side's last packet (0 if none), in the order asked: all the timeout sweep needs. */
+  lastPackets(sides: readonly SideId[]): Promise<Float64Array>;
   counters(): Promise<DataPlaneCounters>;
   onLearned(listener: (event: LearnedEvent) => void): void;
   close(): Promise<void>;

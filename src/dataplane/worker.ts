@@ -31,6 +31,11 @@ port.on('message', (msg: ToWorker) => {
     case 'read':
       post({ req: msg.req, states: forwarder.read(msg.sides) });
       break;
+    case 'lastPackets': {
+      const lastPackets = forwarder.lastPackets(msg.sides);
+      port.postMessage({ req: msg.req, lastPackets } satisfies FromWorker, [lastPackets.buffer as ArrayBuffer]);
+      break;
+    }
     case 'counters':
       post({ req: msg.req, counters: forwarder.counters() });
       break;

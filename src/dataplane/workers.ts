@@ -1,7 +1,8 @@
 /**
  * The TypeScript data plane: forwarding in worker threads, one Forwarder each. The main thread keeps
- * what every side needs (bind parameters, config, last known state) so a worker that dies is replaced
- * and its sides re-created on the same ports without the calls noticing more than a hiccup.
+ * what every side needs (bind parameters, config, state as last read: at a query or every 10 s) so a
+ * worker that dies is replaced and its sides re-created on the same ports without the calls noticing
+ * more than a hiccup.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -21,6 +22,9 @@ interface SideRecord {
 
 type Pending = { resolve: (reply: Reply) => void; reject: (err: Error) => void };
 
+/** How often the state a restarted worker would get back is refreshed (counters, learned endpoints). */
+const SNAPSHOT_INTERVAL_MS = 10_000;
+
 /** Workers always run compiled JavaScript, also when tests load this module from src/ (`npm test` builds dist/ first). */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../../dist/dataplane/worker.js' : './worker.js', import.meta.url);
 
@@ -38,6 +42,7 @@ export class WorkerDataPlane implements DataPlane {
   private readonly shardList: Shard[] = [];
   private readonly sides = new Map<SideId, SideRecord>();
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
+  private readonly snapshots: NodeJS.Timeout;
   private nextReq = 1;
 
   constructor(
@@ -49,6 +54,8 @@ export class WorkerDataPlane implements DataPlane {
       this.shardList.push(shard);
       this.spawn(i, shard);
     }
+    // What a replacement worker gets back; rare enough that reading every side costs nothing noticeable.
+    this.snapshots = setInterval(() => void this.read([...this.sides.keys()]).catch(() => undefined), SNAPSHOT_INTERVAL_MS).unref();
   }
 
   async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
@@ -73,21 +80,29 @@ export class WorkerDataPlane implements DataPlane {
   }
 
   async read(sides: readonly SideId[]): Promise<Map<SideId, SideState>> {
-    const byShard = new Map<number, SideId[]>();
-    for (const id of sides) {
-      const record = this.sides.get(id);
-      if (record) byShard.set(record.shard, [...(byShard.get(record.shard) ?? []), id]);
-    }
+    const byShard = this.groupByShard(sides);
     const out = new Map<SideId, SideState>();
     await Promise.all(
-      [...byShard].map(async ([shard, ids]) => {
-        const reply = await this.request(shard, { op: 'read', req: 0, sides: ids });
+      [...byShard].map(async ([shard, positions]) => {
+        const reply = await this.request(shard, { op: 'read', req: 0, sides: positions.map((i) => sides[i]!) });
         if (!('states' in reply)) return;
         for (const [id, state] of reply.states) {
           out.set(id, state);
           const record = this.sides.get(id);
           if (record) record.state = state;
         }
+      }),
+    );
+    return out;
+  }
+
+  async lastPackets(sides: readonly SideId[]): Promise<Float64Array> {
+    const out = new Float64Array(sides.length);
+    const byShard = this.groupByShard(sides);
+    await Promise.all(
+      [...byShard].map(async ([shard, positions]) => {
+        const reply = await this.request(shard, { op: 'lastPackets', req: 0, sides: positions.map((i) => sides[i]!) });
+        if ('lastPackets' in reply) positions.forEach((pos, k) => (out[pos] = reply.lastPackets[k]!));
       }),
     );
     return out;
@@ -123,6 +138,7 @@ export class WorkerDataPlane implements DataPlane {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.snapshots);
     await Promise.all(
       this.shardList.map(async (shard, i) => {
         shard.stopping = true;
@@ -131,6 +147,19 @@ export class WorkerDataPlane implements DataPlane {
       }),
     );
     this.sides.clear();
+  }
+
+  /** Positions in `sides` of the known sides, per shard. */
+  private groupByShard(sides: readonly SideId[]): Map<number, number[]> {
+    const byShard = new Map<number, number[]>();
+    sides.forEach((id, i) => {
+      const record = this.sides.get(id);
+      if (!record) return;
+      const positions = byShard.get(record.shard);
+      if (positions) positions.push(i);
+      else byShard.set(record.shard, [i]);
+    });
+    return byShard;
   }
 
   private spawn(index: number, shard: Shard): void {

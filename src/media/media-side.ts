@@ -31,9 +31,8 @@ export class MediaSide {
     return this.rtpPort + 1;
   }
 
-  get lastPacketMs(): number {
-    return Math.max(this.state.rtp.lastPacketMs, this.state.rtcp.lastPacketMs);
-  }
+  /** Unix ms of the last packet from the participant, as of the last sweep or query. */
+  lastPacketMs = 0;
 
   config(): SideConfig {
     return { peer: this.peer?.id ?? null, mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp };

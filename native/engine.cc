@@ -158,54 +158,54 @@ class Engine : public Napi::ObjectWrap<Engine> {
     sideShard_.erase(it);
   }
 
+  // The asked sides grouped by shard, with their positions in the request, so each shard that holds any
+  // of them gets one round trip (answered after its current batch).
+  struct ByShard {
+    std::vector<std::vector<SideId>> ids;
+    std::vector<std::vector<uint32_t>> positions;
+  };
+
+  ByShard groupByShard(const Napi::Array& sides) {
+    ByShard g{std::vector<std::vector<SideId>>(shards_.size()), std::vector<std::vector<uint32_t>>(shards_.size())};
+    for (uint32_t i = 0; i < sides.Length(); i++) {
+      auto it = sideShard_.find(sideArg(sides.Get(i)));
+      if (closed_ || it == sideShard_.end()) continue;
+      g.ids[it->second].push_back(it->first);
+      g.positions[it->second].push_back(i);
+    }
+    return g;
+  }
+
   // read(sides) -> array of SideState (null for a side not bound), in the order asked.
   Napi::Value read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Array ids = info[0].As<Napi::Array>();
     Napi::Array out = Napi::Array::New(env, ids.Length());
-    // One round trip per shard that holds any of the sides; each answers after its current batch.
-    std::vector<std::vector<SideId>> perShard(shards_.size());
-    std::vector<std::vector<uint32_t>> positions(shards_.size());
-    for (uint32_t i = 0; i < ids.Length(); i++) {
-      out.Set(i, env.Null());
-      SideId id = sideArg(ids.Get(i));
-      auto it = sideShard_.find(id);
-      if (closed_ || it == sideShard_.end()) continue;
-      perShard[it->second].push_back(id);
-      positions[it->second].push_back(i);
-    }
+    for (uint32_t i = 0; i < ids.Length(); i++) out.Set(i, env.Null());
+    ByShard g = groupByShard(ids);
     for (size_t s = 0; s < shards_.size(); s++) {
-      if (perShard[s].empty()) continue;
-      std::vector<SideReport> reports = shards_[s]->read(perShard[s]);
+      if (g.ids[s].empty()) continue;
+      std::vector<SideReport> reports = shards_[s]->read(g.ids[s]);
       for (size_t k = 0; k < reports.size(); k++) {
         if (!reports[k].found) continue;
         Napi::Object state = Napi::Object::New(env);
         state.Set("rtp", streamObject(env, reports[k].rtp));
         state.Set("rtcp", streamObject(env, reports[k].rtcp));
-        out.Set(positions[s][k], state);
+        out.Set(g.positions[s][k], state);
       }
     }
     return out;
   }
 
-  // lastPackets(sides) -> Float64Array of each side's last packet time, in the order asked.
+  // lastPackets(sides) -> Float64Array of each side's last packet time (0 if none), in the order asked.
   Napi::Value lastPackets(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     Napi::Array ids = info[0].As<Napi::Array>();
-    Napi::Float64Array out = Napi::Float64Array::New(env, ids.Length());
-    std::vector<std::vector<SideId>> perShard(shards_.size());
-    std::vector<std::vector<uint32_t>> positions(shards_.size());
-    for (uint32_t i = 0; i < ids.Length(); i++) {
-      out[i] = 0;
-      auto it = sideShard_.find(sideArg(ids.Get(i)));
-      if (closed_ || it == sideShard_.end()) continue;
-      perShard[it->second].push_back(it->first);
-      positions[it->second].push_back(i);
-    }
+    Napi::Float64Array out = Napi::Float64Array::New(info.Env(), ids.Length());
+    ByShard g = groupByShard(ids);
     for (size_t s = 0; s < shards_.size(); s++) {
-      if (perShard[s].empty()) continue;
-      std::vector<double> times = shards_[s]->lastPackets(perShard[s]);
-      for (size_t k = 0; k < times.size(); k++) out[positions[s][k]] = times[k];
+      if (g.ids[s].empty()) continue;
+      std::vector<double> times = shards_[s]->lastPackets(g.ids[s]);
+      for (size_t k = 0; k < times.size(); k++) out[g.positions[s][k]] = times[k];
     }
     return out;
   }

@@ -4,7 +4,7 @@ import { startRelay } from './helpers/fixture.js';
 import { canBind, Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 31000;
+const PORT_BASE = 21000;
 
 
 t.test('ping answers pong', async (t) => {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../dist/bin/rtpbridge.js', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 /** This file's media ports, 100 per daemon, clear of the ranges the other test files use. */
-const PORT_BASE = 36000;
+const PORT_BASE = 26000;
 let rangesUsed = 0;
 
 function nextRange(): { min: number; max: number } {

@@ -6,7 +6,7 @@ import { WorkerDataPlane } from '../src/dataplane/workers.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 36800;
+const PORT_BASE = 26800;
 
 async function twoPartyCall(relay: Relay, callId: string) {
   const [alice, bob] = await Promise.all([Phone.open(), Phone.open()]);

@@ -4,7 +4,7 @@ import { startRelay } from './helpers/fixture.js';
 import { Phone, rtpPacket } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 32000;
+const PORT_BASE = 22000;
 const dualStack = [
   {
     name: 'default',

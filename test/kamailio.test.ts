@@ -22,7 +22,7 @@ import { startRelay } from './helpers/fixture.js';
 import { canBind, Phone, rtpPacket, sleep } from './helpers/media.js';
 import type { NgDict } from '../src/ng/message.js';
 
-const PORT_BASE = 37000;
+const PORT_BASE = 27000;
 const PORT_MAX = PORT_BASE + 199;
 const FIXTURES = fileURLToPath(new URL('./fixtures/kamailio/', import.meta.url));
 /** How long the UAC holds the call between ACK and BYE; the RTP exchange happens in this window. */

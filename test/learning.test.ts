@@ -5,7 +5,7 @@ import { Relay } from '../src/relay.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 36600;
+const PORT_BASE = 26600;
 
 /** Alice's SDP names `alice`; what the relay learns decides whether Bob's media reaches `alice` or `nat`. */
 async function call(t: Test, mode: EndpointLearning, base: number) {

@@ -8,7 +8,7 @@ t.test('the package entry point exposes the typed API', async (t) => {
     t.ok(name in lib, `exports ${name}`);
   }
   t.ok(existsSync(new URL('../dist/index.d.ts', import.meta.url)), 'type declarations are built');
-  const relay = new lib.Relay({ portMin: 38900, portMax: 38999 });
+  const relay = new lib.Relay({ portMin: 28900, portMax: 28999 });
   t.teardown(() => relay.close());
   await t.rejects(relay.query({ callId: 'none' }), { code: 'CALL_NOT_FOUND' });
   const err = await relay.query({ callId: 'none' }).catch((e: unknown) => e);

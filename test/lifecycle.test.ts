@@ -5,7 +5,7 @@ import { startRelay } from './helpers/fixture.js';
 import { canBind, Phone, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 33000;
+const PORT_BASE = 23000;
 
 
 const offer = (callId: string, port = 8000) => ({ command: 'offer', 'call-id': callId, 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port }) });

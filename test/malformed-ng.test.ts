@@ -5,7 +5,7 @@ import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { decode } from '../src/ng/bencode.js';
 
-const PORT_BASE = 34000;
+const PORT_BASE = 24000;
 const goodSdp = phoneSdp({ address: '127.0.0.1', port: 10000 });
 const offer = (extra: Record<string, unknown>) => ({ command: 'offer', 'call-id': 'bad', 'from-tag': 'A', sdp: goodSdp, ...extra });
 const without = (key: string) => {

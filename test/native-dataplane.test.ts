@@ -1,4 +1,4 @@
-/** The native addon's data plane driven directly, against real UDP sockets (ports 38000-38499). */
+/** The native addon's data plane driven directly, against real UDP sockets (ports 28000-28499). */
 import t, { type Test } from 'tap';
 import { RelayError } from '../src/errors.js';
 import { loadNativeDataPlane } from '../src/dataplane/native.js';
@@ -7,7 +7,7 @@ import type { DataPlane, LearnedEvent, SideConfig, SideId } from '../src/datapla
 import type { EndpointLearning } from '../src/config/options.js';
 import { Phone, canBind, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 
-const BASE = 38000;
+const BASE = 28000;
 const LOCAL = '127.0.0.1';
 let nextSide = 1;
 

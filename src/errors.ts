@@ -9,6 +9,7 @@ export type RelayErrorCode =
   | 'NG_MISSING_PARAM' // a required key is absent
   | 'NG_UNKNOWN_COMMAND'
   | 'SDP_INVALID' // SDP that cannot be understood well enough to rewrite
+  | 'SRTP_INVALID' // crypto parameters the relay cannot use (suite, key length, negotiation)
   | 'CALL_NOT_FOUND'
   | 'TAG_NOT_FOUND'
   | 'NO_PORTS' // port range exhausted
@@ -46,5 +47,12 @@ export class ConfigError extends RelayError {
   constructor(message: string) {
     super('CONFIG_INVALID', message);
     this.name = 'ConfigError';
+  }
+}
+
+export class SrtpError extends RelayError {
+  constructor(message: string) {
+    super('SRTP_INVALID', message);
+    this.name = 'SrtpError';
   }
 }

@@ -1,0 +1,272 @@
+/**
+ * One direction of SRTP/SRTCP (RFC 3711, RFC 7714) for one key: protect what the relay sends with
+ * its own key, or unprotect what a participant sends with the participant's key.
+ *
+ * Counter mode runs as AES-ECB over a scratch buffer of counter blocks: one long-lived cipher object
+ * instead of a new one per packet. GCM has no such shortcut in node:crypto, so it creates one per packet.
+ */
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipher } from 'node:crypto';
+import { SrtpError } from '../errors.js';
+import { deriveKeys, type SessionKeys, type SrtpKeyMaterial } from './keys.js';
+import { ReplayWindow, RolloverCounter } from './replay.js';
+import { suiteByName, type SrtpSuite } from './suites.js';
+
+/** Why a packet could not be unprotected; the data plane counts each. */
+export const enum SrtpFailure {
+  Malformed = 1,
+  Auth = 2,
+  Replay = 3,
+}
+
+/** Largest packet the data plane handles, plus room for a tag and the SRTCP index. */
+const MAX_PACKET = 2048 + 32;
+/** A participant may switch SSRC (transfer, re-INVITE); remember this many before forgetting the oldest. */
+const MAX_SSRCS = 16;
+const GCM_TAG = 16;
+const SRTCP_E_FLAG = 0x80000000;
+
+interface SsrcState {
+  roc: RolloverCounter;
+  replay: ReplayWindow;
+}
+
+export class Keystream {
+  private readonly ecb: Cipher;
+  private readonly blocks = Buffer.alloc(MAX_PACKET + 16);
+  private readonly iv = Buffer.alloc(16);
+
+  constructor(
+    key: Buffer,
+    private readonly salt: Buffer,
+  ) {
+    this.ecb = createCipheriv(`aes-${key.length * 8}-ecb`, key, null);
+    this.ecb.setAutoPadding(false);
+  }
+
+  /** XORs AES-CM keystream into data[from..]; IV = salt XOR (SSRC << 64) XOR (index << 16) (RFC 3711 §4.1.1). */
+  apply(data: Buffer, from: number, ssrc: number, indexHigh: number, indexLow: number): void {
+    const length = data.length - from;
+    if (length <= 0) return;
+    const iv = this.iv;
+    iv.fill(0);
+    this.salt.copy(iv);
+    iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
+    // The 48-bit index sits in bytes 8..13: high 32 bits (ROC) then the low 16 (SEQ).
+    iv.writeUInt32BE((iv.readUInt32BE(8) ^ indexHigh) >>> 0, 8);
+    iv.writeUInt16BE(iv.readUInt16BE(12) ^ indexLow, 12);
+    const count = Math.ceil(length / 16);
+    const blocks = this.blocks;
+    for (let i = 0; i < count; i++) {
+      iv.copy(blocks, i * 16);
+      blocks.writeUInt16BE(i, i * 16 + 14);
+    }
+    const stream = this.ecb.update(blocks.subarray(0, count * 16));
+    for (let i = 0; i < length; i++) data[from + i]! ^= stream[i]!;
+  }
+}
+
+/** RTP fixed header + CSRCs + header extension; -1 if the packet is shorter than its header claims. */
+export function rtpHeaderLength(packet: Buffer): number {
+  if (packet.length < 12) return -1;
+  let length = 12 + (packet[0]! & 0x0f) * 4;
+  if (packet[0]! & 0x10) {
+    if (packet.length < length + 4) return -1;
+    length += 4 + packet.readUInt16BE(length + 2) * 4;
+  }
+  return length <= packet.length ? length : -1;
+}
+
+export class SrtpContext {
+  readonly suite: SrtpSuite;
+  private readonly rtpKeys: SessionKeys;
+  private readonly rtcpKeys: SessionKeys;
+  private readonly rtpStream: Keystream | undefined;
+  private readonly rtcpStream: Keystream | undefined;
+  private readonly encryptRtp: boolean;
+  private readonly encryptRtcp: boolean;
+  private readonly authRtp: boolean;
+  private readonly ssrcs = new Map<number, SsrcState>();
+  private readonly rtcpReplay = new Map<number, ReplayWindow>();
+  private srtcpIndex = 0;
+  private readonly scratch = Buffer.alloc(4);
+
+  constructor(material: SrtpKeyMaterial) {
+    const suite = suiteByName(material.suite);
+    if (!suite) throw new SrtpError(`unknown crypto suite ${material.suite}`);
+    this.suite = suite;
+    const keys = deriveKeys(suite, material.masterKey, material.masterSalt);
+    this.rtpKeys = keys.rtp;
+    this.rtcpKeys = keys.rtcp;
+    this.encryptRtp = suite.cipher !== 'null' && !material.unencryptedSrtp;
+    this.encryptRtcp = suite.cipher !== 'null' && !material.unencryptedSrtcp;
+    this.authRtp = suite.cipher === 'aes-gcm' || !material.unauthenticatedSrtp;
+    if (suite.cipher === 'aes-cm') {
+      this.rtpStream = new Keystream(keys.rtp.encryption, keys.rtp.salt);
+      this.rtcpStream = new Keystream(keys.rtcp.encryption, keys.rtcp.salt);
+    }
+  }
+
+  /** Plain RTP in, SRTP out (a new buffer). The caller has checked it is at least an RTP header. */
+  protectRtp(packet: Buffer): Buffer {
+    const header = rtpHeaderLength(packet);
+    if (header < 0) return packet;
+    const ssrc = packet.readUInt32BE(8);
+    const state = this.ssrcState(ssrc);
+    const index = state.roc.estimate(packet.readUInt16BE(2));
+    const safeIndex = index < 0 ? packet.readUInt16BE(2) : index;
+    state.roc.update(safeIndex);
+    const roc = Math.floor(safeIndex / 65536);
+    const seq = safeIndex % 65536;
+    if (this.suite.cipher === 'aes-gcm') return this.gcmRtp(true, packet, header, ssrc, roc, seq) as Buffer;
+
+    const tagLength = this.authRtp ? this.suite.srtpTagLength : 0;
+    const out = Buffer.allocUnsafe(packet.length + tagLength);
+    packet.copy(out);
+    if (this.encryptRtp) this.rtpStream!.apply(out.subarray(0, packet.length), header, ssrc, roc, seq);
+    if (tagLength > 0) this.rtpTag(out.subarray(0, packet.length), roc).copy(out, packet.length, 0, tagLength);
+    return out;
+  }
+
+  /** SRTP in, plain RTP out, or why not. */
+  unprotectRtp(packet: Buffer): Buffer | SrtpFailure {
+    const tagLength = this.authRtp ? this.suite.srtpTagLength : 0;
+    const header = rtpHeaderLength(packet);
+    if (header < 0 || packet.length - tagLength < header) return SrtpFailure.Malformed;
+    const ssrc = packet.readUInt32BE(8);
+    const state = this.ssrcState(ssrc);
+    const index = state.roc.estimate(packet.readUInt16BE(2));
+    if (index < 0 || !state.replay.fresh(index)) return SrtpFailure.Replay;
+    const roc = Math.floor(index / 65536);
+    const seq = index % 65536;
+
+    let plain: Buffer | undefined;
+    if (this.suite.cipher === 'aes-gcm') {
+      plain = this.gcmRtp(false, packet, header, ssrc, roc, seq);
+      if (!plain) return SrtpFailure.Auth;
+    } else {
+      const body = packet.subarray(0, packet.length - tagLength);
+      if (tagLength > 0 && !timingSafeEqual(this.rtpTag(body, roc).subarray(0, tagLength), packet.subarray(body.length))) return SrtpFailure.Auth;
+      plain = Buffer.from(body);
+      if (this.encryptRtp) this.rtpStream!.apply(plain, header, ssrc, roc, seq);
+    }
+    state.roc.update(index);
+    state.replay.accept(index);
+    return plain;
+  }
+
+  /** Plain RTCP in, SRTCP out: encrypted payload, E flag + 31-bit index, tag (RFC 3711 §3.4, RFC 7714 §9). */
+  protectRtcp(packet: Buffer): Buffer {
+    const index = this.srtcpIndex;
+    this.srtcpIndex = (this.srtcpIndex + 1) % SRTCP_E_FLAG;
+    const word = ((this.encryptRtcp ? SRTCP_E_FLAG : 0) | index) >>> 0;
+    const ssrc = packet.readUInt32BE(4);
+    if (this.suite.cipher === 'aes-gcm') return this.gcmRtcp(true, packet, ssrc, word)!;
+
+    const tagLength = this.suite.srtcpTagLength;
+    const out = Buffer.allocUnsafe(packet.length + 4 + tagLength);
+    packet.copy(out);
+    out.writeUInt32BE(word, packet.length);
+    if (this.encryptRtcp) this.rtcpStream!.apply(out.subarray(0, packet.length), 8, ssrc, Math.floor(index / 65536), index % 65536);
+    this.hmac(this.rtcpKeys, out.subarray(0, packet.length + 4)).copy(out, packet.length + 4, 0, tagLength);
+    return out;
+  }
+
+  unprotectRtcp(packet: Buffer): Buffer | SrtpFailure {
+    const tagLength = this.suite.srtcpTagLength;
+    if (packet.length < 8 + 4 + tagLength) return SrtpFailure.Malformed;
+    const ssrc = packet.readUInt32BE(4);
+    const gcm = this.suite.cipher === 'aes-gcm';
+    // GCM puts the E|index word after the tag; HMAC suites before it.
+    const wordAt = gcm ? packet.length - 4 : packet.length - 4 - tagLength;
+    const word = packet.readUInt32BE(wordAt);
+    const index = word & 0x7fffffff;
+    const encrypted = (word & SRTCP_E_FLAG) !== 0;
+    let replay = this.rtcpReplay.get(ssrc);
+    if (replay && !replay.fresh(index)) return SrtpFailure.Replay;
+
+    let plain: Buffer | undefined;
+    if (gcm) {
+      plain = this.gcmRtcp(false, packet, ssrc, word);
+      if (!plain) return SrtpFailure.Auth;
+    } else {
+      const authed = packet.subarray(0, wordAt + 4);
+      if (!timingSafeEqual(this.hmac(this.rtcpKeys, authed).subarray(0, tagLength), packet.subarray(wordAt + 4))) return SrtpFailure.Auth;
+      plain = Buffer.from(packet.subarray(0, wordAt));
+      if (encrypted && this.suite.cipher === 'aes-cm') this.rtcpStream!.apply(plain, 8, ssrc, Math.floor(index / 65536), index % 65536);
+    }
+    if (!replay) {
+      replay = new ReplayWindow();
+      if (this.rtcpReplay.size >= MAX_SSRCS) this.rtcpReplay.delete(this.rtcpReplay.keys().next().value!);
+      this.rtcpReplay.set(ssrc, replay);
+    }
+    replay.accept(index);
+    return plain;
+  }
+
+  private ssrcState(ssrc: number): SsrcState {
+    let state = this.ssrcs.get(ssrc);
+    if (!state) {
+      state = { roc: new RolloverCounter(), replay: new ReplayWindow() };
+      if (this.ssrcs.size >= MAX_SSRCS) this.ssrcs.delete(this.ssrcs.keys().next().value!);
+      this.ssrcs.set(ssrc, state);
+    }
+    return state;
+  }
+
+  /** HMAC-SHA1 over the packet and ROC (RFC 3711 §4.2); the caller truncates. */
+  private rtpTag(authenticated: Buffer, roc: number): Buffer {
+    this.scratch.writeUInt32BE(roc >>> 0, 0);
+    return createHmac('sha1', this.rtpKeys.auth).update(authenticated).update(this.scratch).digest();
+  }
+
+  private hmac(keys: SessionKeys, data: Buffer): Buffer {
+    return createHmac('sha1', keys.auth).update(data).digest();
+  }
+
+  /** RFC 7714 §8: IV = salt XOR (0000 || SSRC || ROC || SEQ), AAD = the RTP header. Undefined when authentication fails. */
+  private gcmRtp(encrypt: boolean, packet: Buffer, header: number, ssrc: number, roc: number, seq: number): Buffer | undefined {
+    const iv = Buffer.alloc(12);
+    iv.writeUInt32BE(ssrc, 2);
+    iv.writeUInt32BE(roc >>> 0, 6);
+    iv.writeUInt16BE(seq, 10);
+    const aadEnd = this.encryptRtp ? header : encrypt ? packet.length : packet.length - GCM_TAG;
+    return this.gcm(encrypt, iv, this.rtpKeys, [packet.subarray(0, aadEnd)], packet.subarray(aadEnd, encrypt ? packet.length : packet.length - GCM_TAG), packet, []);
+  }
+
+  /** RFC 7714 §9: IV = salt XOR (0000 || SSRC || 0000 || index), AAD = header (and payload if unencrypted) + E|index; out = header || ct || tag || E|index. */
+  private gcmRtcp(encrypt: boolean, packet: Buffer, ssrc: number, word: number): Buffer | undefined {
+    const iv = Buffer.alloc(12);
+    iv.writeUInt32BE(ssrc, 2);
+    iv.writeUInt32BE(word & 0x7fffffff, 8);
+    const wordBytes = Buffer.alloc(4);
+    wordBytes.writeUInt32BE(word >>> 0, 0);
+    const bodyEnd = encrypt ? packet.length : packet.length - 4 - GCM_TAG;
+    const aadEnd = word & SRTCP_E_FLAG ? 8 : bodyEnd;
+    return this.gcm(encrypt, iv, this.rtcpKeys, [packet.subarray(0, aadEnd), wordBytes], packet.subarray(aadEnd, bodyEnd), packet, [wordBytes]);
+  }
+
+  /** AES-GCM over `body`: encrypting returns aad[0] || ct || tag || trailer; decrypting returns aad[0] || pt. */
+  private gcm(encrypt: boolean, ivBase: Buffer, keys: SessionKeys, aad: Buffer[], body: Buffer, packet: Buffer, trailer: Buffer[]): Buffer | undefined {
+    for (let i = 0; i < 12; i++) ivBase[i]! ^= keys.salt[i]!;
+    const algorithm = keys.encryption.length === 32 ? 'aes-256-gcm' : 'aes-128-gcm';
+    const aadAll = aad.length === 1 ? aad[0]! : Buffer.concat(aad);
+    if (encrypt) {
+      const cipher = createCipheriv(algorithm, keys.encryption, ivBase, { authTagLength: GCM_TAG });
+      cipher.setAAD(aadAll);
+      const ct = cipher.update(body);
+      cipher.final();
+      return Buffer.concat([aad[0]!, ct, cipher.getAuthTag(), ...trailer]);
+    }
+    const tagEnd = trailer.length > 0 ? packet.length - 4 : packet.length;
+    const decipher = createDecipheriv(algorithm, keys.encryption, ivBase, { authTagLength: GCM_TAG });
+    decipher.setAAD(aadAll);
+    decipher.setAuthTag(packet.subarray(tagEnd - GCM_TAG, tagEnd));
+    const pt = decipher.update(body);
+    try {
+      decipher.final();
+    } catch {
+      return undefined;
+    }
+    return Buffer.concat([aad[0]!, pt]);
+  }
+}

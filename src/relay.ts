@@ -3,10 +3,10 @@ import { pino, type Logger } from 'pino';
 import { DEFAULT_RELAY_OPTIONS, type AddressFamily, type RelayOptions } from './config/options.js';
 import { RelayError } from './errors.js';
 import { Call, type Monologue, type MonologueMedia } from './call/call.js';
+import { answerCrypto, needsSrtp, newSdesState, offerCrypto, type LegCrypto } from './call/sdes.js';
 import {
   markRejected,
   nextSdpVersion,
-  outgoingProtocol,
   planMedia,
   preferredFamily,
   rejectedPlan,
@@ -175,9 +175,12 @@ export class Relay extends EventEmitter<RelayEvents> {
       let call = this.calls.get(req.callId);
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const isNew = call === undefined;
+      const secure = needsSrtp(sdp, req);
+      if (call && secure && !this.dataPlane.secureShards.includes(call.shard)) {
+        throw new RelayError('SRTP_INVALID', 'this call started as plain RTP on the native data plane, which cannot add SRTP to it');
+      }
       if (!call) {
-        call = new Call(req.callId, Date.now(), this.nextShard);
-        this.nextShard = (this.nextShard + 1) % this.dataPlane.shards;
+        call = new Call(req.callId, Date.now(), this.pickShard(secure));
         this.calls.set(req.callId, call);
       }
       try {
@@ -219,13 +222,18 @@ export class Relay extends EventEmitter<RelayEvents> {
       const theirs = await this.ensureMedia(call, recipient, media, req.addressFamily ?? preferredFamily(recipient, media.index, media.family));
       mine.side.peer = theirs.side;
       theirs.side.peer = mine.side;
+      // In an answer, `theirs` is the offerer and still holds the protocol it offered.
+      const offeredProtocol = theirs.protocol;
+      const leg = this.settleCrypto(kind, media, mine, theirs, offeredProtocol, req);
       mine.protocol = media.protocol;
-      theirs.protocol = outgoingProtocol(media.protocol, req.transportProtocol);
+      theirs.protocol = leg.protocol;
       mine.side.policy = this.learningPolicy(req);
       const remote = remoteEndpoints(media, req, useSipSource);
       mine.side.rtp = remote.rtp;
       mine.side.rtcp = remote.rtcp;
       const plan = planMedia(kind, req.rtcpMux ?? [], media, mine, theirs);
+      plan.crypto = leg.lines;
+      plan.stripDtls = leg.stripDtls;
       for (const side of [mine.side, theirs.side]) this.dataPlane.configure(side.id, side.config());
       // A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop.
       if (media.address !== undefined && isUnspecified(media.address) && !replace.has('zero-address')) plan.address = media.address;
@@ -247,6 +255,25 @@ export class Relay extends EventEmitter<RelayEvents> {
     return { sdp: out };
   }
 
+  /** Round robin over the shards that fit: SRTP-capable ones for secure calls, the others (if any) for plain ones. */
+  private pickShard(secure: boolean): number {
+    const all = Array.from({ length: this.dataPlane.shards }, (_, i) => i);
+    const secureSet = new Set(this.dataPlane.secureShards);
+    const plain = all.filter((s) => !secureSet.has(s));
+    const fitting = secure ? this.dataPlane.secureShards : plain.length > 0 ? plain : all;
+    if (fitting.length === 0) throw new RelayError('SRTP_INVALID', 'no forwarding thread here can do SRTP');
+    return fitting[this.nextShard++ % fitting.length]!;
+  }
+
+  /** SDES/OSRTP for this m= line; an answer also hands both sides their SRTP keys. */
+  private settleCrypto(kind: SignalKind, media: SdpMedia, mine: MonologueMedia, theirs: MonologueMedia, offeredProtocol: string, req: SignalRequest): LegCrypto {
+    if (kind === 'offer') return offerCrypto(media, mine.sdes, theirs.sdes, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {});
+    const settled = answerCrypto(media, mine.sdes, theirs.sdes, offeredProtocol, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {});
+    mine.side.srtp = settled.answererSrtp;
+    theirs.side.srtp = settled.offererSrtp;
+    return settled.leg;
+  }
+
   /** Learning flags describe the participant that sent this SDP. */
   private learningPolicy(req: SignalRequest): LearningPolicy {
     return learningPolicy(req.endpointLearning ?? this.options.endpointLearning, req.flags?.asymmetric ?? false, req.flags?.strictSource ?? false);
@@ -264,7 +291,16 @@ export class Relay extends EventEmitter<RelayEvents> {
     const rtpPort = await this.ports.allocate(id, call.shard, address.local, address.family);
     const side = new MediaSide(id, call.shard, address, rtpPort, learningPolicy(this.options.endpointLearning, false, false));
     this.owners.set(id, mono);
-    const created: MonologueMedia = { type: media.type, protocol: media.protocol, rejected: false, address, side, muxOffered: false, muxPolicy: 'follow' };
+    const created: MonologueMedia = {
+      type: media.type,
+      protocol: media.protocol,
+      rejected: false,
+      address,
+      side,
+      muxOffered: false,
+      muxPolicy: 'follow',
+      sdes: newSdesState(),
+    };
     mono.medias[media.index] = created;
     return created;
   }

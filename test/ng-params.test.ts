@@ -111,7 +111,7 @@ t.test('key spellings: spaces, hyphens, underscores and case are interchangeable
 });
 
 t.test('unknown keys are ignored, including prototype names', async (t) => {
-  const withJunk = offer({ 'SDES': 'off', DTLS: 'passive', codec: { strip: ['all'] }, 'record call': 'yes' });
+  const withJunk = offer({ 'SDES-whatever': 'off', DTLS: 'passive', codec: { strip: ['all'] }, 'record call': 'yes' });
   t.strictSame(parseOffer(withJunk), parseOffer(offer()));
   const proto: NgDict = offer();
   Object.defineProperty(proto, '__proto__', { value: 'x', enumerable: true });
@@ -126,7 +126,7 @@ t.test('unknown keys are ignored, including prototype names', async (t) => {
 t.test('boolean flags', async (t) => {
   const r = parseOffer(
     offer({
-      flags: ['trust address', 'SIP-source-address', 'asymmetric', 'symmetric', 'strict_source', 'port-latching', 'no-rtcp-attribute', 'full rtcp attribute', 'fatal', 'SDES-off', 'made-up'],
+      flags: ['trust address', 'SIP-source-address', 'asymmetric', 'symmetric', 'strict_source', 'port-latching', 'no-rtcp-attribute', 'full rtcp attribute', 'fatal', 'DTLS-off', 'made-up'],
     }),
   );
   t.strictSame(r.flags, {
@@ -137,7 +137,7 @@ t.test('boolean flags', async (t) => {
     portLatching: true,
     noRtcpAttribute: true,
     fullRtcpAttribute: true,
-    ignored: ['fatal', 'SDES-off', 'made-up'],
+    ignored: ['fatal', 'DTLS-off', 'made-up'],
   });
   t.strictSame(parseOffer(offer({ flags: 'trust-address  strict-source' })).flags, { trustAddress: true, strictSource: true }, 'a space-separated string');
   t.strictSame(parseOffer(offer({ flags: ['symmetric'] })).flags, undefined, 'symmetric is the default: nothing to report');
@@ -193,6 +193,28 @@ t.test('ICE, rtcp-mux, address family, transport, endpoint learning, label in fl
   t.equal(parseAnswer(answer({ 'transport protocol': 'accept' })).transportProtocol, 'accept');
 });
 
+t.test('SDES and OSRTP: list keys, SDES-/OSRTP- flags and rtpp_flags, suites in any spelling', async (t) => {
+  const r = parseOffer(
+    offer({
+      flags: ['SDES-no-AES_CM_128_HMAC_SHA1_32', 'SDES-only-aead-aes-256-gcm', 'SDES-pad', 'sdes-nonew', 'SDES-unencrypted_srtcp', 'SDES-no-F8_128_HMAC_SHA1_80', 'OSRTP-offer', 'pad-crypto'],
+      SDES: ['lifetime', 'encrypted-srtp', 'order:AES_CM_128_HMAC_SHA1_80'],
+      OSRTP: 'accept-RFC',
+    }),
+  );
+  t.strictSame(r.sdes, {
+    no: ['AES_CM_128_HMAC_SHA1_32'],
+    only: ['AEAD_AES_256_GCM'],
+    pad: true,
+    nonew: true,
+    params: { UNENCRYPTED_SRTCP: true, UNENCRYPTED_SRTP: false },
+    lifetime: true,
+  });
+  t.strictSame(r.osrtp, { offer: true, accept: true });
+  t.strictSame(r.flags?.ignored, ['sdes=no-f8-128-hmac-sha1-80', 'SDES=order:AES_CM_128_HMAC_SHA1_80'], 'unsupported suites and options are reported, not applied');
+  t.strictSame(parseOffer(offer({ rtpp_flags: 'SDES-off OSRTP=offer' })).sdes, { off: true });
+  t.strictSame(parseOffer(offer({ rtpp_flags: 'SDES-off OSRTP=offer' })).osrtp, { offer: true });
+});
+
 t.test('direction: key, flags and from/to-interface', async (t) => {
   t.strictSame(parseOffer(offer({ direction: ['priv', 'pub'] })).direction, ['priv', 'pub']);
   t.strictSame(parseOffer(offer({ flags: ['direction=priv', 'direction=pub'] })).direction, ['priv', 'pub'], 'repeated flag gives the pair');
@@ -215,13 +237,14 @@ t.test('rtpp_flags string', async (t) => {
     fromTag: 'ftag',
     viaBranch: 'auto-next',
     sdp: SDP,
-    flags: { strictSource: true, ignored: ['OSRTP-accept', 'codec=[transcode=[PCMA PCMU] accept=[AMR-WB AMR] strip=[EVS]]'] },
+    flags: { strictSource: true, ignored: ['codec=[transcode=[PCMA PCMU] accept=[AMR-WB AMR] strip=[EVS]]'] },
     replace: ['origin', 'session-connection'],
     direction: ['priv', 'pub'],
     addressFamily: 'IP4',
     ice: 'remove',
     rtcpMux: ['offer', 'demux'],
     transportProtocol: 'RTP/AVP',
+    osrtp: { accept: true },
     label: 'callee',
   });
   t.strictSame(parseOffer(offer({ rtpp_flags: '  ' })), parseOffer(offer()), 'blank string');

@@ -86,13 +86,16 @@ t.test('replace origin and SDP version', async (t) => {
   t.notMatch(legacy.sdp, /c=IN IP4 127\.0\.0\.5/);
 });
 
-t.test('transport protocol between plain profiles; SRTP translation refused clearly', async (t) => {
+t.test('transport protocol between plain profiles; SRTP needs SDES keys (test/sdes.test.ts), DTLS is refused clearly', async (t) => {
   const { ng } = await startRelay(t, PORT_BASE + 1000);
   const avpf = await ng.request({ command: 'offer', 'call-id': 'tp', 'from-tag': 'A', 'transport protocol': 'RTP/AVPF', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
   t.match(avpf.sdp, /\r\nm=audio \d+ RTP\/AVPF 0 8 101\r\n/);
   const savp = await ng.request({ command: 'offer', 'call-id': 'tp2', 'from-tag': 'A', 'transport protocol': 'RTP/SAVP', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
-  t.equal(savp.result, 'error');
-  t.match(savp['error-reason'], /SRTP/);
+  t.match(savp.sdp, /\r\nm=audio \d+ RTP\/SAVP 0 8 101\r\n/);
+  t.match(savp.sdp, /a=crypto:1 AEAD_AES_256_GCM inline:/);
+  const dtls = await ng.request({ command: 'offer', 'call-id': 'tp3', 'from-tag': 'A', 'transport protocol': 'UDP/TLS/RTP/SAVPF', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.equal(dtls.result, 'error');
+  t.match(dtls['error-reason'], /DTLS/);
 });
 
 t.test('list honours limit; statistics reports sessions, packets and control counters', async (t) => {

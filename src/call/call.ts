@@ -2,6 +2,7 @@ import type { InterfaceAddress, LogicalInterface } from '../config/options.js';
 import { RelayError } from '../errors.js';
 import type { StreamState } from '../dataplane/types.js';
 import type { MediaSide } from '../media/media-side.js';
+import type { SdesState } from './sdes.js';
 import type { Endpoint } from '../util/address.js';
 import { endpointInfo } from '../util/address.js';
 import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from './requests.js';
@@ -17,6 +18,7 @@ export interface MonologueMedia {
   muxOffered: boolean;
   /** The offerer's rtcp-mux flags: follow the answerer, always accept, or refuse. */
   muxPolicy: 'follow' | 'accept' | 'reject';
+  sdes: SdesState;
 }
 
 /** What was last sent to a participant, so `replace: SDP-version` can tell whether the SDP changed. */

@@ -80,16 +80,6 @@ export function preferredFamily(mono: Monologue, index: number, sdpFamily: Addre
   return mono.medias[index]?.address.family ?? sdpFamily;
 }
 
-/** Plain profiles (AVP/AVPF) may be swapped freely; crossing to or from SRTP needs the crypto layer, which the relay does not have yet. */
-export function outgoingProtocol(incoming: string, requested: string | undefined): string {
-  if (requested === undefined || requested === 'accept' || requested === incoming) return incoming;
-  const secure = (p: string): boolean => p.includes('SAVP');
-  if (secure(requested) !== secure(incoming)) {
-    throw new RelayError('NG_BAD_PARAM', `transport protocol ${incoming} -> ${requested} needs SRTP translation, which is not supported`);
-  }
-  return requested;
-}
-
 export function rtcpAttribute(req: SignalRequest): 'short' | 'full' | 'none' {
   return req.flags?.noRtcpAttribute ? 'none' : req.flags?.fullRtcpAttribute ? 'full' : 'short';
 }

@@ -21,6 +21,32 @@ export interface SignalFlags {
   ignored: string[];
 }
 
+/** rtpengine's `SDES` list (also `SDES-...` flags): which suites to offer and how to write them. */
+export interface SdesOptions {
+  /** Offer no SDES (`SDES-off`). */
+  off?: boolean;
+  /** Suites never offered or accepted (`SDES-no-<suite>`). */
+  no?: string[];
+  /** Only these suites (`SDES-only-<suite>`); takes precedence over `no`. */
+  only?: string[];
+  /** Offer only what the offerer offered (`SDES-nonew`). */
+  nonew?: boolean;
+  /** Keep base64 `=` padding in keys (`SDES-pad`). */
+  pad?: boolean;
+  /** Add `|2^31` to each key (`SDES-lifetime`). */
+  lifetime?: boolean;
+  /** Session parameters to add (true) or remove (false): UNENCRYPTED_SRTP, UNENCRYPTED_SRTCP, UNAUTHENTICATED_SRTP. */
+  params?: Record<string, boolean>;
+}
+
+/** rtpengine's `OSRTP` list: opportunistic SRTP (RFC 8643). */
+export interface OsrtpOptions {
+  /** Turn a plain offer into an OSRTP offer (RTP/AVP with a=crypto). */
+  offer?: boolean;
+  /** Answer an OSRTP offer with SRTP even when the answerer is plain. */
+  accept?: boolean;
+}
+
 export interface SignalRequest {
   callId: string;
   fromTag: string;
@@ -40,6 +66,8 @@ export interface SignalRequest {
   ice?: IceMode;
   rtcpMux?: RtcpMuxFlag[];
   transportProtocol?: string;
+  sdes?: SdesOptions;
+  osrtp?: OsrtpOptions;
   endpointLearning?: EndpointLearning;
   label?: string;
   /** Remote address of the ng client, for statistics. */
@@ -150,7 +178,7 @@ export interface RelayStatistics {
   packetsOut: number;
   bytesOut: number;
   /** Packets not forwarded, by reason. */
-  dropped: { malformed: number; unknownSource: number; noDestination: number; sendError: number };
+  dropped: { malformed: number; unknownSource: number; noDestination: number; sendError: number; srtp: number };
   /** RTP/RTCP port pairs currently bound. */
   portPairsInUse: number;
   /** Forwarding engine (`native` addon or TypeScript `workers`) and its thread count. */

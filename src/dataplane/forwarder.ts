@@ -7,6 +7,8 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { AddressFamily } from '../config/options.js';
 import { RelayError } from '../errors.js';
 import { normaliseAddress, sameEndpoint, type Endpoint } from '../util/address.js';
+import { SrtpContext } from '../srtp/context.js';
+import type { SrtpKeyMaterial } from '../srtp/keys.js';
 import { learningPolicy } from './policy.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState, StreamKind, StreamState } from './types.js';
 
@@ -51,6 +53,12 @@ class Side {
   readonly rtcp: Stream;
   config: SideConfig | undefined;
   peer: Side | undefined;
+  /** The participant's key: what it sends is SRTP. */
+  decrypt: SrtpContext | undefined;
+  /** The relay's key towards the participant: what it receives is SRTP. */
+  encrypt: SrtpContext | undefined;
+  /** Identifies the keys in use, so a repeated configure keeps the contexts' ROC and replay state. */
+  srtpId = '';
 
   constructor(
     readonly id: SideId,
@@ -69,7 +77,7 @@ export class Forwarder {
     bytesIn: 0,
     packetsOut: 0,
     bytesOut: 0,
-    dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0 },
+    dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0 },
   };
 
   constructor(private readonly onLearned: (event: LearnedEvent) => void) {}
@@ -106,6 +114,12 @@ export class Forwarder {
     const { mode, asymmetric, strictSource } = config.policy;
     side.config = { ...config, policy: learningPolicy(mode, asymmetric, strictSource) };
     side.peer = config.peer === null ? undefined : this.sides.get(config.peer);
+    const srtpId = config.srtp ? `${materialId(config.srtp.decrypt)}/${materialId(config.srtp.encrypt)}` : '';
+    if (srtpId !== side.srtpId) {
+      side.srtpId = srtpId;
+      side.decrypt = config.srtp ? new SrtpContext(config.srtp.decrypt) : undefined;
+      side.encrypt = config.srtp ? new SrtpContext(config.srtp.encrypt) : undefined;
+    }
     side.rtp.advertise(config.rtp);
     side.rtcp.advertise(config.rtcp);
   }
@@ -170,6 +184,18 @@ export class Forwarder {
       totals.dropped.malformed++;
       return;
     }
+    // Authenticate before learning, so a forged packet cannot move the media somewhere else.
+    let packet = msg;
+    const decrypt = side.decrypt;
+    if (decrypt !== undefined) {
+      const plain = stream.kind === 'RTP' ? decrypt.unprotectRtp(msg) : decrypt.unprotectRtcp(msg);
+      if (typeof plain === 'number') {
+        stream.errors++;
+        totals.dropped.srtp++;
+        return;
+      }
+      packet = plain;
+    }
     const now = Date.now();
     if (!this.acceptSource(side, stream, rinfo.address, rinfo.port, now)) {
       stream.errors++;
@@ -192,15 +218,17 @@ export class Forwarder {
       totals.dropped.noDestination++;
       return;
     }
+    const encrypt = peer.encrypt;
+    if (encrypt !== undefined) packet = stream.kind === 'RTP' ? encrypt.protectRtp(packet) : encrypt.protectRtcp(packet);
     try {
-      out.socket.send(msg, dest.port, dest.address);
+      out.socket.send(packet, dest.port, dest.address);
     } catch {
       // A destination the socket cannot take (family mismatch, bad port) costs one packet, not the relay.
       totals.dropped.sendError++;
       return;
     }
     totals.packetsOut++;
-    totals.bytesOut += msg.length;
+    totals.bytesOut += packet.length;
   }
 
   /** Endpoint learning as rtpengine does it; false when strict-source rejects the packet. */
@@ -224,6 +252,11 @@ export class Forwarder {
     if (windowOver) stream.confirmed = true;
     return true;
   }
+}
+
+function materialId(m: SrtpKeyMaterial): string {
+  const flags = [m.unencryptedSrtp, m.unencryptedSrtcp, m.unauthenticatedSrtp].map((f) => (f ? 1 : 0)).join('');
+  return `${m.suite}:${Buffer.from(m.masterKey).toString('hex')}:${Buffer.from(m.masterSalt).toString('hex')}:${flags}:${m.mkiLength ?? 0}`;
 }
 
 /** Resolves undefined when the port is taken; rejects when the address itself is unusable. */

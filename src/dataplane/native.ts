@@ -26,7 +26,7 @@ interface NativeEngine {
   release(side: SideId): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
   lastPackets(sides: readonly SideId[]): Float64Array;
-  counters(): DataPlaneCounters;
+  counters(): Omit<DataPlaneCounters, 'dropped'> & { dropped: Omit<DataPlaneCounters['dropped'], 'srtp'> };
   close(): void;
 }
 
@@ -39,6 +39,7 @@ const RELAY_CODES = new Set<string>(['NO_INTERFACE', 'DATAPLANE_FAILED']);
 
 export class NativeDataPlane implements DataPlane {
   readonly engine = 'native';
+  readonly secureShards: readonly number[] = [];
   private readonly native: NativeEngine;
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
 
@@ -60,7 +61,9 @@ export class NativeDataPlane implements DataPlane {
   }
 
   configure(side: SideId, config: SideConfig): void {
-    const { peer, mux, policy, rtp, rtcp } = config;
+    const { peer, mux, policy, rtp, rtcp, srtp } = config;
+    // The relay puts calls with SRTP on a worker shard (MixedDataPlane); reaching here is a routing bug.
+    if (srtp) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not do SRTP');
     this.native.configure(side, peer, mux, policy.mode, policy.asymmetric, policy.strictSource, rtp?.address ?? null, rtp?.port ?? 0, rtcp?.address ?? null, rtcp?.port ?? 0);
   }
 
@@ -83,7 +86,9 @@ export class NativeDataPlane implements DataPlane {
   }
 
   async counters(): Promise<DataPlaneCounters> {
-    return this.native.counters();
+    const c = this.native.counters();
+    // No SRTP here, so nothing ever fails SRTP checks.
+    return { ...c, dropped: { ...c.dropped, srtp: 0 } };
   }
 
   onLearned(listener: (event: LearnedEvent) => void): void {

@@ -4,6 +4,7 @@
  * the packet path calls back into the call model except learning events and batched counters.
  */
 import type { AddressFamily, EndpointLearning } from '../config/options.js';
+import type { SrtpKeyMaterial } from '../srtp/keys.js';
 import type { Endpoint } from '../util/address.js';
 
 /** Identifies one participant's RTP/RTCP port pair for one m= line. Unique per process. */
@@ -19,6 +20,12 @@ export interface LearningPolicy {
   strictSource: boolean;
 }
 
+/** SRTP keys for one side: the participant's, to decrypt what it sends; the relay's, to encrypt what it receives. */
+export interface SideSrtp {
+  decrypt: SrtpKeyMaterial;
+  encrypt: SrtpKeyMaterial;
+}
+
 /** What forwarding needs to know about a side; sent whole on every change (it is small). */
 export interface SideConfig {
   /** Side whose sockets carry this side's packets onwards; null until the call has two parties. */
@@ -29,6 +36,8 @@ export interface SideConfig {
   /** Addresses from the participant's SDP; a change restarts learning for that stream. */
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
+  /** Null: plain RTP towards this participant. */
+  srtp: SideSrtp | null;
 }
 
 export interface StreamState {
@@ -60,6 +69,8 @@ export interface DataPlaneCounters {
     unknownSource: number;
     noDestination: number;
     sendError: number;
+    /** SRTP/SRTCP that failed authentication or replay checks. */
+    srtp: number;
   };
 }
 
@@ -80,6 +91,8 @@ export interface DataPlane {
   readonly engine: string;
   /** Number of forwarding threads; a call's sides all live on one of them. */
   readonly shards: number;
+  /** The shards that can do SRTP: all of the workers', none of the addon's (yet). */
+  readonly secureShards: readonly number[];
   /**
    * Binds RTP on `rtpPort` and RTCP on `rtpPort + 1`. 'in-use' when either port is taken (the caller
    * tries another); rejects with RelayError NO_INTERFACE when the address itself is unusable.

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AddressFamily } from '../config/options.js';
 import { RelayError, type RelayErrorCode } from '../errors.js';
+import { addCounters, zeroCounters } from './counters.js';
 import type { FromWorker, Reply, ToWorker } from './protocol.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState } from './types.js';
 
@@ -44,11 +45,13 @@ export class WorkerDataPlane implements DataPlane {
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
   private readonly snapshots: NodeJS.Timeout;
   private nextReq = 1;
+  readonly secureShards: readonly number[];
 
   constructor(
     readonly shards: number,
     private readonly log?: Logger,
   ) {
+    this.secureShards = Array.from({ length: shards }, (_, i) => i);
     for (let i = 0; i < shards; i++) {
       const shard = new Shard();
       this.shardList.push(shard);
@@ -218,17 +221,5 @@ export class WorkerDataPlane implements DataPlane {
   private post(shard: number, msg: ToWorker): void {
     this.shardList[shard]?.worker.postMessage(msg);
   }
-}
-
-function zeroCounters(): DataPlaneCounters {
-  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0 } };
-}
-
-function addCounters(into: DataPlaneCounters, c: DataPlaneCounters): void {
-  into.packetsIn += c.packetsIn;
-  into.bytesIn += c.bytesIn;
-  into.packetsOut += c.packetsOut;
-  into.bytesOut += c.bytesOut;
-  for (const k of Object.keys(into.dropped) as Array<keyof DataPlaneCounters['dropped']>) into.dropped[k] += c.dropped[k];
 }
 

@@ -1,5 +1,5 @@
 import type { InterfaceAddress } from '../config/options.js';
-import type { LearningPolicy, SideConfig, SideId, SideState, StreamState } from '../dataplane/types.js';
+import type { LearningPolicy, SideConfig, SideId, SideSrtp, SideState, StreamState } from '../dataplane/types.js';
 import type { Endpoint } from '../util/address.js';
 
 /**
@@ -14,6 +14,8 @@ export class MediaSide {
   /** Addresses from the participant's SDP. */
   rtp: Endpoint | null = null;
   rtcp: Endpoint | null = null;
+  /** Keys once the offer/answer settled SRTP for this participant; null while plain. */
+  srtp: SideSrtp | null = null;
   /** Last state the data plane reported; a shared empty one until then (thousands of idle calls). */
   state: SideState = EMPTY_STATE;
 
@@ -35,7 +37,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { peer: this.peer?.id ?? null, mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp };
+    return { peer: this.peer?.id ?? null, mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp };
   }
 }
 

@@ -10,14 +10,17 @@ import type {
   DeleteRequest,
   IceMode,
   OfferRequest,
+  OsrtpOptions,
   QueryRequest,
   ReplaceFlag,
   RtcpMuxFlag,
+  SdesOptions,
   SignalFlags,
   SignalRequest,
 } from '../call/requests.js';
 import type { AddressFamily, EndpointLearning } from '../config/options.js';
 import { NgProtocolError } from '../errors.js';
+import { suiteByFlag } from '../srtp/suites.js';
 import { setKey, type BencodeValue } from './bencode.js';
 import type { NgDict } from './message.js';
 
@@ -267,6 +270,8 @@ interface SignalOptions {
   ice?: IceMode;
   transportProtocol?: string;
   endpointLearning?: EndpointLearning;
+  sdes: SdesOptions;
+  osrtp: OsrtpOptions;
 }
 
 const SIGNAL_BOOLEAN_FLAGS: Readonly<Record<string, BooleanFlag | undefined>> = {
@@ -322,13 +327,54 @@ const SIGNAL_GRAMMAR: Grammar<SignalOptions> = {
     replace: (o, v, n) => addKnown(o, o.replace, n, v, REPLACE_FLAGS),
     'transport-protocol': (o, v, n) => void (o.transportProtocol = oneOf(n, v, TRANSPORT_PROTOCOLS)),
     'endpoint-learning': (o, v, n) => void (o.endpointLearning = oneOf(n, v, ENDPOINT_LEARNING)),
+    sdes: (o, v, n) => {
+      for (const item of stringList(n, v)) sdesOption(o, n, item);
+    },
+    osrtp: (o, v, n) => {
+      for (const item of stringList(n, v)) {
+        const mode = normaliseName(item);
+        if (mode === 'offer' || mode === 'offer-rfc') o.osrtp.offer = true;
+        else if (mode === 'accept' || mode === 'accept-rfc') o.osrtp.accept = true;
+        else o.ignored.push(`${n}=${item}`); // legacy (duplicated m= line) OSRTP is not implemented
+      }
+    },
   },
-  flags: Object.fromEntries(
-    Object.entries(SIGNAL_BOOLEAN_FLAGS).map(([flag, field]) => [flag, (o: SignalOptions) => void (field && (o.flags[field] = true))]),
-  ),
-  prefixed: ['replace', 'ice', 'rtcp-mux', 'endpoint-learning'],
+  flags: {
+    ...Object.fromEntries(
+      Object.entries(SIGNAL_BOOLEAN_FLAGS).map(([flag, field]) => [flag, (o: SignalOptions) => void (field && (o.flags[field] = true))]),
+    ),
+    'pad-crypto': (o) => void (o.sdes.pad = true),
+  },
+  prefixed: ['replace', 'ice', 'rtcp-mux', 'endpoint-learning', 'sdes', 'osrtp'],
   unknownFlag: (o, flag) => void o.ignored.push(flag),
 };
+
+const SDES_PARAMS: Readonly<Record<string, [string, boolean]>> = {
+  'unencrypted-srtp': ['UNENCRYPTED_SRTP', true],
+  'unencrypted-srtcp': ['UNENCRYPTED_SRTCP', true],
+  'unauthenticated-srtp': ['UNAUTHENTICATED_SRTP', true],
+  'encrypted-srtp': ['UNENCRYPTED_SRTP', false],
+  'encrypted-srtcp': ['UNENCRYPTED_SRTCP', false],
+  'authenticated-srtp': ['UNAUTHENTICATED_SRTP', false],
+};
+
+function sdesOption(o: SignalOptions, name: string, item: string): void {
+  const v = normaliseName(item);
+  const sdes = o.sdes;
+  const suiteList = (prefix: string): string[] | undefined => {
+    if (!v.startsWith(prefix)) return undefined;
+    const suite = suiteByFlag(v.slice(prefix.length));
+    return suite ? [suite.name] : [];
+  };
+  const no = suiteList('no-');
+  const only = suiteList('only-');
+  if (v === 'off' || v === 'no' || v === 'disable') sdes.off = true;
+  else if (v === 'pad' || v === 'nonew' || v === 'lifetime') sdes[v] = true;
+  else if (SDES_PARAMS[v]) (sdes.params ??= {})[SDES_PARAMS[v][0]] = SDES_PARAMS[v][1];
+  else if (no?.length) (sdes.no ??= []).push(...no);
+  else if (only?.length) (sdes.only ??= []).push(...only);
+  else o.ignored.push(`${name}=${item}`); // unknown suites, order:, offerer_pref:, static, prefer
+}
 
 function receivedFrom(name: string, value: BencodeValue): { family: AddressFamily; address: string } {
   if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') {
@@ -354,6 +400,8 @@ function parseSignal(dict: NgDict, isAnswer: boolean): SignalRequest {
     rtcpMux: [],
     direction: [undefined, undefined],
     directionFlags: 0,
+    sdes: {},
+    osrtp: {},
   });
 
   const [from, to] = o.direction;
@@ -374,6 +422,8 @@ function parseSignal(dict: NgDict, isAnswer: boolean): SignalRequest {
     ice: o.ice,
     rtcpMux: o.rtcpMux.length > 0 ? o.rtcpMux : undefined,
     transportProtocol: o.transportProtocol,
+    sdes: Object.keys(o.sdes).length > 0 ? o.sdes : undefined,
+    osrtp: Object.keys(o.osrtp).length > 0 ? o.osrtp : undefined,
     endpointLearning: o.endpointLearning,
     label: o.label,
   });

@@ -26,6 +26,10 @@ export interface MediaPlan {
   rtcpMuxOnly?: boolean;
   /** Transport protocol override for the m= line. */
   protocol?: string;
+  /** a=crypto lines written in place of the sender's (which are always dropped). */
+  crypto?: string[];
+  /** Drop the sender's DTLS attributes (fingerprint, setup, tls-id): the relay terminates SRTP. */
+  stripDtls?: boolean;
 }
 
 export interface RewritePlan {
@@ -44,6 +48,8 @@ export interface RewritePlan {
 const ICE_ATTRIBUTE = /^a=(?:candidate|ice-ufrag|ice-pwd|ice-options|remote-candidates|end-of-candidates|ice-lite)(?::|\s*$)/;
 const RTCP_MUX = /^a=rtcp-mux\s*$/;
 const RTCP_MUX_ONLY = /^a=rtcp-mux-only\s*$/;
+const CRYPTO = /^a=crypto:/;
+const DTLS_ATTRIBUTE = /^a=(?:fingerprint|setup|tls-id):/;
 
 /** SDP address type of a literal address; anything not IPv6 is written as IP4. */
 export function sdpFamily(address: string): AddressFamily {
@@ -113,6 +119,7 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
   }
   if (!mp.rtcpMuxOnly && plan.rtcpAttribute !== 'none') body.push(rtcpLine(mp, plan.rtcpAttribute));
   if (mp.rtcpMux) body.push('a=rtcp-mux');
+  if (mp.crypto) body.push(...mp.crypto);
   const protocol = mp.protocol ?? media.protocol;
   // A replacer function, so `$` in a client-supplied protocol is not read as a substitution.
   return [mLine!.replace(/^m=(\S+) +\S+ +\S+/, (_, type: string) => `m=${type} ${mp.rtpPort} ${protocol}`), ...body];
@@ -123,6 +130,8 @@ function dropped(line: string, mp: MediaPlan, plan: RewritePlan): boolean {
     line.startsWith('a=rtcp:') || // re-emitted from the plan
     RTCP_MUX.test(line) || // likewise
     (RTCP_MUX_ONLY.test(line) && !mp.rtcpMux) ||
+    (mp.crypto !== undefined && CRYPTO.test(line)) ||
+    (mp.stripDtls === true && DTLS_ATTRIBUTE.test(line)) ||
     (plan.removeIce && ICE_ATTRIBUTE.test(line))
   );
 }

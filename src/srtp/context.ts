@@ -85,6 +85,7 @@ export class SrtpContext {
   private readonly encryptRtp: boolean;
   private readonly encryptRtcp: boolean;
   private readonly authRtp: boolean;
+  private readonly mkiLength: number;
   private readonly ssrcs = new Map<number, SsrcState>();
   private readonly rtcpReplay = new Map<number, ReplayWindow>();
   private srtcpIndex = 0;
@@ -100,6 +101,7 @@ export class SrtpContext {
     this.encryptRtp = suite.cipher !== 'null' && !material.unencryptedSrtp;
     this.encryptRtcp = suite.cipher !== 'null' && !material.unencryptedSrtcp;
     this.authRtp = suite.cipher === 'aes-gcm' || !material.unauthenticatedSrtp;
+    this.mkiLength = material.mkiLength ?? 0;
     if (suite.cipher === 'aes-cm') {
       this.rtpStream = new Keystream(keys.rtp.encryption, keys.rtp.salt);
       this.rtcpStream = new Keystream(keys.rtcp.encryption, keys.rtcp.salt);
@@ -131,7 +133,7 @@ export class SrtpContext {
   unprotectRtp(packet: Buffer): Buffer | SrtpFailure {
     const tagLength = this.authRtp ? this.suite.srtpTagLength : 0;
     const header = rtpHeaderLength(packet);
-    if (header < 0 || packet.length - tagLength < header) return SrtpFailure.Malformed;
+    if (header < 0 || packet.length - tagLength - this.mkiLength < header) return SrtpFailure.Malformed;
     const ssrc = packet.readUInt32BE(8);
     const state = this.ssrcState(ssrc);
     const index = state.roc.estimate(packet.readUInt16BE(2));
@@ -144,8 +146,9 @@ export class SrtpContext {
       plain = this.gcmRtp(false, packet, header, ssrc, roc, seq);
       if (!plain) return SrtpFailure.Auth;
     } else {
-      const body = packet.subarray(0, packet.length - tagLength);
-      if (tagLength > 0 && !timingSafeEqual(this.rtpTag(body, roc).subarray(0, tagLength), packet.subarray(body.length))) return SrtpFailure.Auth;
+      // The MKI sits between the payload and the tag and is not authenticated.
+      const body = packet.subarray(0, packet.length - tagLength - this.mkiLength);
+      if (tagLength > 0 && !timingSafeEqual(this.rtpTag(body, roc).subarray(0, tagLength), packet.subarray(packet.length - tagLength))) return SrtpFailure.Auth;
       plain = Buffer.from(body);
       if (this.encryptRtp) this.rtpStream!.apply(plain, header, ssrc, roc, seq);
     }
@@ -173,11 +176,11 @@ export class SrtpContext {
 
   unprotectRtcp(packet: Buffer): Buffer | SrtpFailure {
     const tagLength = this.suite.srtcpTagLength;
-    if (packet.length < 8 + 4 + tagLength) return SrtpFailure.Malformed;
+    if (packet.length < 8 + 4 + this.mkiLength + tagLength) return SrtpFailure.Malformed;
     const ssrc = packet.readUInt32BE(4);
     const gcm = this.suite.cipher === 'aes-gcm';
     // GCM puts the E|index word after the tag; HMAC suites before it.
-    const wordAt = gcm ? packet.length - 4 : packet.length - 4 - tagLength;
+    const wordAt = gcm ? packet.length - 4 : packet.length - 4 - this.mkiLength - tagLength;
     const word = packet.readUInt32BE(wordAt);
     const index = word & 0x7fffffff;
     const encrypted = (word & SRTCP_E_FLAG) !== 0;
@@ -190,7 +193,7 @@ export class SrtpContext {
       if (!plain) return SrtpFailure.Auth;
     } else {
       const authed = packet.subarray(0, wordAt + 4);
-      if (!timingSafeEqual(this.hmac(this.rtcpKeys, authed).subarray(0, tagLength), packet.subarray(wordAt + 4))) return SrtpFailure.Auth;
+      if (!timingSafeEqual(this.hmac(this.rtcpKeys, authed).subarray(0, tagLength), packet.subarray(packet.length - tagLength))) return SrtpFailure.Auth;
       plain = Buffer.from(packet.subarray(0, wordAt));
       if (encrypted && this.suite.cipher === 'aes-cm') this.rtcpStream!.apply(plain, 8, ssrc, Math.floor(index / 65536), index % 65536);
     }

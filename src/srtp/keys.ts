@@ -14,6 +14,8 @@ export interface SrtpKeyMaterial {
   unencryptedSrtp?: boolean;
   unencryptedSrtcp?: boolean;
   unauthenticatedSrtp?: boolean;
+  /** Bytes of MKI the sender puts before the tag (RFC 3711 §3.1); the relay's own keys use none. */
+  mkiLength?: number;
 }
 
 export interface SessionKeys {

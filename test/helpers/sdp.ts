@@ -7,6 +7,8 @@ export interface SdpSpec {
   sessionConnection?: boolean;
   extra?: string[];
   version?: number;
+  /** m= transport protocol, RTP/AVP unless given. */
+  protocol?: string;
 }
 
 export function phoneSdp(spec: SdpSpec): string {
@@ -19,7 +21,7 @@ export function phoneSdp(spec: SdpSpec): string {
     's=call',
     ...(session ? [c] : []),
     't=0 0',
-    `m=audio ${spec.port} RTP/AVP 0 8 101`,
+    `m=audio ${spec.port} ${spec.protocol ?? 'RTP/AVP'} 0 8 101`,
     ...(session ? [] : [c]),
     'a=rtpmap:0 PCMU/8000',
     'a=rtpmap:8 PCMA/8000',

@@ -134,3 +134,18 @@ t.test('interoperates with libsrtp2 in both directions, across a sequence-number
     t.same(theirRtcp.map((h) => (mineRtcp.unprotectRtcp(Buffer.from(h, 'hex')) as Buffer).toString('hex')), reports.map((p) => p.toString('hex')), `${suite.name}: we decrypt libsrtp's SRTCP`);
   }
 });
+
+t.test('an MKI between payload and tag is skipped on receipt (RFC 3711 §3.1)', async (t) => {
+  const suite = suiteByName('AES_CM_128_HMAC_SHA1_80')!;
+  const m = material(suite);
+  const tx = new SrtpContext(m);
+  const rx = new SrtpContext({ ...m, mkiLength: 4 });
+  const plain = rtp(5, 9);
+  const srtp = tx.protectRtp(plain);
+  const withMki = Buffer.concat([srtp.subarray(0, srtp.length - 10), Buffer.from([0, 0, 0, 1]), srtp.subarray(srtp.length - 10)]);
+  t.same(rx.unprotectRtp(withMki), plain);
+  const sr = rtcp(9);
+  const srtcp = tx.protectRtcp(sr);
+  const rtcpWithMki = Buffer.concat([srtcp.subarray(0, srtcp.length - 10), Buffer.from([0, 0, 0, 1]), srtcp.subarray(srtcp.length - 10)]);
+  t.same(rx.unprotectRtcp(rtcpWithMki), sr);
+});

@@ -46,7 +46,7 @@ async function exchange(
 ): Promise<void> {
   const fromA = rtpPacket(1000, { ssrc: 0xaaaa0001, mark: 0x41 });
   const fromB = rtpPacket(2000, { ssrc: 0xbbbb0001, mark: 0x42 });
-  const seal = (ctx: SrtpContext | undefined, p: Buffer, rtcp: boolean): Buffer => (ctx ? (rtcp ? ctx.protectRtcp(p) : ctx.protectRtp(p)) : p);
+  const seal = (ctx: SrtpContext | undefined, p: Buffer, rtcp: boolean): Buffer => (ctx ? (rtcp ? ctx.protectRtcp(p) : (ctx.protectRtp(p) as Buffer)) : p);
   await a.phone.send(seal(a.tx, fromA, false), a.relayPort, '127.0.0.1');
   await b.phone.send(seal(b.tx, fromB, false), b.relayPort, '127.0.0.1');
   await a.phone.send(seal(a.tx, rtcpPacket(0xaaaa0001), true), a.relayPort + 1, '127.0.0.1');
@@ -123,7 +123,7 @@ t.test('SRTP caller to a plain callee, GCM and HMAC suites; tampered packets dro
     const tx = context(suite, callerKey);
     await exchange(t, { phone: caller, relayPort: toCaller, tx, rx: context(suite, ours[0]!.key) }, { phone: callee, relayPort: relayEndpoints(String(o.sdp))[0]!.port }, name);
 
-    const forged = tx.protectRtp(rtpPacket(1001, { ssrc: 0xaaaa0001 }));
+    const forged = tx.protectRtp(rtpPacket(1001, { ssrc: 0xaaaa0001 })) as Buffer;
     forged[20]! ^= 0xff;
     await caller.send(forged, toCaller, '127.0.0.1');
     await caller.send(Buffer.from(forged.subarray(0, 14)), toCaller, '127.0.0.1');

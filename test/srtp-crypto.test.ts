@@ -66,15 +66,19 @@ t.test('protect/unprotect round trip, replay and tampering, every suite', async 
     const tx = new SrtpContext(m);
     const rx = new SrtpContext(m);
     const plain = rtp(100, 0x1234, 160, 2);
-    const srtp = tx.protectRtp(plain);
+    const srtp = tx.protectRtp(plain) as Buffer;
     t.equal(srtp.length, plain.length + suite.srtpTagLength, `${suite.name}: tag appended`);
     if (suite.cipher !== 'null') t.not(srtp.subarray(20, 40).toString('hex'), plain.subarray(20, 40).toString('hex'), `${suite.name}: payload encrypted`);
     t.same(rx.unprotectRtp(srtp), plain, `${suite.name}: decrypts`);
     t.equal(rx.unprotectRtp(srtp), SrtpFailure.Replay, `${suite.name}: replay refused`);
-    const bad = tx.protectRtp(rtp(101, 0x1234));
+    const bad = tx.protectRtp(rtp(101, 0x1234)) as Buffer;
     bad[30]! ^= 1;
     t.equal(rx.unprotectRtp(bad), SrtpFailure.Auth, `${suite.name}: tampered packet refused`);
     t.equal(rx.unprotectRtp(Buffer.alloc(8, 0x80)), SrtpFailure.Malformed, `${suite.name}: runt`);
+    const overrun = rtp(102, 0x1234, 4);
+    overrun[0] = 0x90; // header extension whose length runs past the packet
+    overrun.writeUInt16BE(50, 14);
+    t.equal(tx.protectRtp(overrun), SrtpFailure.Malformed, `${suite.name}: never sent in the clear`);
     const sr = rtcp(0x1234);
     t.same(rx.unprotectRtcp(tx.protectRtcp(sr)), sr, `${suite.name}: SRTCP decrypts`);
     const badRtcp = tx.protectRtcp(sr);
@@ -87,7 +91,7 @@ t.test('replay window: old packets beyond the window are refused, reordered ones
   const m = material(suiteByName('AES_CM_128_HMAC_SHA1_80')!);
   const tx = new SrtpContext(m);
   const rx = new SrtpContext(m);
-  const packets = Array.from({ length: 300 }, (_, i) => tx.protectRtp(rtp(i, 7)));
+  const packets = Array.from({ length: 300 }, (_, i) => tx.protectRtp(rtp(i, 7)) as Buffer);
   t.ok(Buffer.isBuffer(rx.unprotectRtp(packets[299]!)));
   t.ok(Buffer.isBuffer(rx.unprotectRtp(packets[250]!)), 'reordered within the window');
   t.equal(rx.unprotectRtp(packets[100]!), SrtpFailure.Replay, 'too old');
@@ -119,7 +123,7 @@ t.test('interoperates with libsrtp2 in both directions, across a sequence-number
     const plains = seqs.map((s) => rtp(s, 0xcafe0001, 100 + s % 50, s % 3));
 
     const ours = new SrtpContext(m);
-    const decrypted = reference(bin, suite.name, 'unprotect', 'rtp', keyAndSalt, plains.map((p) => ours.protectRtp(p)));
+    const decrypted = reference(bin, suite.name, 'unprotect', 'rtp', keyAndSalt, plains.map((p) => ours.protectRtp(p) as Buffer));
     t.same(decrypted, plains.map((p) => p.toString('hex')), `${suite.name}: libsrtp decrypts our SRTP`);
 
     const theirs = reference(bin, suite.name, 'protect', 'rtp', keyAndSalt, plains);
@@ -141,7 +145,7 @@ t.test('an MKI between payload and tag is skipped on receipt (RFC 3711 §3.1)', 
   const tx = new SrtpContext(m);
   const rx = new SrtpContext({ ...m, mkiLength: 4 });
   const plain = rtp(5, 9);
-  const srtp = tx.protectRtp(plain);
+  const srtp = tx.protectRtp(plain) as Buffer;
   const withMki = Buffer.concat([srtp.subarray(0, srtp.length - 10), Buffer.from([0, 0, 0, 1]), srtp.subarray(srtp.length - 10)]);
   t.same(rx.unprotectRtp(withMki), plain);
   const sr = rtcp(9);

@@ -56,7 +56,7 @@ t.test('rtpengine and rtpbridge SRTP interoperate in both directions, every encr
 
     const fromSrtp = rtpPacket(7, { ssrc: 0x5eed0001, mark: 0x11 });
     const fromPlain = rtpPacket(9, { ssrc: 0x5eed0002, mark: 0x22 });
-    await srtpPhone.send(tx.protectRtp(fromSrtp), relayToSrtp, '127.0.0.1');
+    await srtpPhone.send(tx.protectRtp(fromSrtp) as Buffer, relayToSrtp, '127.0.0.1');
     await plainPhone.send(fromPlain, relayToPlain, '127.0.0.1');
     await srtpPhone.send(tx.protectRtcp(rtcpPacket(0x5eed0001)), relayToSrtp + 1, '127.0.0.1');
     await plainPhone.send(rtcpPacket(0x5eed0002), relayToPlain + 1, '127.0.0.1');

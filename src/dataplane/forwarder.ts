@@ -219,7 +219,16 @@ export class Forwarder {
       return;
     }
     const encrypt = peer.encrypt;
-    if (encrypt !== undefined) packet = stream.kind === 'RTP' ? encrypt.protectRtp(packet) : encrypt.protectRtcp(packet);
+    if (encrypt !== undefined) {
+      const sealed = stream.kind === 'RTP' ? encrypt.protectRtp(packet) : encrypt.protectRtcp(packet);
+      // Never let a packet the transform refused out in the clear.
+      if (typeof sealed === 'number') {
+        stream.errors++;
+        totals.dropped.malformed++;
+        return;
+      }
+      packet = sealed;
+    }
     try {
       out.socket.send(packet, dest.port, dest.address);
     } catch {

@@ -108,10 +108,10 @@ export class SrtpContext {
     }
   }
 
-  /** Plain RTP in, SRTP out (a new buffer). The caller has checked it is at least an RTP header. */
-  protectRtp(packet: Buffer): Buffer {
+  /** Plain RTP in, SRTP out (a new buffer); Malformed when the header runs past the packet. */
+  protectRtp(packet: Buffer): Buffer | SrtpFailure.Malformed {
     const header = rtpHeaderLength(packet);
-    if (header < 0) return packet;
+    if (header < 0) return SrtpFailure.Malformed;
     const ssrc = packet.readUInt32BE(8);
     const state = this.ssrcState(ssrc);
     const index = state.roc.estimate(packet.readUInt16BE(2));
@@ -119,7 +119,7 @@ export class SrtpContext {
     state.roc.update(safeIndex);
     const roc = Math.floor(safeIndex / 65536);
     const seq = safeIndex % 65536;
-    if (this.suite.cipher === 'aes-gcm') return this.gcmRtp(true, packet, header, ssrc, roc, seq) as Buffer;
+    if (this.suite.cipher === 'aes-gcm') return this.gcmRtp(true, packet, header, ssrc, roc, seq)!;
 
     const tagLength = this.authRtp ? this.suite.srtpTagLength : 0;
     const out = Buffer.allocUnsafe(packet.length + tagLength);

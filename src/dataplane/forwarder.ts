@@ -179,29 +179,16 @@ export class Forwarder {
     const totals = this.totals;
     totals.packetsIn++;
     totals.bytesIn += msg.length;
-    if (!isWellFormed(stream.kind, msg)) {
-      stream.errors++;
-      totals.dropped.malformed++;
-      return;
-    }
+    if (!isWellFormed(stream.kind, msg)) return this.drop(stream, 'malformed');
     // Authenticate before learning, so a forged packet cannot move the media somewhere else.
     let packet = msg;
-    const decrypt = side.decrypt;
-    if (decrypt !== undefined) {
-      const plain = stream.kind === 'RTP' ? decrypt.unprotectRtp(msg) : decrypt.unprotectRtcp(msg);
-      if (typeof plain === 'number') {
-        stream.errors++;
-        totals.dropped.srtp++;
-        return;
-      }
+    if (side.decrypt !== undefined) {
+      const plain = side.decrypt.unprotect(stream.kind === 'RTCP', msg);
+      if (typeof plain === 'number') return this.drop(stream, 'srtp');
       packet = plain;
     }
     const now = Date.now();
-    if (!this.acceptSource(side, stream, rinfo.address, rinfo.port, now)) {
-      stream.errors++;
-      totals.dropped.unknownSource++;
-      return;
-    }
+    if (!this.acceptSource(side, stream, rinfo.address, rinfo.port, now)) return this.drop(stream, 'unknownSource');
     stream.packets++;
     stream.bytes += msg.length;
     stream.lastPacketMs = now;
@@ -218,15 +205,10 @@ export class Forwarder {
       totals.dropped.noDestination++;
       return;
     }
-    const encrypt = peer.encrypt;
-    if (encrypt !== undefined) {
-      const sealed = stream.kind === 'RTP' ? encrypt.protectRtp(packet) : encrypt.protectRtcp(packet);
+    if (peer.encrypt !== undefined) {
+      const sealed = peer.encrypt.protect(stream.kind === 'RTCP', packet);
       // Never let a packet the transform refused out in the clear.
-      if (typeof sealed === 'number') {
-        stream.errors++;
-        totals.dropped.malformed++;
-        return;
-      }
+      if (typeof sealed === 'number') return this.drop(stream, 'malformed');
       packet = sealed;
     }
     try {
@@ -238,6 +220,11 @@ export class Forwarder {
     }
     totals.packetsOut++;
     totals.bytesOut += packet.length;
+  }
+
+  private drop(stream: Stream, reason: 'malformed' | 'srtp' | 'unknownSource'): void {
+    stream.errors++;
+    this.totals.dropped[reason]++;
   }
 
   /** Endpoint learning as rtpengine does it; false when strict-source rejects the packet. */

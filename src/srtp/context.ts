@@ -108,6 +108,15 @@ export class SrtpContext {
     }
   }
 
+  /** RTP or RTCP by `rtcp`: what the data plane calls per packet. */
+  protect(rtcp: boolean, packet: Buffer): Buffer | SrtpFailure {
+    return rtcp ? this.protectRtcp(packet) : this.protectRtp(packet);
+  }
+
+  unprotect(rtcp: boolean, packet: Buffer): Buffer | SrtpFailure {
+    return rtcp ? this.unprotectRtcp(packet) : this.unprotectRtp(packet);
+  }
+
   /** Plain RTP in, SRTP out (a new buffer); Malformed when the header runs past the packet. */
   protectRtp(packet: Buffer): Buffer | SrtpFailure.Malformed {
     const header = rtpHeaderLength(packet);

@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 import { DEFAULT_RELAY_OPTIONS, type AddressFamily, type RelayOptions } from './config/options.js';
 import { RelayError } from './errors.js';
 import { Call, type Monologue, type MonologueMedia } from './call/call.js';
-import { answerCrypto, needsSrtp, newSdesState, offerCrypto, type LegCrypto } from './call/sdes.js';
+import { answerCrypto, mediaMayNeedSrtp, needsSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './call/sdes.js';
 import {
   markRejected,
   nextSdpVersion,
@@ -267,6 +267,10 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** SDES/OSRTP for this m= line; an answer also hands both sides their SRTP keys. */
   private settleCrypto(kind: SignalKind, media: SdpMedia, mine: MonologueMedia, theirs: MonologueMedia, offeredProtocol: string, req: SignalRequest): LegCrypto {
+    // Plain calls keep no SDES state: an idle call's memory is a budget (issue 4: <= 4 KiB).
+    if (!mine.sdes && !theirs.sdes && !mediaMayNeedSrtp(media, req)) return plainLeg(media, req.transportProtocol);
+    mine.sdes ??= newSdesState();
+    theirs.sdes ??= newSdesState();
     if (kind === 'offer') return offerCrypto(media, mine.sdes, theirs.sdes, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {});
     const settled = answerCrypto(media, mine.sdes, theirs.sdes, offeredProtocol, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {});
     mine.side.srtp = settled.answererSrtp;
@@ -299,7 +303,6 @@ export class Relay extends EventEmitter<RelayEvents> {
       side,
       muxOffered: false,
       muxPolicy: 'follow',
-      sdes: newSdesState(),
     };
     mono.medias[media.index] = created;
     return created;

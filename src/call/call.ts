@@ -18,7 +18,8 @@ export interface MonologueMedia {
   muxOffered: boolean;
   /** The offerer's rtcp-mux flags: follow the answerer, always accept, or refuse. */
   muxPolicy: 'follow' | 'accept' | 'reject';
-  sdes: SdesState;
+  /** Created the first time this m= line involves SRTP; plain calls never carry it. */
+  sdes?: SdesState;
 }
 
 /** What was last sent to a participant, so `replace: SDP-version` can tell whether the SDP changed. */

@@ -37,10 +37,20 @@ export function isDtlsProtocol(protocol: string): boolean {
   return /^UDP\/TLS\//i.test(protocol);
 }
 
-/** Whether a call with this SDP and these options may need the relay to do SRTP (so it must sit on an SRTP-capable shard). */
-export function needsSrtp(sdp: ParsedSdp, req: Pick<SignalRequest, 'transportProtocol' | 'osrtp'>): boolean {
+/** Whether this m= line, with these options, may need the relay to do SRTP. */
+export function mediaMayNeedSrtp(media: SdpMedia, req: Pick<SignalRequest, 'transportProtocol' | 'osrtp'>): boolean {
   if (req.osrtp?.offer || (req.transportProtocol !== undefined && isSecureProtocol(req.transportProtocol))) return true;
-  return sdp.medias.some((m) => isSecureProtocol(m.protocol) || m.lines.some((l) => l.startsWith('a=crypto:')));
+  return isSecureProtocol(media.protocol) || media.lines.some((l) => l.startsWith('a=crypto:'));
+}
+
+/** Whether a call with this SDP may need SRTP, so it must sit on an SRTP-capable shard. */
+export function needsSrtp(sdp: ParsedSdp, req: Pick<SignalRequest, 'transportProtocol' | 'osrtp'>): boolean {
+  return sdp.medias.some((m) => mediaMayNeedSrtp(m, req));
+}
+
+/** A leg with no SRTP on either side: only the profile may change (AVP <-> AVPF). */
+export function plainLeg(media: SdpMedia, requested: string | undefined): LegCrypto {
+  return { protocol: requested === undefined || requested === 'accept' ? media.protocol : requested, lines: [], stripDtls: false };
 }
 
 /** What one leg's m= line carries: its protocol, the a=crypto lines to write, whether DTLS attributes go. */

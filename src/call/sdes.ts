@@ -77,9 +77,6 @@ function senderLines(media: SdpMedia): SdesCrypto[] {
  */
 export function offerCrypto(media: SdpMedia, offerer: SdesState, answerer: SdesState, requested: string | undefined, sdes: SdesOptions, osrtp: OsrtpOptions): LegCrypto {
   const offered = senderLines(media);
-  offerer.theirs = offered;
-  offerer.options = sdes;
-  offerer.osrtp = osrtp;
   const protocol = requested === undefined || requested === 'accept' ? media.protocol : requested;
   if (isDtlsProtocol(protocol) && protocol !== media.protocol) throw new SrtpError(`transport protocol ${protocol} needs DTLS-SRTP, which the relay does not do yet`);
   const secureIn = isSecureProtocol(media.protocol);
@@ -87,9 +84,13 @@ export function offerCrypto(media: SdpMedia, offerer: SdesState, answerer: SdesS
   if (secureIn && offered.length === 0 && !secureOut) {
     throw new SrtpError(`m= line ${media.index} offers SRTP without SDES keys (DTLS-SRTP is not supported yet); cannot bridge to ${protocol}`);
   }
-  const isOsrtpOffer = !secureIn && offered.length > 0;
-  const wantSdes = secureOut || osrtp.offer === true || (isOsrtpOffer && !secureOut);
   if (secureOut && !secureIn && sdes.off) throw new SrtpError(`transport protocol ${protocol} needs keys, but SDES is off and DTLS-SRTP is not supported yet`);
+  // Checked first, so a refused re-offer leaves the call's SDES state as it was.
+  offerer.theirs = offered;
+  offerer.options = sdes;
+  offerer.osrtp = osrtp;
+  const isOsrtpOffer = !secureIn && offered.length > 0;
+  const wantSdes = secureOut || osrtp.offer === true || isOsrtpOffer;
   // Both legs DTLS (or SRTP without SDES): nothing to terminate; the relay forwards the handshake and packets as they are.
   if (secureOut && secureIn && offered.length === 0) {
     answerer.ours = [];
@@ -114,8 +115,8 @@ export function answerCrypto(
 ): { leg: LegCrypto; answererSrtp: SideSrtp | null; offererSrtp: SideSrtp | null } {
   const wanted = requested === 'accept' ? undefined : requested;
   const answered = senderLines(media);
-  answerer.theirs = answered;
   const answererSrtp = settleAnswerer(media, answered, answerer);
+  answerer.theirs = answered;
 
   const options = { ...offerer.options, ...sdes };
   const accept = isSecureProtocol(offeredProtocol) || answererSrtp !== null || offerer.osrtp.accept === true || osrtp.accept === true;

@@ -80,6 +80,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   private rates = { packetsIn: 0, packetsOut: 0 };
   private nextSide = 1;
   private nextShard = 0;
+  /** Where new calls go, fixed by the data plane: SRTP-capable shards, and the rest (all, if none is plain-only). */
+  private readonly shardChoice: { secure: readonly number[]; plain: readonly number[] };
   private closed = false;
 
   constructor(options: Partial<RelayOptions> = {}, deps: RelayDeps = {}) {
@@ -90,6 +92,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.dataPlane = deps.dataPlane ?? createDataPlane(this.options.threads ?? defaultThreads(), this.log);
     this.dataPlane.onLearned((event) => this.learned(event));
     this.ports = new PortAllocator(this.options.portMin, this.options.portMax, this.dataPlane);
+    this.shardChoice = shardChoice(this.dataPlane);
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS).unref();
   }
 
@@ -257,10 +260,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Round robin over the shards that fit: SRTP-capable ones for secure calls, the others (if any) for plain ones. */
   private pickShard(secure: boolean): number {
-    const all = Array.from({ length: this.dataPlane.shards }, (_, i) => i);
-    const secureSet = new Set(this.dataPlane.secureShards);
-    const plain = all.filter((s) => !secureSet.has(s));
-    const fitting = secure ? this.dataPlane.secureShards : plain.length > 0 ? plain : all;
+    const fitting = secure ? this.shardChoice.secure : this.shardChoice.plain;
     if (fitting.length === 0) throw new RelayError('SRTP_INVALID', 'no forwarding thread here can do SRTP');
     return fitting[this.nextShard++ % fitting.length]!;
   }
@@ -390,3 +390,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 }
 
+/** Plain calls prefer shards that cannot do SRTP (the addon's), so SRTP-capable workers stay free for SRTP. */
+function shardChoice(dataPlane: DataPlane): { secure: readonly number[]; plain: readonly number[] } {
+  const all = Array.from({ length: dataPlane.shards }, (_, i) => i);
+  const plain = all.filter((s) => !dataPlane.secureShards.includes(s));
+  return { secure: dataPlane.secureShards, plain: plain.length > 0 ? plain : all };
+}

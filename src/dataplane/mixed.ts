@@ -23,8 +23,8 @@ export class MixedDataPlane implements DataPlane {
   }
 
   async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
-    const [plane, local_shard] = shard < this.plain.shards ? [this.plain, shard] : [this.secure, shard - this.plain.shards];
-    const result = await plane.bind(side, local_shard, local, family, rtpPort);
+    const [plane, planeShard] = shard < this.plain.shards ? [this.plain, shard] : [this.secure, shard - this.plain.shards];
+    const result = await plane.bind(side, planeShard, local, family, rtpPort);
     if (result === 'bound') this.owner.set(side, plane);
     return result;
   }

@@ -153,3 +153,17 @@ t.test('an MKI between payload and tag is skipped on receipt (RFC 3711 §3.1)', 
   const rtcpWithMki = Buffer.concat([srtcp.subarray(0, srtcp.length - 10), Buffer.from([0, 0, 0, 1]), srtcp.subarray(srtcp.length - 10)]);
   t.same(rx.unprotectRtcp(rtcpWithMki), sr);
 });
+
+t.test("forged packets with made-up SSRCs do not evict a real stream's ROC", async (t) => {
+  const m = material(suiteByName('AES_CM_128_HMAC_SHA1_80')!);
+  const tx = new SrtpContext(m);
+  const rx = new SrtpContext(m);
+  // Past a sequence wrap, the stream's ROC is 1: a receiver that forgot it would compute the wrong tag.
+  for (const seq of [65534, 65535, 0]) t.ok(Buffer.isBuffer(rx.unprotectRtp(tx.protectRtp(rtp(seq, 42)) as Buffer)));
+  const forger = new SrtpContext(material(suiteByName('AES_CM_128_HMAC_SHA1_80')!));
+  for (let i = 0; i < 100; i++) {
+    const forged = forger.protectRtp(rtp(7, 1000 + i)) as Buffer;
+    t.equal(rx.unprotectRtp(forged), SrtpFailure.Auth);
+  }
+  t.same(rx.unprotectRtp(tx.protectRtp(rtp(1, 42)) as Buffer), rtp(1, 42), 'the real stream still decrypts after the flood');
+});

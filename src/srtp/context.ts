@@ -28,6 +28,7 @@ const SRTCP_E_FLAG = 0x80000000;
 interface SsrcState {
   roc: RolloverCounter;
   replay: ReplayWindow;
+  rtcpReplay: ReplayWindow;
 }
 
 export class Keystream {
@@ -87,7 +88,6 @@ export class SrtpContext {
   private readonly authRtp: boolean;
   private readonly mkiLength: number;
   private readonly ssrcs = new Map<number, SsrcState>();
-  private readonly rtcpReplay = new Map<number, ReplayWindow>();
   private srtcpIndex = 0;
   private readonly scratch = Buffer.alloc(4);
 
@@ -122,7 +122,7 @@ export class SrtpContext {
     const header = rtpHeaderLength(packet);
     if (header < 0) return SrtpFailure.Malformed;
     const ssrc = packet.readUInt32BE(8);
-    const state = this.ssrcState(ssrc);
+    const state = this.ssrcs.get(ssrc) ?? this.remember(ssrc);
     const index = state.roc.estimate(packet.readUInt16BE(2));
     const safeIndex = index < 0 ? packet.readUInt16BE(2) : index;
     state.roc.update(safeIndex);
@@ -144,9 +144,12 @@ export class SrtpContext {
     const header = rtpHeaderLength(packet);
     if (header < 0 || packet.length - tagLength - this.mkiLength < header) return SrtpFailure.Malformed;
     const ssrc = packet.readUInt32BE(8);
-    const state = this.ssrcState(ssrc);
-    const index = state.roc.estimate(packet.readUInt16BE(2));
-    if (index < 0 || !state.replay.fresh(index)) return SrtpFailure.Replay;
+    // An unknown SSRC gets state only once a packet of it authenticates, so forged packets with made-up
+    // SSRCs cannot push a real stream's ROC and replay state out of the table.
+    const state = this.ssrcs.get(ssrc);
+    const sequence = packet.readUInt16BE(2);
+    const index = state ? state.roc.estimate(sequence) : sequence;
+    if (index < 0 || (state && !state.replay.fresh(index))) return SrtpFailure.Replay;
     const roc = Math.floor(index / 65536);
     const seq = index % 65536;
 
@@ -161,8 +164,9 @@ export class SrtpContext {
       plain = Buffer.from(body);
       if (this.encryptRtp) this.rtpStream!.apply(plain, header, ssrc, roc, seq);
     }
-    state.roc.update(index);
-    state.replay.accept(index);
+    const kept = state ?? this.remember(ssrc);
+    kept.roc.update(index);
+    kept.replay.accept(index);
     return plain;
   }
 
@@ -193,8 +197,8 @@ export class SrtpContext {
     const word = packet.readUInt32BE(wordAt);
     const index = word & 0x7fffffff;
     const encrypted = (word & SRTCP_E_FLAG) !== 0;
-    let replay = this.rtcpReplay.get(ssrc);
-    if (replay && !replay.fresh(index)) return SrtpFailure.Replay;
+    const state = this.ssrcs.get(ssrc);
+    if (state && !state.rtcpReplay.fresh(index)) return SrtpFailure.Replay;
 
     let plain: Buffer | undefined;
     if (gcm) {
@@ -206,22 +210,15 @@ export class SrtpContext {
       plain = Buffer.from(packet.subarray(0, wordAt));
       if (encrypted && this.suite.cipher === 'aes-cm') this.rtcpStream!.apply(plain, 8, ssrc, Math.floor(index / 65536), index % 65536);
     }
-    if (!replay) {
-      replay = new ReplayWindow();
-      if (this.rtcpReplay.size >= MAX_SSRCS) this.rtcpReplay.delete(this.rtcpReplay.keys().next().value!);
-      this.rtcpReplay.set(ssrc, replay);
-    }
-    replay.accept(index);
+    (state ?? this.remember(ssrc)).rtcpReplay.accept(index);
     return plain;
   }
 
-  private ssrcState(ssrc: number): SsrcState {
-    let state = this.ssrcs.get(ssrc);
-    if (!state) {
-      state = { roc: new RolloverCounter(), replay: new ReplayWindow() };
-      if (this.ssrcs.size >= MAX_SSRCS) this.ssrcs.delete(this.ssrcs.keys().next().value!);
-      this.ssrcs.set(ssrc, state);
-    }
+  /** New state for an SSRC, forgetting the longest-known one when the table is full. */
+  private remember(ssrc: number): SsrcState {
+    const state = { roc: new RolloverCounter(), replay: new ReplayWindow(), rtcpReplay: new ReplayWindow() };
+    if (this.ssrcs.size >= MAX_SSRCS) this.ssrcs.delete(this.ssrcs.keys().next().value!);
+    this.ssrcs.set(ssrc, state);
     return state;
   }
 

@@ -3,7 +3,10 @@ import { pino, type Logger } from 'pino';
 import { DEFAULT_RELAY_OPTIONS, type AddressFamily, type RelayOptions } from './config/options.js';
 import { RelayError } from './errors.js';
 import { Call, type Monologue, type MonologueMedia } from './call/call.js';
-import { answerCrypto, mediaMayNeedSrtp, needsSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './call/sdes.js';
+import { answerCrypto, isSecureProtocol, mediaMayNeedSrtp, needsSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './call/sdes.js';
+import { answerSetup, dtlsLines, participantDtls, sameAssociation, setupAgainst, sideDtls } from './call/dtls.js';
+import { ICE_LITE, iceLines, newCredentials, wantsIce } from './call/ice.js';
+import { certificateDer, createIdentity, fingerprintOf, type DtlsIdentity } from './dtls/identity.js';
 import {
   markRejected,
   nextSdpVersion,
@@ -27,7 +30,7 @@ import type {
   SignalRequest,
 } from './call/requests.js';
 import { createDataPlane, defaultThreads } from './dataplane/index.js';
-import type { DataPlane, DataPlaneCounters, LearnedEvent, LearningPolicy, SideId } from './dataplane/types.js';
+import type { DataPlane, DataPlaneCounters, LearnedEvent, LearningPolicy, SecuredEvent, SideId } from './dataplane/types.js';
 import { InterfaceSet } from './media/interfaces.js';
 import { learningPolicy } from './dataplane/policy.js';
 import { MediaSide } from './media/media-side.js';
@@ -83,6 +86,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Where new calls go, fixed by the data plane: SRTP-capable shards, and the rest (all, if none is plain-only). */
   private readonly shardChoice: { secure: readonly number[]; plain: readonly number[] };
   private closed = false;
+  /** The DTLS certificate, made (or read) at start-up; its DER for fingerprints. */
+  readonly dtlsIdentity: Promise<DtlsIdentity>;
+  private readonly certificate: Promise<Buffer>;
 
   constructor(options: Partial<RelayOptions> = {}, deps: RelayDeps = {}) {
     super();
@@ -91,6 +97,14 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.interfaces = new InterfaceSet(this.options.interfaces);
     this.dataPlane = deps.dataPlane ?? createDataPlane(this.options.threads ?? defaultThreads(), this.log);
     this.dataPlane.onLearned((event) => this.learned(event));
+    this.dataPlane.onSecured((event) => this.secured(event));
+    this.dtlsIdentity = createIdentity(this.options.dtlsCertificate);
+    this.certificate = this.dtlsIdentity.then((identity) => {
+      this.dataPlane.setDtlsIdentity(identity);
+      return certificateDer(identity.certPem);
+    });
+    // Reported where it is used (a DTLS offer fails with it); never an unhandled rejection.
+    this.certificate.catch((err: unknown) => this.log.error({ err }, 'no DTLS certificate'));
     this.ports = new PortAllocator(this.options.portMin, this.options.portMax, this.dataPlane);
     this.shardChoice = shardChoice(this.dataPlane);
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS).unref();
@@ -178,9 +192,9 @@ export class Relay extends EventEmitter<RelayEvents> {
       let call = this.calls.get(req.callId);
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const isNew = call === undefined;
-      const secure = needsSrtp(sdp, req);
+      const secure = needsSrtp(sdp, req) || sdp.medias.some((m) => wantsIce(req.ice, m.hasIce, false));
       if (call && secure && !this.dataPlane.secureShards.includes(call.shard)) {
-        throw new RelayError('SRTP_INVALID', 'this call started as plain RTP on the native data plane, which cannot add SRTP to it');
+        throw new RelayError('SRTP_INVALID', 'this call started as plain RTP on the native data plane, which cannot add SRTP, ICE or DTLS to it');
       }
       if (!call) {
         call = new Call(req.callId, Date.now(), this.pickShard(secure));
@@ -227,7 +241,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       theirs.side.peer = mine.side;
       // In an answer, `theirs` is the offerer and still holds the protocol it offered.
       const offeredProtocol = theirs.protocol;
-      const leg = this.settleCrypto(kind, media, mine, theirs, offeredProtocol, req);
+      const leg = await this.settleCrypto(kind, media, mine, theirs, offeredProtocol, req);
       mine.protocol = media.protocol;
       theirs.protocol = leg.protocol;
       mine.side.policy = this.learningPolicy(req);
@@ -236,7 +250,10 @@ export class Relay extends EventEmitter<RelayEvents> {
       mine.side.rtcp = remote.rtcp;
       const plan = planMedia(kind, req.rtcpMux ?? [], media, mine, theirs);
       plan.crypto = leg.lines;
-      plan.stripDtls = leg.stripDtls;
+      plan.dtls = leg.dtls;
+      plan.ice = this.settleIce(media, mine, theirs, plan, req, kind);
+      if (kind === 'offer') mine.mid = media.mid;
+      else plan.mid = theirs.mid;
       for (const side of [mine.side, theirs.side]) this.dataPlane.configure(side.id, side.config());
       // A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop.
       if (media.address !== undefined && isUnspecified(media.address) && !replace.has('zero-address')) plan.address = media.address;
@@ -246,8 +263,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const draft = {
       medias: plans,
       replaceOrigin: replace.has('origin') || replace.has('origin-full'),
-      // No ICE agent yet: candidates would let endpoints bypass the relay, so they never pass through.
-      removeIce: true,
+      sessionLines: plans.some((p) => p.ice !== undefined) ? [ICE_LITE] : [],
       rtcpAttribute: rtcpAttribute(req),
     } as const;
     let out = rewriteSdp(sdp, draft);
@@ -265,17 +281,80 @@ export class Relay extends EventEmitter<RelayEvents> {
     return fitting[this.nextShard++ % fitting.length]!;
   }
 
-  /** SDES/OSRTP for this m= line; an answer also hands both sides their SRTP keys. */
-  private settleCrypto(kind: SignalKind, media: SdpMedia, mine: MonologueMedia, theirs: MonologueMedia, offeredProtocol: string, req: SignalRequest): LegCrypto {
+  /**
+   * SDES/OSRTP and DTLS-SRTP for this m= line. An offer gets the relay's a=crypto lines and, on a secure
+   * profile, its DTLS actpass; an answer settles each leg's keys (SDES) or DTLS role and fingerprint.
+   */
+  private async settleCrypto(
+    kind: SignalKind,
+    media: SdpMedia,
+    mine: MonologueMedia,
+    theirs: MonologueMedia,
+    offeredProtocol: string,
+    req: SignalRequest,
+  ): Promise<LegCrypto & { dtls?: string[] }> {
+    const dtlsIn = participantDtls(media, req.dtls);
     // Plain calls keep no SDES state: an idle call's memory is a budget (issue 4: <= 4 KiB).
     if (!mine.sdes && !theirs.sdes && !mediaMayNeedSrtp(media, req)) return plainLeg(media, req.transportProtocol);
     mine.sdes ??= newSdesState();
     theirs.sdes ??= newSdesState();
-    if (kind === 'offer') return offerCrypto(media, mine.sdes, theirs.sdes, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {});
-    const settled = answerCrypto(media, mine.sdes, theirs.sdes, offeredProtocol, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {});
-    mine.side.srtp = settled.answererSrtp;
-    theirs.side.srtp = settled.offererSrtp;
-    return settled.leg;
+    if (kind === 'offer') {
+      const requested = req.transportProtocol;
+      const dtlsOut = isSecureProtocol(requested === undefined || requested === 'accept' ? media.protocol : requested) && req.dtls !== 'off';
+      const leg = offerCrypto(media, mine.sdes, theirs.sdes, requested, req.sdes ?? {}, req.osrtp ?? {}, { sender: dtlsIn !== undefined, recipient: dtlsOut });
+      mine.dtlsParams = dtlsIn;
+      if (!dtlsOut) {
+        theirs.side.dtls = null;
+        return leg;
+      }
+      // Ready for an answerer that starts the handshake before its answer reaches the relay.
+      theirs.side.dtls ??= { role: 'server', fingerprint: null };
+      const hash = req.dtlsFingerprint ?? dtlsIn?.fingerprint.hash ?? 'sha-256';
+      return { ...leg, dtls: dtlsLines('actpass', hash, await this.fingerprint(hash)) };
+    }
+    // Only an answerer the relay offered DTLS to can have chosen it.
+    const answererDtls = mine.side.dtls !== null ? dtlsIn : undefined;
+    const offererDtls = req.dtls === 'off' ? undefined : theirs.dtlsParams;
+    const keying = { sender: offererDtls !== undefined, recipient: answererDtls !== undefined };
+    const settled = answerCrypto(media, mine.sdes, theirs.sdes, offeredProtocol, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {}, keying);
+    mine.dtlsParams = answererDtls;
+    if (answererDtls) this.setDtls(mine, sideDtls(setupAgainst(answererDtls.setup), answererDtls.fingerprint));
+    else {
+      mine.side.dtls = null;
+      mine.side.srtp = settled.answererSrtp;
+    }
+    if (!offererDtls) {
+      theirs.side.dtls = null;
+      theirs.side.srtp = settled.offererSrtp;
+      return settled.leg;
+    }
+    const setup = answerSetup(offererDtls.setup, req.dtls, this.options.dtlsPassive);
+    this.setDtls(theirs, sideDtls(setup, offererDtls.fingerprint));
+    const hash = req.dtlsFingerprint ?? offererDtls.fingerprint.hash;
+    return { ...settled.leg, dtls: dtlsLines(setup, hash, await this.fingerprint(hash)) };
+  }
+
+  /** Keys from a finished handshake survive a re-answer only if the peer's certificate and role are the same. */
+  private setDtls(media: MonologueMedia, next: NonNullable<MediaSide['dtls']>): void {
+    if (!sameAssociation(media.side.dtls, next)) media.side.srtp = null;
+    media.side.dtls = next;
+  }
+
+  /** ICE attributes for the recipient, when rtpengine's rules want them; the recipient's side answers checks. */
+  private settleIce(media: SdpMedia, mine: MonologueMedia, theirs: MonologueMedia, plan: MediaPlan, req: SignalRequest, kind: SignalKind): string[] | undefined {
+    mine.offeredIce = media.hasIce;
+    if (!wantsIce(req.ice, media.hasIce, theirs.offeredIce === true)) {
+      theirs.side.ice = null;
+      return undefined;
+    }
+    theirs.iceCredentials ??= newCredentials();
+    theirs.side.ice = theirs.iceCredentials;
+    const muxed = plan.rtcpMuxOnly === true || (plan.rtcpMux && kind === 'answer');
+    return iceLines(theirs.iceCredentials, { address: plan.address, rtpPort: plan.rtpPort, rtcpPort: muxed ? undefined : plan.rtcpPort }, req.ice === 'force-relay');
+  }
+
+  private async fingerprint(hash: string): Promise<string> {
+    return fingerprintOf(await this.certificate, hash);
   }
 
   /** Learning flags describe the participant that sent this SDP. */
@@ -306,6 +385,12 @@ export class Relay extends EventEmitter<RelayEvents> {
     };
     mono.medias[media.index] = created;
     return created;
+  }
+
+  /** The forwarder finished a DTLS handshake: keep the keys, so later configures (and restarts) carry them. */
+  private secured(event: SecuredEvent): void {
+    const media = this.owners.get(event.side)?.medias.find((m) => m?.side.id === event.side);
+    if (media) media.side.srtp = event.srtp;
   }
 
   private learned(event: LearnedEvent): void {

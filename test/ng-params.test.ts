@@ -111,7 +111,7 @@ t.test('key spellings: spaces, hyphens, underscores and case are interchangeable
 });
 
 t.test('unknown keys are ignored, including prototype names', async (t) => {
-  const withJunk = offer({ 'SDES-whatever': 'off', DTLS: 'passive', codec: { strip: ['all'] }, 'record call': 'yes' });
+  const withJunk = offer({ 'SDES-whatever': 'off', codec: { strip: ['all'] }, 'record call': 'yes' });
   t.strictSame(parseOffer(withJunk), parseOffer(offer()));
   const proto: NgDict = offer();
   Object.defineProperty(proto, '__proto__', { value: 'x', enumerable: true });
@@ -126,7 +126,7 @@ t.test('unknown keys are ignored, including prototype names', async (t) => {
 t.test('boolean flags', async (t) => {
   const r = parseOffer(
     offer({
-      flags: ['trust address', 'SIP-source-address', 'asymmetric', 'symmetric', 'strict_source', 'port-latching', 'no-rtcp-attribute', 'full rtcp attribute', 'fatal', 'DTLS-off', 'made-up'],
+      flags: ['trust address', 'SIP-source-address', 'asymmetric', 'symmetric', 'strict_source', 'port-latching', 'no-rtcp-attribute', 'full rtcp attribute', 'fatal', 'made-up'],
     }),
   );
   t.strictSame(r.flags, {
@@ -137,11 +137,23 @@ t.test('boolean flags', async (t) => {
     portLatching: true,
     noRtcpAttribute: true,
     fullRtcpAttribute: true,
-    ignored: ['fatal', 'DTLS-off', 'made-up'],
+    ignored: ['fatal', 'made-up'],
   });
   t.strictSame(parseOffer(offer({ flags: 'trust-address  strict-source' })).flags, { trustAddress: true, strictSource: true }, 'a space-separated string');
   t.strictSame(parseOffer(offer({ flags: ['symmetric'] })).flags, undefined, 'symmetric is the default: nothing to report');
   t.strictSame(parseOffer(offer({ flags: [] })).flags, undefined);
+});
+
+t.test('DTLS: key, flag and rtpp_flags forms; fingerprint hash', async (t) => {
+  t.equal(parseOffer(offer({ DTLS: 'passive' })).dtls, 'passive');
+  t.equal(parseOffer(offer({ DTLS: 'no' })).dtls, 'off');
+  t.equal(parseOffer(offer({ dtls: 'Disable' })).dtls, 'off');
+  t.equal(parseOffer(offer({ flags: ['DTLS-off'] })).dtls, 'off');
+  t.equal(parseOffer(offer({ flags: ['DTLS=active'] })).dtls, 'active');
+  t.equal(parseOffer(offer({ rtpp_flags: 'DTLS=passive DTLS-fingerprint=sha-1' })).dtls, 'passive');
+  t.equal(parseOffer(offer({ 'DTLS-fingerprint': 'SHA-384' })).dtlsFingerprint, 'sha-384');
+  t.throws(() => parseOffer(offer({ DTLS: 'sideways' })), { code: 'NG_BAD_PARAM' });
+  t.throws(() => parseOffer(offer({ 'DTLS-fingerprint': 'md5' })), { code: 'NG_BAD_PARAM' });
 });
 
 t.test('replace: key and flag forms, normalised', async (t) => {

@@ -218,11 +218,12 @@ t.test('bad crypto: clear ng errors, and the call survives', async (t) => {
   });
   t.equal(bad.result, 'error');
   t.match(bad['error-reason'], /no usable a=crypto/);
-  const off = await offer(ng, 'bad2', sdpFor(p), { 'transport-protocol': 'RTP/SAVP', flags: ['SDES-off'] });
+  const off = await offer(ng, 'bad2', sdpFor(p), { 'transport-protocol': 'RTP/SAVP', flags: ['SDES-off', 'DTLS-off'] });
   t.equal(off.result, 'error');
-  t.match(off['error-reason'], /SDES is off/);
-  const dtls = await offer(ng, 'bad3', sdpFor(p), { 'transport-protocol': 'UDP/TLS/RTP/SAVPF' });
-  t.match(dtls['error-reason'], /DTLS/);
+  t.match(off['error-reason'], /both SDES and DTLS are off/);
+  const keyless = await offer(ng, 'bad3', sdpFor(p, [], 'RTP/SAVP'), { 'transport-protocol': 'RTP/AVP' });
+  t.equal(keyless.result, 'error');
+  t.match(keyless['error-reason'], /neither usable a=crypto nor a=fingerprint/);
 
   const o = await offer(ng, 'bad4', sdpFor(p), { 'transport-protocol': 'RTP/SAVP' });
   t.equal(o.result, 'ok');

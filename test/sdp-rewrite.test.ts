@@ -12,7 +12,7 @@ function media(index: number, rtpPort: number, extra: Partial<MediaPlan> = {}): 
 }
 
 function plan(medias: MediaPlan[], extra: Partial<RewritePlan> = {}): RewritePlan {
-  return { medias, replaceOrigin: false, removeIce: false, rtcpAttribute: 'short', ...extra };
+  return { medias, replaceOrigin: false, rtcpAttribute: 'short', ...extra };
 }
 
 const rewrite = (lines: string[], p: RewritePlan): string[] => linesOf(rewriteSdp(parseSdp(crlf(lines)), p));
@@ -169,7 +169,7 @@ t.test('port-0 rejected stream stays rejected with all its lines', async (t) => 
       'a=rtcp-mux',
       'a=candidate:1 1 UDP 2130706431 192.0.2.30 51372 typ host',
     ],
-    plan([media(0, 30000), { index: 1, rejected: true, address: '', family: 'IP4', rtpPort: 0, rtcpPort: 0, rtcpMux: false }], { removeIce: true }),
+    plan([media(0, 30000), { index: 1, rejected: true, address: '', family: 'IP4', rtpPort: 0, rtcpPort: 0, rtcpMux: false }]),
   );
   t.same(out.slice(5), [
     'm=audio 30000 RTP/AVP 0',
@@ -286,7 +286,7 @@ t.test('origin takes the first non-rejected media address', async (t) => {
   t.same(out, ['v=0', `o=- 1 1 IN IP4 ${RELAY}`, 's=-', `c=IN IP4 ${RELAY}`, 't=0 0', 'm=video 0 RTP/AVP 99', 'm=audio 30000 RTP/AVP 0']);
 });
 
-t.test('removeIce strips ICE lines at session and media level, keeps the rest', async (t) => {
+t.test('the sender\'s ICE and DTLS lines never pass; the relay\'s own are written in their place', async (t) => {
   const input = [
     'v=0',
     'o=- 1 1 IN IP4 192.0.2.20',
@@ -308,7 +308,7 @@ t.test('removeIce strips ICE lines at session and media level, keeps the rest', 
     'a=rtpmap:111 opus/48000/2',
     'a=candidate-extra:not-ice',
   ];
-  const stripped = rewrite(input, plan([media(0, 30000)], { removeIce: true }));
+  const stripped = rewrite(input, plan([media(0, 30000)]));
   t.same(stripped, [
     'v=0',
     'o=- 1 1 IN IP4 192.0.2.20',
@@ -318,13 +318,15 @@ t.test('removeIce strips ICE lines at session and media level, keeps the rest', 
     'a=group:BUNDLE 0',
     'm=audio 30000 RTP/SAVPF 111',
     'a=mid:0',
-    'a=fingerprint:sha-256 49:66:12:17:0D:1C:91:AE:57:4C:C6:36:DD:D5:97:D2:7D:62:C9:9A:7F:B9:A3:F4:70:03:E7:43:91:73:23:5E',
     'a=rtpmap:111 opus/48000/2',
     'a=candidate-extra:not-ice',
     'a=rtcp:30001',
   ]);
-  const kept = rewrite(input, plan([media(0, 30000)], { removeIce: false }));
-  t.same(kept.filter((l) => /ice|candidate/.test(l)), input.filter((l) => /ice|candidate/.test(l)), 'kept when not asked');
+  const ours = rewrite(input, plan([media(0, 30000, { dtls: ['a=setup:active', 'a=fingerprint:sha-256 AA:BB'], ice: ['a=ice-ufrag:ours', 'a=candidate:x 1 UDP 1 192.0.2.1 30000 typ host'] })], { sessionLines: ['a=ice-lite'] }));
+  t.same(ours.slice(5, 7), ['a=group:BUNDLE 0', 'a=ice-lite'], 'session lines go last in the session section');
+  t.same(ours.slice(-4), ['a=setup:active', 'a=fingerprint:sha-256 AA:BB', 'a=ice-ufrag:ours', 'a=candidate:x 1 UDP 1 192.0.2.1 30000 typ host'], 'the relay\'s DTLS and ICE lines end the media section');
+  const noMid = rewrite(input.filter((l) => l !== 'a=mid:0'), plan([media(0, 30000, { mid: '0' })]));
+  t.ok(noMid.includes('a=mid:0'), 'a=mid from the offer is added to an answer without one');
 });
 
 t.test('rtcp-mux variants', async (t) => {
@@ -369,7 +371,7 @@ t.test('transport protocol override and PORT/COUNT m= lines', async (t) => {
 t.test('the parsed SDP is not mutated: rewriting twice gives the same result', async (t) => {
   const parsed = parseSdp(crlf(FREESWITCH_OFFER));
   const snapshot = structuredClone(parsed);
-  const p = plan([media(0, 30000, { rtcpMux: true, rtcpPort: 30000 })], { replaceOrigin: true, removeIce: true, originVersion: 7, rtcpAttribute: 'full' });
+  const p = plan([media(0, 30000, { rtcpMux: true, rtcpPort: 30000 })], { replaceOrigin: true, originVersion: 7, rtcpAttribute: 'full' });
   const first = rewriteSdp(parsed, p);
   const other = rewriteSdp(parsed, plan([media(0, 40000, { address: '2001:db8::5', family: 'IP6' })]));
   t.equal(rewriteSdp(parsed, p), first);

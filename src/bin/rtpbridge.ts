@@ -114,6 +114,8 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
     await relay.close();
   };
   try {
+    // A certificate that cannot be read is a start-up failure, not a surprise at the first WebRTC call.
+    await relay.dtlsIdentity;
     const bound = await ng.start();
     log.info(
       {

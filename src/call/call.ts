@@ -1,6 +1,7 @@
 import type { InterfaceAddress, LogicalInterface } from '../config/options.js';
 import { RelayError } from '../errors.js';
-import type { StreamState } from '../dataplane/types.js';
+import type { SideIce, StreamState } from '../dataplane/types.js';
+import type { DtlsParams } from './dtls.js';
 import type { MediaSide } from '../media/media-side.js';
 import type { SdesState } from './sdes.js';
 import type { Endpoint } from '../util/address.js';
@@ -20,6 +21,14 @@ export interface MonologueMedia {
   muxPolicy: 'follow' | 'accept' | 'reject';
   /** Created the first time this m= line involves SRTP; plain calls never carry it. */
   sdes?: SdesState;
+  /** The participant's DTLS-SRTP parameters from its last SDP; undefined when it does not do DTLS. */
+  dtlsParams?: DtlsParams;
+  /** The relay's ICE credentials towards this participant, kept across re-offers. */
+  iceCredentials?: SideIce;
+  /** The participant's last SDP had ICE attributes: `ICE=default` keeps talking ICE to it. */
+  offeredIce?: boolean;
+  /** a=mid of the participant's offer, repeated in the answer it gets. */
+  mid?: string;
 }
 
 /** What was last sent to a participant, so `replace: SDP-version` can tell whether the SDP changed. */

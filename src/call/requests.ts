@@ -3,6 +3,10 @@
  * into these and the results back into rtpengine's reply keys; library users call them directly.
  */
 import type { AddressFamily, EndpointLearning } from '../config/options.js';
+import type { DataPlaneCounters } from '../dataplane/types.js';
+
+/** rtpengine's `DTLS` key: `off` (also `no`, `disable`) never offers or accepts DTLS-SRTP; `passive` prefers the server role. */
+export type DtlsMode = 'off' | 'passive' | 'active';
 
 export type IceMode = 'remove' | 'force' | 'default' | 'force-relay' | 'optional';
 export type RtcpMuxFlag = 'offer' | 'require' | 'demux' | 'accept' | 'reject';
@@ -68,6 +72,9 @@ export interface SignalRequest {
   transportProtocol?: string;
   sdes?: SdesOptions;
   osrtp?: OsrtpOptions;
+  dtls?: DtlsMode;
+  /** Hash for the relay's a=fingerprint (`DTLS-fingerprint`): sha-256 unless the participant used another. */
+  dtlsFingerprint?: string;
   endpointLearning?: EndpointLearning;
   label?: string;
   /** Remote address of the ng client, for statistics. */
@@ -178,7 +185,7 @@ export interface RelayStatistics {
   packetsOut: number;
   bytesOut: number;
   /** Packets not forwarded, by reason. */
-  dropped: { malformed: number; unknownSource: number; noDestination: number; sendError: number; srtp: number };
+  dropped: DataPlaneCounters['dropped'];
   /** RTP/RTCP port pairs currently bound. */
   portPairsInUse: number;
   /** Forwarding engine (`native` addon or TypeScript `workers`) and its thread count. */

@@ -50,16 +50,22 @@ export function needsSrtp(sdp: ParsedSdp, req: Pick<SignalRequest, 'transportPro
 
 /** A leg with no SRTP on either side: only the profile may change (AVP <-> AVPF). */
 export function plainLeg(media: SdpMedia, requested: string | undefined): LegCrypto {
-  return { protocol: requested === undefined || requested === 'accept' ? media.protocol : requested, lines: [], stripDtls: false };
+  return { protocol: requested === undefined || requested === 'accept' ? media.protocol : requested, lines: [] };
 }
 
-/** What one leg's m= line carries: its protocol, the a=crypto lines to write, whether DTLS attributes go. */
+/** What one leg's m= line carries: its protocol and the a=crypto lines to write. */
 export interface LegCrypto {
   protocol: string;
   /** Lines written in place of the sender's a=crypto lines (none for a plain leg). */
   lines: string[];
-  /** The relay terminates SRTP here, so the sender's DTLS fingerprint/setup must not reach the recipient. */
-  stripDtls: boolean;
+}
+
+/** Which legs DTLS-SRTP keys instead of SDES: the sender's offer, what the relay offers on. */
+export interface DtlsKeying {
+  /** The sender (offer) or the offerer (answer) does DTLS-SRTP with the relay. */
+  sender: boolean;
+  /** The recipient is offered DTLS-SRTP (offer) or the answerer chose it (answer). */
+  recipient: boolean;
 }
 
 /** The sender's usable SDES lines; an SRTP m= line whose lines are all unusable is an error, not a silent downgrade. */
@@ -75,29 +81,31 @@ function senderLines(media: SdpMedia): SdesCrypto[] {
  * Offer from `offerer` to `answerer`: remembers what the offerer offered and returns what the answerer
  * is offered. `requested` is the ng `transport-protocol`.
  */
-export function offerCrypto(media: SdpMedia, offerer: SdesState, answerer: SdesState, requested: string | undefined, sdes: SdesOptions, osrtp: OsrtpOptions): LegCrypto {
+export function offerCrypto(
+  media: SdpMedia,
+  offerer: SdesState,
+  answerer: SdesState,
+  requested: string | undefined,
+  sdes: SdesOptions,
+  osrtp: OsrtpOptions,
+  dtls: DtlsKeying,
+): LegCrypto {
   const offered = senderLines(media);
   const protocol = requested === undefined || requested === 'accept' ? media.protocol : requested;
-  if (isDtlsProtocol(protocol) && protocol !== media.protocol) throw new SrtpError(`transport protocol ${protocol} needs DTLS-SRTP, which the relay does not do yet`);
   const secureIn = isSecureProtocol(media.protocol);
   const secureOut = isSecureProtocol(protocol);
-  if (secureIn && offered.length === 0 && !secureOut) {
-    throw new SrtpError(`m= line ${media.index} offers SRTP without SDES keys (DTLS-SRTP is not supported yet); cannot bridge to ${protocol}`);
+  if (secureIn && offered.length === 0 && !dtls.sender) {
+    throw new SrtpError(`m= line ${media.index} offers ${media.protocol} with neither usable a=crypto nor a=fingerprint (or DTLS is off)`);
   }
-  if (secureOut && !secureIn && sdes.off) throw new SrtpError(`transport protocol ${protocol} needs keys, but SDES is off and DTLS-SRTP is not supported yet`);
+  if (secureOut && !secureIn && sdes.off && !dtls.recipient) throw new SrtpError(`transport protocol ${protocol} needs keys, but both SDES and DTLS are off`);
   // Checked first, so a refused re-offer leaves the call's SDES state as it was.
   offerer.theirs = offered;
   offerer.options = sdes;
   offerer.osrtp = osrtp;
   const isOsrtpOffer = !secureIn && offered.length > 0;
   const wantSdes = secureOut || osrtp.offer === true || isOsrtpOffer;
-  // Both legs DTLS (or SRTP without SDES): nothing to terminate; the relay forwards the handshake and packets as they are.
-  if (secureOut && secureIn && offered.length === 0) {
-    answerer.ours = [];
-    return { protocol, lines: [], stripDtls: false };
-  }
   answerer.ours = wantSdes && !sdes.off ? offerLines(offered, sdes, answerer.keys) : [];
-  return { protocol, lines: answerer.ours.map((c) => formatCrypto(c, sdes.pad === true)), stripDtls: offered.length > 0 || answerer.ours.length > 0 };
+  return { protocol, lines: answerer.ours.map((c) => formatCrypto(c, sdes.pad === true)) };
 }
 
 /**
@@ -112,15 +120,18 @@ export function answerCrypto(
   requested: string | undefined,
   sdes: SdesOptions,
   osrtp: OsrtpOptions,
+  dtls: DtlsKeying,
 ): { leg: LegCrypto; answererSrtp: SideSrtp | null; offererSrtp: SideSrtp | null } {
   const wanted = requested === 'accept' ? undefined : requested;
-  const answered = senderLines(media);
+  // An answerer that chose DTLS-SRTP gets its keys from the handshake, whatever a=crypto it also sent.
+  const answered = dtls.recipient ? [] : senderLines(media);
   const answererSrtp = settleAnswerer(media, answered, answerer);
   answerer.theirs = answered;
 
   const options = { ...offerer.options, ...sdes };
-  const accept = isSecureProtocol(offeredProtocol) || answererSrtp !== null || offerer.osrtp.accept === true || osrtp.accept === true;
-  const chosen = accept ? chooseOffererLine(offerer.theirs, options) : undefined;
+  const accept = isSecureProtocol(offeredProtocol) || answererSrtp !== null || dtls.recipient || offerer.osrtp.accept === true || osrtp.accept === true;
+  // rtpengine favours DTLS over SDES when the offerer offered both.
+  const chosen = accept && !dtls.sender ? chooseOffererLine(offerer.theirs, options) : undefined;
   let offererSrtp: SideSrtp | null = null;
   offerer.ours = [];
   if (chosen) {
@@ -131,7 +142,7 @@ export function answerCrypto(
   // Answer in the offerer's profile: an SRTP offerer gets SRTP back even from a plain answerer, and vice versa.
   const protocol = wanted ?? (isSecureProtocol(offeredProtocol) !== isSecureProtocol(media.protocol) ? offeredProtocol : media.protocol);
   return {
-    leg: { protocol, lines: offerer.ours.map((c) => formatCrypto(c, options.pad === true)), stripDtls: chosen !== undefined || answered.length > 0 },
+    leg: { protocol, lines: offerer.ours.map((c) => formatCrypto(c, options.pad === true)) },
     answererSrtp,
     offererSrtp,
   };

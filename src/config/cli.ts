@@ -84,6 +84,16 @@ export const OPTIONS: readonly OptionDef[] = [
     scope: 'everywhere',
   },
   { name: 'sip-source', kind: 'boolean', defaultText: String(D.sipSource), help: 'use the SIP source address instead of the addresses in the SDP', scope: 'everywhere' },
+  { name: 'dtls-passive', kind: 'boolean', defaultText: String(D.dtlsPassive), help: 'answer DTLS actpass offers as passive (server) instead of active', scope: 'everywhere' },
+  {
+    name: 'dtls-cert-file',
+    kind: 'string',
+    arg: 'FILE',
+    defaultText: '',
+    help: 'PEM certificate for DTLS-SRTP (with --dtls-key-file); default: a new ECDSA P-256 one at start-up',
+    scope: 'everywhere',
+  },
+  { name: 'dtls-key-file', kind: 'string', arg: 'FILE', defaultText: '', help: 'PEM private key of --dtls-cert-file', scope: 'everywhere' },
   {
     name: 'log-level',
     short: 'L',
@@ -319,6 +329,14 @@ function buildOptions(settings: Settings): DaemonOptions {
       case 'sip-source':
         o.sipSource = value as boolean;
         break;
+      case 'dtls-passive':
+        o.dtlsPassive = value as boolean;
+        break;
+      case 'dtls-cert-file':
+      case 'dtls-key-file':
+        if (value === '') throw at('expected a file name');
+        o.dtlsCertificate = { cert: '', key: '', ...o.dtlsCertificate, [name === 'dtls-cert-file' ? 'cert' : 'key']: value as string };
+        break;
       case 'log-level':
         o.logLevel = parseLogLevel(value as string, at);
         break;
@@ -333,6 +351,7 @@ function buildOptions(settings: Settings): DaemonOptions {
     }
   }
   checkPortRange(o.portMin, o.portMax);
+  if (o.dtlsCertificate && (!o.dtlsCertificate.cert || !o.dtlsCertificate.key)) throw new ConfigError('dtls-cert-file and dtls-key-file go together');
   return o;
 }
 

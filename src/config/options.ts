@@ -38,6 +38,10 @@ export interface RelayOptions {
   threads?: number;
   /** Ignore SDP addresses and use the SIP source address (rtpengine `--sip-source`). */
   sipSource: boolean;
+  /** PEM files of the DTLS certificate and key; absent: an ECDSA P-256 certificate is made at start-up. */
+  dtlsCertificate?: { cert: string; key: string };
+  /** Answer DTLS actpass offers as passive (server) instead of active (rtpengine `--dtls-passive`). */
+  dtlsPassive: boolean;
 }
 
 export interface DaemonOptions extends RelayOptions {
@@ -57,6 +61,7 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   deleteDelay: 30,
   endpointLearning: 'delayed',
   sipSource: false,
+  dtlsPassive: false,
 };
 
 export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {

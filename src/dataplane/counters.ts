@@ -2,7 +2,7 @@
 import type { DataPlaneCounters } from './types.js';
 
 export function zeroCounters(): DataPlaneCounters {
-  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0 } };
+  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0 } };
 }
 
 export function addCounters(into: DataPlaneCounters, c: DataPlaneCounters): void {

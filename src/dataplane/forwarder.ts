@@ -7,10 +7,12 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { AddressFamily } from '../config/options.js';
 import { RelayError } from '../errors.js';
 import { normaliseAddress, sameEndpoint, type Endpoint } from '../util/address.js';
+import type { DtlsIdentity } from '../dtls/identity.js';
 import { SrtpContext } from '../srtp/context.js';
 import type { SrtpKeyMaterial } from '../srtp/keys.js';
+import { SideHandshakes } from './handshakes.js';
 import { learningPolicy } from './policy.js';
-import type { BindResult, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState, StreamKind, StreamState } from './types.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideSrtp, SideState, StreamKind, StreamState } from './types.js';
 
 /** rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning). */
 export const LEARNING_WINDOW_MS = 3000;
@@ -59,6 +61,8 @@ class Side {
   encrypt: SrtpContext | undefined;
   /** Identifies the keys in use, so a repeated configure keeps the contexts' ROC and replay state. */
   srtpId = '';
+  /** STUN and DTLS on these ports; only for sides facing ICE or DTLS participants. */
+  handshakes: SideHandshakes | undefined;
 
   constructor(
     readonly id: SideId,
@@ -77,10 +81,15 @@ export class Forwarder {
     bytesIn: 0,
     packetsOut: 0,
     bytesOut: 0,
-    dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0 },
+    dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0 },
   };
+  /** The relay's DTLS certificate, once the main thread has sent it. */
+  identity: DtlsIdentity | undefined;
 
-  constructor(private readonly onLearned: (event: LearnedEvent) => void) {}
+  constructor(
+    private readonly onLearned: (event: LearnedEvent) => void,
+    private readonly onSecured: (event: SecuredEvent) => void,
+  ) {}
 
   async bind(id: SideId, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
     const type = family === 'IP6' ? 'udp6' : 'udp4';
@@ -114,14 +123,14 @@ export class Forwarder {
     const { mode, asymmetric, strictSource } = config.policy;
     side.config = { ...config, policy: learningPolicy(mode, asymmetric, strictSource) };
     side.peer = config.peer === null ? undefined : this.sides.get(config.peer);
-    const srtpId = config.srtp ? `${materialId(config.srtp.decrypt)}/${materialId(config.srtp.encrypt)}` : '';
-    if (srtpId !== side.srtpId) {
-      side.srtpId = srtpId;
-      side.decrypt = config.srtp ? new SrtpContext(config.srtp.decrypt) : undefined;
-      side.encrypt = config.srtp ? new SrtpContext(config.srtp.encrypt) : undefined;
-    }
+    // DTLS keys come from the handshake here, not from the main thread: until it reports them back, keep them.
+    if (config.srtp !== null || config.dtls === null) this.setSrtp(side, config.srtp);
     side.rtp.advertise(config.rtp);
     side.rtcp.advertise(config.rtcp);
+    if (config.ice !== null || config.dtls !== null || side.handshakes !== undefined) {
+      side.handshakes ??= this.newHandshakes(side);
+      side.handshakes.configure(config.ice, config.dtls, side.rtp.endpoint);
+    }
   }
 
   /** Puts back what a restarted thread lost: the learned endpoints and the counters so far. */
@@ -144,6 +153,7 @@ export class Forwarder {
     const side = this.sides.get(id);
     if (!side) return;
     this.sides.delete(id);
+    side.handshakes?.close();
     side.rtp.socket.close();
     side.rtcp.socket.close();
     for (const other of this.sides.values()) if (other.peer === side) other.peer = undefined;
@@ -179,6 +189,8 @@ export class Forwarder {
     const totals = this.totals;
     totals.packetsIn++;
     totals.bytesIn += msg.length;
+    // RFC 7983: below 64 is STUN (0-3) or DTLS (20-63), never RTP; only ICE/DTLS sides look further.
+    if (side.handshakes?.active && msg.length > 0 && msg[0]! < 64) return this.handshake(side, stream, msg, rinfo);
     if (!isWellFormed(stream.kind, msg)) return this.drop(stream, 'malformed');
     // Authenticate before learning, so a forged packet cannot move the media somewhere else.
     let packet = msg;
@@ -186,6 +198,9 @@ export class Forwarder {
       const plain = side.decrypt.unprotect(stream.kind === 'RTCP', msg);
       if (typeof plain === 'number') return this.drop(stream, 'srtp');
       packet = plain;
+    } else if (side.config?.dtls) {
+      // DTLS-SRTP without keys yet (or a refused certificate): this is ciphertext we cannot read.
+      return this.drop(stream, 'srtp');
     }
     const now = Date.now();
     if (!this.acceptSource(side, stream, rinfo.address, rinfo.port, now)) return this.drop(stream, 'unknownSource');
@@ -210,6 +225,9 @@ export class Forwarder {
       // Never let a packet the transform refused out in the clear.
       if (typeof sealed === 'number') return this.drop(stream, 'malformed');
       packet = sealed;
+    } else if (peer.config?.dtls) {
+      // Nor to a DTLS-SRTP participant whose handshake has not finished.
+      return this.drop(stream, 'srtp');
     }
     try {
       out.socket.send(packet, dest.port, dest.address);
@@ -222,7 +240,47 @@ export class Forwarder {
     totals.bytesOut += packet.length;
   }
 
-  private drop(stream: Stream, reason: 'malformed' | 'srtp' | 'unknownSource'): void {
+  private handshake(side: Side, stream: Stream, msg: Buffer, rinfo: RemoteInfo): void {
+    const verdict = side.handshakes!.receive(msg, { address: normaliseAddress(rinfo.address), port: rinfo.port }, stream.kind, Date.now());
+    if (verdict !== 'ok') this.drop(stream, verdict);
+  }
+
+  private newHandshakes(side: Side): SideHandshakes {
+    return new SideHandshakes(
+      {
+        send: (msg, to, via) => {
+          try {
+            side[via === 'RTP' ? 'rtp' : 'rtcp'].socket.send(msg, to.port, to.address);
+          } catch {
+            this.totals.dropped.sendError++;
+          }
+        },
+        nominated: (from, via) => {
+          const stream = via === 'RTP' ? side.rtp : side.rtcp;
+          if (stream.confirmed && sameEndpoint(from, stream.endpoint ?? undefined)) return;
+          stream.endpoint = from;
+          stream.confirmed = true;
+          this.onLearned({ side: side.id, kind: stream.kind, endpoint: from });
+        },
+        secured: (srtp) => {
+          this.setSrtp(side, srtp);
+          if (srtp) this.onSecured({ side: side.id, srtp });
+        },
+      },
+      () => this.identity,
+    );
+  }
+
+  /** New contexts only for new keys, so a repeated configure keeps ROC and replay state. */
+  private setSrtp(side: Side, srtp: SideSrtp | null): void {
+    const srtpId = srtp ? `${materialId(srtp.decrypt)}/${materialId(srtp.encrypt)}` : '';
+    if (srtpId === side.srtpId) return;
+    side.srtpId = srtpId;
+    side.decrypt = srtp ? new SrtpContext(srtp.decrypt) : undefined;
+    side.encrypt = srtp ? new SrtpContext(srtp.encrypt) : undefined;
+  }
+
+  private drop(stream: Stream, reason: 'malformed' | 'srtp' | 'unknownSource' | 'stun' | 'dtls'): void {
     stream.errors++;
     this.totals.dropped[reason]++;
   }

@@ -1,11 +1,12 @@
 /**
  * The native addon for plain calls beside TypeScript workers for calls with SRTP, which the addon does
- * not do yet. Shards 0..n-1 are the addon's, n.. the workers'; a call lives on one shard, so its sides
+ * not do yet (nor ICE or DTLS). Shards 0..n-1 are the addon's, n.. the workers'; a call lives on one shard, so its sides
  * never straddle the two engines.
  */
 import type { AddressFamily } from '../config/options.js';
 import { addCounters, zeroCounters } from './counters.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState } from './types.js';
+import type { DtlsIdentity } from '../dtls/identity.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 export class MixedDataPlane implements DataPlane {
   readonly engine: string;
@@ -62,6 +63,14 @@ export class MixedDataPlane implements DataPlane {
   onLearned(listener: (event: LearnedEvent) => void): void {
     this.plain.onLearned(listener);
     this.secure.onLearned(listener);
+  }
+
+  onSecured(listener: (event: SecuredEvent) => void): void {
+    this.secure.onSecured(listener);
+  }
+
+  setDtlsIdentity(identity: DtlsIdentity): void {
+    this.secure.setDtlsIdentity(identity);
   }
 
   async close(): Promise<void> {

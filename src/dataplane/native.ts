@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type { AddressFamily } from '../config/options.js';
 import { RelayError, type RelayErrorCode } from '../errors.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState } from './types.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 /** The addon's Engine class (native/engine.cc). */
 interface NativeEngine {
@@ -26,9 +26,12 @@ interface NativeEngine {
   release(side: SideId): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
   lastPackets(sides: readonly SideId[]): Float64Array;
-  counters(): Omit<DataPlaneCounters, 'dropped'> & { dropped: Omit<DataPlaneCounters['dropped'], 'srtp'> };
+  counters(): Omit<DataPlaneCounters, 'dropped'> & { dropped: Omit<DataPlaneCounters['dropped'], SecureDrops> };
   close(): void;
 }
+
+/** Drops only the secure path can count. */
+type SecureDrops = 'srtp' | 'stun' | 'dtls';
 
 type EngineClass = new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void) => NativeEngine;
 
@@ -61,9 +64,9 @@ export class NativeDataPlane implements DataPlane {
   }
 
   configure(side: SideId, config: SideConfig): void {
-    const { peer, mux, policy, rtp, rtcp, srtp } = config;
-    // The relay puts calls with SRTP on a worker shard (MixedDataPlane); reaching here is a routing bug.
-    if (srtp) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not do SRTP');
+    const { peer, mux, policy, rtp, rtcp, srtp, ice, dtls } = config;
+    // The relay puts calls with SRTP, ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
+    if (srtp || ice || dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not do SRTP, ICE or DTLS');
     this.native.configure(side, peer, mux, policy.mode, policy.asymmetric, policy.strictSource, rtp?.address ?? null, rtp?.port ?? 0, rtcp?.address ?? null, rtcp?.port ?? 0);
   }
 
@@ -87,13 +90,18 @@ export class NativeDataPlane implements DataPlane {
 
   async counters(): Promise<DataPlaneCounters> {
     const c = this.native.counters();
-    // No SRTP here, so nothing ever fails SRTP checks.
-    return { ...c, dropped: { ...c.dropped, srtp: 0 } };
+    // No SRTP, STUN or DTLS here, so nothing ever fails their checks.
+    return { ...c, dropped: { ...c.dropped, srtp: 0, stun: 0, dtls: 0 } };
   }
 
   onLearned(listener: (event: LearnedEvent) => void): void {
     this.learnedListeners.push(listener);
   }
+
+  /** Never secures anything: DTLS calls live on the workers. */
+  onSecured(_listener: (event: SecuredEvent) => void): void {}
+
+  setDtlsIdentity(): void {}
 
   async close(): Promise<void> {
     this.native.close();

@@ -1,12 +1,14 @@
 /** Messages between the main thread and a forwarding worker. Requests that expect an answer carry `req`. */
 import type { AddressFamily } from '../config/options.js';
-import type { BindResult, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState } from './types.js';
+import type { DtlsIdentity } from '../dtls/identity.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 export type ToWorker =
   | { op: 'bind'; req: number; side: SideId; local: string; family: AddressFamily; rtpPort: number }
   | { op: 'configure'; side: SideId; config: SideConfig }
   | { op: 'restore'; side: SideId; state: SideState }
   | { op: 'release'; side: SideId }
+  | { op: 'identity'; identity: DtlsIdentity }
   | { op: 'read'; req: number; sides: SideId[] }
   | { op: 'lastPackets'; req: number; sides: SideId[] }
   | { op: 'counters'; req: number }
@@ -22,4 +24,4 @@ export type Reply =
   | { req: number; heapUsed: number }
   | { req: number; error: { code: string; message: string } };
 
-export type FromWorker = Reply | ({ event: 'learned' } & LearnedEvent);
+export type FromWorker = Reply | ({ event: 'learned' } & LearnedEvent) | ({ event: 'secured' } & SecuredEvent);

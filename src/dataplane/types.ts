@@ -4,6 +4,7 @@
  * the packet path calls back into the call model except learning events and batched counters.
  */
 import type { AddressFamily, EndpointLearning } from '../config/options.js';
+import type { DtlsIdentity } from '../dtls/identity.js';
 import type { SrtpKeyMaterial } from '../srtp/keys.js';
 import type { Endpoint } from '../util/address.js';
 
@@ -26,6 +27,26 @@ export interface SideSrtp {
   encrypt: SrtpKeyMaterial;
 }
 
+/** The relay's ICE credentials towards the participant (ICE-lite: it only answers checks). */
+export interface SideIce {
+  ufrag: string;
+  pwd: string;
+}
+
+export interface DtlsFingerprint {
+  /** RFC 8122 name: sha-256, sha-1, ... */
+  hash: string;
+  /** Hex bytes separated by colons, as in SDP. */
+  value: string;
+}
+
+/** DTLS-SRTP towards the participant: the relay's role and the participant's certificate fingerprint. */
+export interface SideDtls {
+  role: 'client' | 'server';
+  /** Null until the participant's SDP named it; a finished handshake waits for it. */
+  fingerprint: DtlsFingerprint | null;
+}
+
 /** What forwarding needs to know about a side; sent whole on every change (it is small). */
 export interface SideConfig {
   /** Side whose sockets carry this side's packets onwards; null until the call has two parties. */
@@ -36,8 +57,12 @@ export interface SideConfig {
   /** Addresses from the participant's SDP; a change restarts learning for that stream. */
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
-  /** Null: plain RTP towards this participant. */
+  /** Null: plain RTP towards this participant (or DTLS-SRTP whose handshake has not finished). */
   srtp: SideSrtp | null;
+  /** Null: no STUN is answered on this side's ports. */
+  ice: SideIce | null;
+  /** Null: no DTLS handshake on this side's ports. */
+  dtls: SideDtls | null;
 }
 
 export interface StreamState {
@@ -71,6 +96,10 @@ export interface DataPlaneCounters {
     sendError: number;
     /** SRTP/SRTCP that failed authentication or replay checks. */
     srtp: number;
+    /** STUN that failed its credentials or checks, or beyond the per-port rate. */
+    stun: number;
+    /** DTLS that could not be read, came from an unverified address, or beyond the per-port rate. */
+    dtls: number;
   };
 }
 
@@ -78,6 +107,12 @@ export interface LearnedEvent {
   side: SideId;
   kind: StreamKind;
   endpoint: Endpoint;
+}
+
+/** A DTLS handshake finished: the side's SRTP keys, for the control plane to keep (and restore after a restart). */
+export interface SecuredEvent {
+  side: SideId;
+  srtp: SideSrtp;
 }
 
 export type BindResult = 'bound' | 'in-use';
@@ -91,7 +126,7 @@ export interface DataPlane {
   readonly engine: string;
   /** Number of forwarding threads; a call's sides all live on one of them. */
   readonly shards: number;
-  /** The shards that can do SRTP: all of the workers', none of the addon's (yet). */
+  /** The shards that can do SRTP, ICE and DTLS: all of the workers', none of the addon's (yet). */
   readonly secureShards: readonly number[];
   /**
    * Binds RTP on `rtpPort` and RTCP on `rtpPort + 1`. 'in-use' when either port is taken (the caller
@@ -107,5 +142,8 @@ export interface DataPlane {
   lastPackets(sides: readonly SideId[]): Promise<Float64Array>;
   counters(): Promise<DataPlaneCounters>;
   onLearned(listener: (event: LearnedEvent) => void): void;
+  onSecured(listener: (event: SecuredEvent) => void): void;
+  /** The certificate DTLS handshakes use; sides configured for DTLS before it is set wait for it. */
+  setDtlsIdentity(identity: DtlsIdentity): void;
   close(): Promise<void>;
 }

@@ -9,7 +9,10 @@ const port = parentPort;
 if (!port) throw new Error('dataplane/worker.ts must run in a worker thread');
 
 const post = (msg: FromWorker): void => port.postMessage(msg);
-const forwarder = new Forwarder((event) => post({ event: 'learned', ...event }));
+const forwarder = new Forwarder(
+  (event) => post({ event: 'learned', ...event }),
+  (event) => post({ event: 'secured', ...event }),
+);
 
 port.on('message', (msg: ToWorker) => {
   switch (msg.op) {
@@ -27,6 +30,9 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'release':
       forwarder.release(msg.side);
+      break;
+    case 'identity':
+      forwarder.identity = msg.identity;
       break;
     case 'read':
       post({ req: msg.req, states: forwarder.read(msg.sides) });

@@ -10,7 +10,8 @@ import type { AddressFamily } from '../config/options.js';
 import { RelayError, type RelayErrorCode } from '../errors.js';
 import { addCounters, zeroCounters } from './counters.js';
 import type { FromWorker, Reply, ToWorker } from './protocol.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SideConfig, SideId, SideState } from './types.js';
+import type { DtlsIdentity } from '../dtls/identity.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 interface SideRecord {
   shard: number;
@@ -43,6 +44,8 @@ export class WorkerDataPlane implements DataPlane {
   private readonly shardList: Shard[] = [];
   private readonly sides = new Map<SideId, SideRecord>();
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
+  private readonly securedListeners: Array<(event: SecuredEvent) => void> = [];
+  private identity: DtlsIdentity | undefined;
   private readonly snapshots: NodeJS.Timeout;
   private nextReq = 1;
   readonly secureShards: readonly number[];
@@ -135,6 +138,15 @@ export class WorkerDataPlane implements DataPlane {
     this.learnedListeners.push(listener);
   }
 
+  onSecured(listener: (event: SecuredEvent) => void): void {
+    this.securedListeners.push(listener);
+  }
+
+  setDtlsIdentity(identity: DtlsIdentity): void {
+    this.identity = identity;
+    this.shardList.forEach((_, i) => this.post(i, { op: 'identity', identity }));
+  }
+
   /** Ends a worker as a crash would (for tests and chaos drills); it is replaced like any dead worker. */
   async terminateWorker(shard: number): Promise<void> {
     await this.shardList[shard]?.worker.terminate();
@@ -169,10 +181,19 @@ export class WorkerDataPlane implements DataPlane {
     // No inherited execArgv: a parent's loaders (--import hooks of a test runner) would cost every start.
     const worker = new Worker(WORKER_URL, { name: `rtpbridge-forwarder-${index}`, execArgv: [] });
     shard.worker = worker;
+    if (this.identity) worker.postMessage({ op: 'identity', identity: this.identity } satisfies ToWorker);
     worker.on('message', (msg: FromWorker) => {
       if ('event' in msg) {
-        const { side, kind, endpoint } = msg;
-        for (const listener of this.learnedListeners) listener({ side, kind, endpoint });
+        if (msg.event === 'secured') {
+          const { side, srtp } = msg;
+          // A replacement worker gets the keys back with the config, since the handshake is not repeated.
+          const record = this.sides.get(side);
+          if (record?.config) record.config = { ...record.config, srtp };
+          for (const listener of this.securedListeners) listener({ side, srtp });
+        } else {
+          const { side, kind, endpoint } = msg;
+          for (const listener of this.learnedListeners) listener({ side, kind, endpoint });
+        }
         return;
       }
       const pending = shard.pending.get(msg.req);

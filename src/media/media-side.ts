@@ -1,5 +1,5 @@
 import type { InterfaceAddress } from '../config/options.js';
-import type { LearningPolicy, SideConfig, SideId, SideSrtp, SideState, StreamState } from '../dataplane/types.js';
+import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SideSrtp, SideState, StreamState } from '../dataplane/types.js';
 import type { Endpoint } from '../util/address.js';
 
 /**
@@ -16,6 +16,10 @@ export class MediaSide {
   rtcp: Endpoint | null = null;
   /** Keys once the offer/answer settled SRTP for this participant; null while plain. */
   srtp: SideSrtp | null = null;
+  /** The relay answers ICE checks on these ports with these credentials. */
+  ice: SideIce | null = null;
+  /** DTLS-SRTP with the participant: the relay's role and the participant's fingerprint. */
+  dtls: SideDtls | null = null;
   /** Last state the data plane reported; a shared empty one until then (thousands of idle calls). */
   state: SideState = EMPTY_STATE;
 
@@ -37,7 +41,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { peer: this.peer?.id ?? null, mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp };
+    return { peer: this.peer?.id ?? null, mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice, dtls: this.dtls };
   }
 }
 

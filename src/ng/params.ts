@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type {
   AnswerRequest,
   DeleteRequest,
+  DtlsMode,
   IceMode,
   OfferRequest,
   OsrtpOptions,
@@ -20,6 +21,7 @@ import type {
 } from '../call/requests.js';
 import type { AddressFamily, EndpointLearning } from '../config/options.js';
 import { NgProtocolError } from '../errors.js';
+import { FINGERPRINT_HASHES } from '../dtls/identity.js';
 import { suiteByFlag } from '../srtp/suites.js';
 import { setKey, type BencodeValue } from './bencode.js';
 import type { NgDict } from './message.js';
@@ -272,6 +274,8 @@ interface SignalOptions {
   endpointLearning?: EndpointLearning;
   sdes: SdesOptions;
   osrtp: OsrtpOptions;
+  dtls?: DtlsMode;
+  dtlsFingerprint?: string;
 }
 
 const SIGNAL_BOOLEAN_FLAGS: Readonly<Record<string, BooleanFlag | undefined>> = {
@@ -330,6 +334,11 @@ const SIGNAL_GRAMMAR: Grammar<SignalOptions> = {
     sdes: (o, v, n) => {
       for (const item of stringList(n, v)) sdesOption(o, n, item);
     },
+    dtls: (o, v, n) => {
+      const mode = normaliseName(nonEmptyString(n, v));
+      o.dtls = mode === 'no' || mode === 'disable' ? 'off' : oneOf(n, mode, ['off', 'passive', 'active'] as const);
+    },
+    'dtls-fingerprint': (o, v, n) => void (o.dtlsFingerprint = oneOf(n, v, Object.keys(FINGERPRINT_HASHES))),
     osrtp: (o, v, n) => {
       for (const item of stringList(n, v)) {
         const mode = normaliseName(item);
@@ -345,7 +354,7 @@ const SIGNAL_GRAMMAR: Grammar<SignalOptions> = {
     ),
     'pad-crypto': (o) => void (o.sdes.pad = true),
   },
-  prefixed: ['replace', 'ice', 'rtcp-mux', 'endpoint-learning', 'sdes', 'osrtp'],
+  prefixed: ['replace', 'ice', 'rtcp-mux', 'endpoint-learning', 'sdes', 'osrtp', 'dtls'],
   unknownFlag: (o, flag) => void o.ignored.push(flag),
 };
 
@@ -424,6 +433,8 @@ function parseSignal(dict: NgDict, isAnswer: boolean): SignalRequest {
     transportProtocol: o.transportProtocol,
     sdes: Object.keys(o.sdes).length > 0 ? o.sdes : undefined,
     osrtp: Object.keys(o.osrtp).length > 0 ? o.osrtp : undefined,
+    dtls: o.dtls,
+    dtlsFingerprint: o.dtlsFingerprint,
     endpointLearning: o.endpointLearning,
     label: o.label,
   });

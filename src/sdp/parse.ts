@@ -37,6 +37,12 @@ export interface SdpMedia {
   direction?: MediaDirection;
   /** ICE candidates, ufrag or pwd present at media or session level. */
   hasIce: boolean;
+  /** a=fingerprint, media level else session level (RFC 8122): hash name and colon-separated hex. */
+  fingerprint?: { hash: string; value: string };
+  /** a=setup (RFC 4145): actpass, active, passive or holdconn; media level else session level. */
+  setup?: string;
+  /** a=mid (RFC 5888). */
+  mid?: string;
   /** The media section's original lines without line endings, starting with the m= line. */
   lines: readonly string[];
 }
@@ -73,7 +79,7 @@ export function parseSdp(text: string): ParsedSdp {
   const sessionConnection = firstConnection(sessionLines);
   const sessionIce = session.iceUfrag !== undefined || session.icePwd !== undefined;
   const medias = sections.map((section, index) =>
-    parseMedia(index, section, session.media[index]!, sessionConnection, sessionIce, session.direction),
+    parseMedia(index, section, session.media[index]!, sessionConnection, sessionIce, session.direction, session),
   );
   return { session, sessionLines, medias, ...origin };
 }
@@ -107,6 +113,7 @@ function parseMedia(
   sessionConnection: Connection | undefined,
   sessionIce: boolean,
   sessionDirection: MediaDirection | undefined,
+  sessionDtls: Pick<SessionDescription, 'fingerprint' | 'setup'>,
 ): SdpMedia {
   const mLine = lines[0]!;
   const m = /^m=(\S+) +(\S+)(?: +(\S+))?/.exec(mLine);
@@ -119,6 +126,7 @@ function parseMedia(
   if (port !== 0 && connection === undefined) throw new SdpError(`m= line ${index} has no connection address (c=)`);
   const rtcp = parseRtcp(lines);
   const hasIce = sessionIce || desc.iceUfrag !== undefined || desc.icePwd !== undefined || (desc.candidates?.length ?? 0) > 0;
+  const fingerprint = desc.fingerprint ?? sessionDtls.fingerprint;
   return {
     index,
     type: m[1]!,
@@ -131,6 +139,9 @@ function parseMedia(
     rtcpMux: desc.rtcpMux !== undefined,
     direction: desc.direction ?? sessionDirection,
     hasIce,
+    fingerprint: fingerprint && { hash: fingerprint.type, value: fingerprint.hash },
+    setup: desc.setup ?? sessionDtls.setup,
+    mid: desc.mid === undefined ? undefined : String(desc.mid),
     lines,
   };
 }

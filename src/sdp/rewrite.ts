@@ -28,8 +28,12 @@ export interface MediaPlan {
   protocol?: string;
   /** a=crypto lines written in place of the sender's (which are always dropped). */
   crypto?: string[];
-  /** Drop the sender's DTLS attributes (fingerprint, setup, tls-id): the relay terminates SRTP. */
-  stripDtls?: boolean;
+  /** The relay's a=setup and a=fingerprint; the sender's are always dropped (the relay terminates DTLS). */
+  dtls?: string[];
+  /** The relay's ICE attributes (ufrag, pwd, candidates); the sender's are always dropped. */
+  ice?: string[];
+  /** a=mid to add when the sender's media has none (an answer to an offer that had one). */
+  mid?: string;
 }
 
 export interface RewritePlan {
@@ -39,8 +43,8 @@ export interface RewritePlan {
   replaceOrigin: boolean;
   /** When set, the o= session version becomes this. */
   originVersion?: string | number;
-  /** Strip ICE attributes at session and media level. */
-  removeIce: boolean;
+  /** Session-level lines added after the sender's (a=ice-lite). */
+  sessionLines?: string[];
   /** a=rtcp:PORT | a=rtcp:PORT IN IP4 ADDR | omitted. */
   rtcpAttribute: 'short' | 'full' | 'none';
 }
@@ -75,11 +79,12 @@ export function rewriteSdp(parsed: ParsedSdp, plan: RewritePlan): string {
 function rewriteSession(lines: readonly string[], plan: RewritePlan, first: MediaPlan | undefined): string[] {
   const out: string[] = [];
   for (const line of lines) {
-    if (plan.removeIce && ICE_ATTRIBUTE.test(line)) continue;
+    if (ICE_ATTRIBUTE.test(line) || DTLS_ATTRIBUTE.test(line)) continue;
     if (line.startsWith('o=')) out.push(rewriteOrigin(line, plan, first));
     else if (line.startsWith('c=') && first) out.push(connectionLine(first));
     else out.push(line);
   }
+  out.push(...(plan.sessionLines ?? []));
   return out;
 }
 
@@ -106,10 +111,11 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
       // One c= per media is all a unicast relay can advertise.
       if (!hasConnection) body.push(connectionLine(mp));
       hasConnection = true;
-    } else if (!dropped(line, mp, plan)) {
+    } else if (!dropped(line, mp)) {
       body.push(line);
     }
   }
+  if (mp.mid !== undefined && !body.some((l) => l.startsWith('a=mid:'))) body.push(`a=mid:${mp.mid}`);
   const inherits = sessionConnection !== undefined && sessionConnection.address === mp.address && sessionConnection.family === mp.family;
   if (!hasConnection && !inherits) {
     // RFC 8866 order: m=, i=, c=, then b= and a=.
@@ -120,19 +126,21 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
   if (!mp.rtcpMuxOnly && plan.rtcpAttribute !== 'none') body.push(rtcpLine(mp, plan.rtcpAttribute));
   if (mp.rtcpMux) body.push('a=rtcp-mux');
   if (mp.crypto) body.push(...mp.crypto);
+  body.push(...(mp.dtls ?? []), ...(mp.ice ?? []));
   const protocol = mp.protocol ?? media.protocol;
   // A replacer function, so `$` in a client-supplied protocol is not read as a substitution.
   return [mLine!.replace(/^m=(\S+) +\S+ +\S+/, (_, type: string) => `m=${type} ${mp.rtpPort} ${protocol}`), ...body];
 }
 
-function dropped(line: string, mp: MediaPlan, plan: RewritePlan): boolean {
+/** The relay owns transport attributes: ICE candidates would let endpoints bypass it, DTLS is terminated here. */
+function dropped(line: string, mp: MediaPlan): boolean {
   return (
     line.startsWith('a=rtcp:') || // re-emitted from the plan
     RTCP_MUX.test(line) || // likewise
     (RTCP_MUX_ONLY.test(line) && !mp.rtcpMux) ||
     (mp.crypto !== undefined && CRYPTO.test(line)) ||
-    (mp.stripDtls === true && DTLS_ATTRIBUTE.test(line)) ||
-    (plan.removeIce && ICE_ATTRIBUTE.test(line))
+    DTLS_ATTRIBUTE.test(line) ||
+    ICE_ATTRIBUTE.test(line)
   );
 }
 

@@ -1,0 +1,59 @@
+/**
+ * ICE towards participants (RFC 8445 with the relay as an ICE-lite agent, RFC 8445 §2.5): whether a
+ * participant gets ICE attributes, its credentials, and the relay's host candidates. The relay never
+ * passes a participant's candidates on: they would let endpoints bypass it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { SideIce } from '../dataplane/types.js';
+import type { IceMode } from './requests.js';
+
+/** RFC 8445 §5.1.2.1 type preferences. */
+const TYPE_PREFERENCE = { host: 126, relay: 0 } as const;
+const LOCAL_PREFERENCE = 65535;
+
+/**
+ * rtpengine's rule: `force`/`force-relay` always, `remove` never, `default` when the SDP being
+ * rewritten had ICE or, in an answer, when the recipient itself offered ICE.
+ */
+export function wantsIce(mode: IceMode | undefined, senderHasIce: boolean, recipientOfferedIce: boolean): boolean {
+  switch (mode ?? 'default') {
+    case 'remove':
+      return false;
+    case 'force':
+    case 'force-relay':
+    case 'optional':
+      return true;
+    default:
+      return senderHasIce || recipientOfferedIce;
+  }
+}
+
+/** ufrag >= 4 and pwd >= 22 ice-chars (RFC 8839 §5.4): base64 of random bytes is made of them, but for '='. */
+export function newCredentials(): SideIce {
+  const chars = (n: number): string => randomBytes(n).toString('base64').replace(/=/g, '').slice(0, n);
+  return { ufrag: chars(8), pwd: chars(24) };
+}
+
+export interface CandidateAddress {
+  address: string;
+  rtpPort: number;
+  /** Absent when RTCP is muxed: one component only. */
+  rtcpPort?: number;
+}
+
+/** a=ice-ufrag, a=ice-pwd and one candidate per component, then a=end-of-candidates (lite agents gather nothing later). */
+export function iceLines(credentials: SideIce, at: CandidateAddress, relay: boolean): string[] {
+  const type = relay ? 'relay' : 'host';
+  const foundation = createHash('sha1').update(`${type}/${at.address}`).digest('hex').slice(0, 16);
+  const candidate = (component: number, port: number): string => {
+    const priority = TYPE_PREFERENCE[type] * 2 ** 24 + LOCAL_PREFERENCE * 2 ** 8 + (256 - component);
+    const related = relay ? ` raddr ${at.address} rport ${port}` : '';
+    return `a=candidate:${foundation} ${component} UDP ${priority} ${at.address} ${port} typ ${type}${related}`;
+  };
+  const lines = [`a=ice-ufrag:${credentials.ufrag}`, `a=ice-pwd:${credentials.pwd}`, candidate(1, at.rtpPort)];
+  if (at.rtcpPort !== undefined) lines.push(candidate(2, at.rtcpPort));
+  lines.push('a=end-of-candidates');
+  return lines;
+}
+
+export const ICE_LITE = 'a=ice-lite';

@@ -1,0 +1,156 @@
+/**
+ * STUN and DTLS on the media port of a side that faces an ICE or DTLS-SRTP participant (RFC 7983
+ * demultiplexing: first byte 0-3 STUN, 20-63 DTLS). The relay is an ICE-lite agent: it answers
+ * connectivity checks and takes the nominated address as the participant's; it runs the DTLS handshake
+ * and hands the exported keys to the side. Everything here is rate-limited per side, so a flood of
+ * handshakes on one port costs that port, not the thread.
+ */
+import { createHash } from 'node:crypto';
+import { DtlsSession, type DtlsResult } from '../dtls/session.js';
+import type { DtlsIdentity } from '../dtls/identity.js';
+import { FINGERPRINT_HASHES } from '../dtls/identity.js';
+import { bindingSuccess, readBindingRequest } from '../ice/stun.js';
+import { sameEndpoint, type Endpoint } from '../util/address.js';
+import type { SideDtls, SideIce, SideSrtp, StreamKind } from './types.js';
+
+/** What the forwarder does with the outcome of one handshake packet; `via` is the port it arrived on. */
+export interface HandshakeHost {
+  send(msg: Buffer, to: Endpoint, via: StreamKind): void;
+  /** An authenticated check (or the nomination) from `from`: media for the participant goes there. */
+  nominated(from: Endpoint, via: StreamKind): void;
+  /** The DTLS handshake finished and the peer's certificate matched its a=fingerprint; null: its keys are void. */
+  secured(srtp: SideSrtp | null): void;
+}
+
+export type HandshakeVerdict = 'ok' | 'stun' | 'dtls';
+
+/** Packets per side per second beyond which STUN/DTLS is dropped; a real ICE + DTLS exchange needs a few dozen. */
+const RATE = 50;
+const BURST = 100;
+
+export class SideHandshakes {
+  private ice: SideIce | null = null;
+  private dtlsConfig: SideDtls | null = null;
+  private session: DtlsSession | undefined;
+  /** Finished handshake waiting for the peer's fingerprint (the answer may arrive after the handshake). */
+  private pending: DtlsResult | undefined;
+  private securedBy: Endpoint | undefined;
+  /** Address of the last authenticated connectivity check: the only one allowed to do DTLS once known. */
+  private iceRemote: Endpoint | undefined;
+  private tokens = BURST;
+  private refilledAt = 0;
+
+  constructor(
+    private readonly host: HandshakeHost,
+    private readonly identity: () => DtlsIdentity | undefined,
+  ) {}
+
+  get active(): boolean {
+    return this.ice !== null || this.dtlsConfig !== null;
+  }
+
+  configure(ice: SideIce | null, dtls: SideDtls | null, endpoint: Endpoint | null): void {
+    this.ice = ice;
+    const before = this.dtlsConfig;
+    this.dtlsConfig = dtls;
+    const peerChanged = before?.fingerprint != null && (before.fingerprint.hash !== dtls?.fingerprint?.hash || before.fingerprint.value !== dtls.fingerprint.value);
+    if ((dtls === null || dtls.role !== before?.role || peerChanged) && (this.session || this.securedBy)) {
+      // Another certificate or role is another association: its keys, if any, no longer hold.
+      if (this.securedBy) this.host.secured(null);
+      this.reset();
+    }
+    if (this.pending && dtls?.fingerprint) this.finish(this.pending);
+    // A client without ICE connects to the address from the SDP; with ICE it waits for the first check.
+    if (ice === null && endpoint !== null) this.startClient(endpoint);
+  }
+
+  /** One STUN or DTLS datagram from `from`, received on a socket that replies via `host.send`. */
+  receive(msg: Buffer, from: Endpoint, via: StreamKind, now: number): HandshakeVerdict {
+    if (!this.admit(now)) return msg[0]! < 4 ? 'stun' : 'dtls';
+    return msg[0]! < 4 ? this.stun(msg, from, via) : this.dtls(msg, from, via);
+  }
+
+  close(): void {
+    this.reset();
+  }
+
+  private stun(msg: Buffer, from: Endpoint, via: StreamKind): HandshakeVerdict {
+    const ice = this.ice;
+    if (!ice) return 'stun';
+    const request = readBindingRequest(msg, ice.ufrag, ice.pwd);
+    if (typeof request === 'string') return 'stun';
+    this.host.send(bindingSuccess(request, from, ice.pwd), from, via);
+    // ICE-lite learns from the nominated pair; before any nomination the first valid check will do.
+    if (via === 'RTCP') this.host.nominated(from, via);
+    else if (request.useCandidate || this.iceRemote === undefined) {
+      this.iceRemote = from;
+      this.host.nominated(from, via);
+      this.startClient(from);
+    }
+    return 'ok';
+  }
+
+  /** DTLS runs on the RTP port only; its keys protect RTCP too (mux, as every WebRTC peer does). */
+  private dtls(msg: Buffer, from: Endpoint, via: StreamKind): HandshakeVerdict {
+    if (!this.dtlsConfig || via !== 'RTP' || msg[0]! < 20 || msg[0]! > 63) return 'dtls';
+    // With ICE, only the address that proved it knows the ICE password may handshake.
+    if (this.ice !== null && !sameEndpoint(from, this.iceRemote)) return 'dtls';
+    if (this.securedBy && !sameEndpoint(from, this.securedBy)) return 'dtls';
+    const session = this.ensureSession();
+    if (!session) return 'dtls';
+    return session.receive(msg, from) ? 'ok' : 'dtls';
+  }
+
+  private startClient(to: Endpoint): void {
+    if (this.dtlsConfig?.role !== 'client' || this.session) return;
+    this.ensureSession()?.connect(to);
+  }
+
+  private ensureSession(): DtlsSession | undefined {
+    if (this.session) return this.session;
+    const identity = this.identity();
+    const config = this.dtlsConfig;
+    if (!identity || !config) return undefined;
+    this.session = new DtlsSession(
+      identity,
+      config.role,
+      (m, to) => this.host.send(m, to, 'RTP'),
+      (result) => {
+        this.securedBy = this.session?.remote;
+        this.pending = result;
+        if (this.dtlsConfig?.fingerprint) this.finish(result);
+      },
+      // A failed handshake starts over with the next ClientHello (or the next check, as client).
+      () => this.reset(),
+    );
+    return this.session;
+  }
+
+  private finish(result: DtlsResult): void {
+    this.pending = undefined;
+    const expected = this.dtlsConfig?.fingerprint;
+    const algorithm = expected && FINGERPRINT_HASHES[expected.hash.toLowerCase()];
+    const actual = algorithm && createHash(algorithm).update(result.remoteCertificate).digest('hex');
+    if (!expected || actual !== expected.value.replace(/:/g, '').toLowerCase()) {
+      // RFC 5763 §5: a certificate that does not match a=fingerprint ends the association.
+      this.reset();
+      return;
+    }
+    this.host.secured(result.srtp);
+  }
+
+  private reset(): void {
+    this.session?.close();
+    this.session = undefined;
+    this.pending = undefined;
+    this.securedBy = undefined;
+  }
+
+  private admit(now: number): boolean {
+    this.tokens = Math.min(BURST, this.tokens + ((now - this.refilledAt) * RATE) / 1000);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}

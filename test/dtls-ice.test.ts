@@ -1,0 +1,181 @@
+/**
+ * DTLS-SRTP and ICE-lite end to end (ports 28500-28899): a WebRTC-like peer (werift DTLS, our STUN
+ * codec, SRTP) bridged through the relay's ng offer/answer to a plain RTP phone, with real packets.
+ */
+import t, { type Test } from 'tap';
+import { readXorAddress, StunAttr } from '../src/ice/stun.js';
+import { startRelay } from './helpers/fixture.js';
+import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
+import type { NgClient } from './helpers/ng-client.js';
+import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
+import { WebrtcPeer, type RelayIce } from './helpers/webrtc-peer.js';
+
+const PORT_BASE = 28500;
+
+async function peers(t: Test): Promise<{ web: WebrtcPeer; sip: Phone }> {
+  const web = await WebrtcPeer.open();
+  const sip = await Phone.open();
+  t.teardown(() => {
+    web.close();
+    sip.close();
+  });
+  return { web, sip };
+}
+
+function iceOf(sdp: string): RelayIce {
+  return { ufrag: /a=ice-ufrag:(\S+)/.exec(sdp)![1]!, pwd: /a=ice-pwd:(\S+)/.exec(sdp)![1]! };
+}
+
+/** Browser offers, SIP phone answers: the Kamailio recipe (ICE=remove + RTP/AVP towards SIP). */
+async function bridge(ng: NgClient, callId: string, web: WebrtcPeer, sip: Phone, answerFlags: Record<string, unknown> = {}, offerSdp = web.offer()) {
+  const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'web', sdp: offerSdp, ICE: 'remove', 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['demux'] });
+  if (offer.result !== 'ok') throw new Error(String(offer['error-reason']));
+  const answer = await ng.request({
+    command: 'answer',
+    'call-id': callId,
+    'from-tag': 'web',
+    'to-tag': 'sip',
+    sdp: phoneSdp({ address: '127.0.0.1', port: sip.port, extra: [`a=rtcp:${sip.port}`] }),
+    ...answerFlags,
+  });
+  if (answer.result !== 'ok') throw new Error(String(answer['error-reason']));
+  return { toSip: String(offer.sdp), toWeb: String(answer.sdp), webPort: relayEndpoints(String(answer.sdp))[0]!.port, sipPort: relayEndpoints(String(offer.sdp))[0]!.port };
+}
+
+/** A nominating check, repeated until answered: a check may meet a port still rate-limiting a flood. */
+async function nominate(t: Test, web: WebrtcPeer, port: number, ice: RelayIce): Promise<void> {
+  for (let i = 0; i < 30; i++) {
+    const txid = await web.check(port, ice, { nominate: true });
+    await sleep(50);
+    if (web.response(txid)) return;
+  }
+  t.fail('the relay never answered a valid connectivity check');
+}
+
+/** RTP both ways and RTCP from the browser: SRTP on the WebRTC leg, plain on the SIP leg, same payloads. */
+async function media(t: Test, web: WebrtcPeer, sip: Phone, webPort: number, sipPort: number): Promise<void> {
+  const fromWeb = rtpPacket(7, { pt: 111, ssrc: 0xaaaa0001, mark: 0x57 });
+  await web.send(web.tx!.protectRtp(fromWeb) as Buffer, webPort);
+  await web.send(web.tx!.protectRtcp(rtcpPacket(0xaaaa0001)), webPort);
+  const got = await sip.waitFor(2);
+  t.same(got.find((r) => r.data[1] === 111)?.data, fromWeb, 'the SIP phone gets the browser RTP decrypted');
+  t.same(got.find((r) => r.data[1] === 201)?.data, rtcpPacket(0xaaaa0001), 'and its SRTCP decrypted (demuxed to the RTCP port)');
+  const fromSip = rtpPacket(9, { pt: 111, ssrc: 0xbbbb0001, mark: 0x53 });
+  await sip.send(fromSip, sipPort, '127.0.0.1');
+  const deadline = Date.now() + 2000;
+  while (web.rtp.length === 0 && Date.now() < deadline) await sleep(10);
+  t.ok(web.rtp[0] && !web.rtp[0].equals(fromSip), 'the browser gets SRTP, not the plain packet');
+  t.same(web.rx!.unprotectRtp(web.rtp[0]!), fromSip, 'which decrypts to what the SIP phone sent');
+}
+
+t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and back', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE);
+  const { web, sip } = await peers(t);
+  const { toSip, toWeb, webPort, sipPort } = await bridge(ng, 'w1', web, sip, { DTLS: 'passive' });
+
+  t.match(toSip, /\r\nm=audio \d+ RTP\/AVP 111 0\r\n/, 'SIP leg: plain RTP/AVP');
+  t.notMatch(toSip, /a=(fingerprint|setup|candidate|ice-|rtcp-mux)/, 'SIP leg: no DTLS, ICE or mux');
+  t.match(toWeb, /\r\nm=audio \d+ UDP\/TLS\/RTP\/SAVPF 0 8 101\r\n/, 'WebRTC leg answered in its own profile');
+  t.match(toWeb, /\r\na=ice-lite\r\n/);
+  t.match(toWeb, /\r\na=mid:0\r\n/, 'the offer\'s mid comes back');
+  t.match(toWeb, /\r\na=rtcp-mux\r\n/);
+  t.match(toWeb, /\r\na=setup:passive\r\na=fingerprint:sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}\r\n/, 'DTLS=passive: the relay serves');
+  t.match(toWeb, new RegExp(`a=candidate:\\w+ 1 UDP 2130706431 127\\.0\\.0\\.1 ${webPort} typ host\\r\\n`), 'one host candidate (mux agreed)');
+  t.notMatch(toWeb, / 2 UDP /, 'no RTCP component with rtcp-mux');
+  t.notMatch(toWeb, /a=crypto:/, 'DTLS is favoured over SDES');
+  const ice = iceOf(toWeb);
+
+  const forged = await web.check(webPort, ice, { pwd: 'not-the-password-at-all!' });
+  const check = await web.check(webPort, ice, { nominate: true });
+  const deadline = Date.now() + 2000;
+  while (!web.response(check) && Date.now() < deadline) await sleep(10);
+  const response = web.response(check);
+  t.ok(response, 'the relay answers a valid check');
+  t.same(readXorAddress(response!.attrs.get(StunAttr.XorMappedAddress)!, check), { address: '127.0.0.1', port: web.port }, 'XOR-MAPPED-ADDRESS is the browser');
+  t.ok(response!.attrs.has(StunAttr.MessageIntegrity) && response!.attrs.has(StunAttr.Fingerprint), 'signed and fingerprinted');
+  t.notOk(web.response(forged), 'a check with a bad MESSAGE-INTEGRITY gets no answer');
+
+  await web.handshake(webPort, 'client');
+  await media(t, web, sip, webPort, sipPort);
+  const stats = ((await ng.request({ command: 'statistics' })).statistics as any).totalstatistics;
+  t.equal(stats.droppedstun, 1, 'the forged check is dropped and counted');
+});
+
+t.test('default DTLS role: the relay is active (client) and connects after the nomination', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 100);
+  const { web, sip } = await peers(t);
+  const { toWeb, webPort, sipPort } = await bridge(ng, 'w2', web, sip);
+  t.match(toWeb, /\r\na=setup:active\r\n/, 'actpass offer answered active, as rtpengine does');
+  const handshake = web.handshake(webPort, 'server');
+  await nominate(t, web, webPort, iceOf(toWeb));
+  await handshake;
+  await media(t, web, sip, webPort, sipPort);
+});
+
+t.test('a certificate that does not match a=fingerprint gets no keys: media is dropped, never forwarded', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 200);
+  const { web, sip } = await peers(t);
+  const wrong = web.fingerprint.replace(/^../, web.fingerprint.startsWith('00') ? '11' : '00');
+  const { toWeb, webPort } = await bridge(ng, 'w3', web, sip, { DTLS: 'passive' }, web.offer('actpass', wrong));
+  await nominate(t, web, webPort, iceOf(toWeb));
+  // werift's client does not wait for the relay to check its certificate: it believes it connected.
+  await web.handshake(webPort, 'client');
+  for (let i = 0; i < 5; i++) await web.send(web.tx!.protectRtp(rtpPacket(i, { pt: 111 })) as Buffer, webPort);
+  await sleep(300);
+  t.equal(sip.received.length, 0, 'nothing reaches the SIP phone');
+  const stats = ((await ng.request({ command: 'statistics' })).statistics as any).totalstatistics;
+  t.equal(stats.droppedsrtp, 5, 'the packets are dropped and counted');
+});
+
+t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=force, the callee starts DTLS', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 300);
+  const { web, sip } = await peers(t);
+  const offer = await ng.request({
+    command: 'offer',
+    'call-id': 'w4',
+    'from-tag': 'sip',
+    sdp: phoneSdp({ address: '127.0.0.1', port: sip.port, extra: [`a=rtcp:${sip.port}`] }),
+    ICE: 'force',
+    'transport-protocol': 'UDP/TLS/RTP/SAVPF',
+    'rtcp-mux': ['offer'],
+  });
+  const toWeb = String(offer.sdp);
+  t.match(toWeb, /\r\na=setup:actpass\r\na=fingerprint:sha-256 /);
+  t.match(toWeb, / 2 UDP 2130706430 /, 'an RTCP candidate too: mux is only offered');
+  const webPort = relayEndpoints(toWeb)[0]!.port;
+  const answerSdp = web.offer('active').replace('a=group:BUNDLE 0\r\n', '').replace(/m=audio (\d+) UDP\/TLS\/RTP\/SAVPF 111 0/, 'm=audio $1 UDP/TLS/RTP/SAVPF 0');
+  const answer = await ng.request({ command: 'answer', 'call-id': 'w4', 'from-tag': 'sip', 'to-tag': 'web', sdp: answerSdp, ICE: 'remove', 'transport-protocol': 'RTP/AVP' });
+  t.equal(answer.result, 'ok');
+  t.notMatch(answer.sdp, /a=(fingerprint|setup|crypto|candidate)/, 'the SIP caller gets plain RTP back');
+  await nominate(t, web, webPort, iceOf(toWeb));
+  await web.handshake(webPort, 'client');
+  await media(t, web, sip, webPort, relayEndpoints(String(answer.sdp))[0]!.port);
+});
+
+t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and counted, the other call carries on', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 400);
+  const { web, sip } = await peers(t);
+  const { toWeb, webPort, sipPort } = await bridge(ng, 'w5', web, sip, { DTLS: 'passive' });
+  await nominate(t, web, webPort, iceOf(toWeb));
+  await web.handshake(webPort, 'client');
+
+  const victim = await peers(t);
+  const other = await bridge(ng, 'w6', victim.web, victim.sip, { DTLS: 'passive' });
+  const attacker = await Phone.open();
+  t.teardown(() => attacker.close());
+  // A DTLS 1.2 ClientHello record header with junk behind it, and STUN-looking junk.
+  const hello = Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 1, 0, 0, 0x34]), Buffer.alloc(60, 7)]);
+  const junkStun = Buffer.concat([Buffer.from([0, 1, 0, 8, 0x21, 0x12, 0xa4, 0x42]), Buffer.alloc(20, 1)]);
+  for (let i = 0; i < 1000; i++) {
+    await attacker.send(i % 2 ? hello : junkStun, other.webPort, '127.0.0.1');
+    if (i % 100 === 0) await sleep(1);
+  }
+  await media(t, web, sip, webPort, sipPort);
+  const stats = ((await ng.request({ command: 'statistics' })).statistics as any).totalstatistics;
+  t.ok(stats.droppeddtls >= 400, `DTLS from an address that never passed ICE is dropped (${stats.droppeddtls})`);
+  t.ok(stats.droppedstun >= 400, `STUN junk is dropped (${stats.droppedstun})`);
+  // The flooded call still works once the flood is over.
+  await nominate(t, victim.web, other.webPort, iceOf(other.toWeb));
+  await victim.web.handshake(other.webPort, 'client');
+  await media(t, victim.web, victim.sip, other.webPort, other.sipPort);
+});

@@ -96,7 +96,7 @@ export class WebrtcPeer {
   }
 
   /** Runs the DTLS handshake with the relay at `relayPort` in `role`, then keys SRTP from it. */
-  async handshake(relayPort: number, role: 'client' | 'server', timeoutMs = 8000): Promise<void> {
+  async handshake(relayPort: number, role: 'client' | 'server', timeoutMs = 20_000): Promise<void> {
     this.remote = { address: '127.0.0.1', port: relayPort };
     const transport = {
       type: 'udp',

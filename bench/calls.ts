@@ -8,22 +8,35 @@ const CONCURRENCY = 64;
 export interface RelayPorts {
   forA: number;
   forB: number;
+  /** SRTP calls: the key and salt (hex) the relay encrypts towards the caller with. */
+  keyForA?: string;
 }
 
-function phoneSdp(port: number): string {
+/** The SDES suite of SRTP trials: the one every SRTP phone and relay speaks. */
+const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80';
+
+/** `srtpKey`: the caller offers RTP/SAVP with this key (30 bytes). */
+function phoneSdp(port: number, srtpKey?: Buffer): string {
   return [
     'v=0',
     'o=bench 1 1 IN IP4 127.0.0.1',
     's=bench',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=audio ${port} RTP/AVP 0 101`,
+    `m=audio ${port} ${srtpKey ? 'RTP/SAVP' : 'RTP/AVP'} 0 101`,
     'a=rtpmap:0 PCMU/8000',
     'a=rtpmap:101 telephone-event/8000',
     'a=ptime:20',
     'a=sendrecv',
+    ...(srtpKey ? [`a=crypto:1 ${SRTP_SUITE} inline:${srtpKey.toString('base64')}`] : []),
     '',
   ].join('\r\n');
+}
+
+function relayKey(reply: Record<string, unknown>, what: string): string {
+  const m = new RegExp(`^a=crypto:\\d+ ${SRTP_SUITE} inline:([A-Za-z0-9+/=]+)`, 'm').exec(String(reply.sdp));
+  if (!m) throw new Error(`${what}: the relay answered the SRTP caller without an ${SRTP_SUITE} key`);
+  return Buffer.from(m[1]!, 'base64').toString('hex');
 }
 
 function audioPort(reply: Record<string, unknown>, what: string): number {
@@ -54,16 +67,19 @@ export const callId = (trial: number, call: number): string => `bench-${process.
 /**
  * The offer carries the caller's SDP and returns the port the callee sends to; the answer carries the
  * callee's SDP and returns the port the caller sends to. `portsA/B[i]` are the generator's ports.
+ * With `srtpKey` the caller is an SDES-SRTP phone bridged to a plain callee (`transport-protocol`).
  */
-export function setUpCalls(ng: NgClient, trial: number, calls: number, portsA: number[], portsB: number[]): Promise<RelayPorts[]> {
+export function setUpCalls(ng: NgClient, trial: number, calls: number, portsA: number[], portsB: number[], srtpKey?: Buffer): Promise<RelayPorts[]> {
   const indices = Array.from({ length: calls }, (_, c) => c);
+  const bridge: Record<string, string> = srtpKey ? { 'transport-protocol': 'RTP/AVP' } : {};
   return forEachLimited(indices, async (c) => {
     const id = callId(trial, c);
     const k = c % portsA.length;
-    const offer = await ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'caller', sdp: phoneSdp(portsA[k]!) });
+    const offer = await ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'caller', sdp: phoneSdp(portsA[k]!, srtpKey), ...bridge });
     const forB = audioPort(offer, `offer ${id}`);
     const answer = await ng.request({ command: 'answer', 'call-id': id, 'from-tag': 'caller', 'to-tag': 'callee', sdp: phoneSdp(portsB[k]!) });
-    return { forA: audioPort(answer, `answer ${id}`), forB };
+    const forA = audioPort(answer, `answer ${id}`);
+    return srtpKey ? { forA, forB, keyForA: relayKey(answer, `answer ${id}`) } : { forA, forB };
   });
 }
 

@@ -11,10 +11,14 @@ export interface BenchOptions {
   json: boolean;
   reps: number;
   pin: boolean;
+  /** Also measure SRTP <-> RTP capacity (needs a loadgen built with libsrtp2). */
+  srtp: boolean;
 }
 
 export interface Plans {
   capacity: SearchPlan & { calls: number };
+  /** SRTP <-> RTP capacity: same calls, a lower start, since a heavily overloaded first trial leaves a backlog behind. */
+  srtpCapacity: SearchPlan & { calls: number };
   calls: SearchPlan & { ppsPerCall: number };
   light: { calls: number; pps: number };
   timing: Timing;
@@ -28,16 +32,19 @@ export const USAGE = `usage: npm run bench -- [options]
   --tier-calls=N         tier size for --sizing (default 10000 concurrent calls)
   --json                 machine-readable output on stdout
   --no-pin               do not pin the relay to CPU 1 and the generator to CPU 0
+  --srtp                 also measure capacity with SDES-SRTP callers bridged to plain callees
+                         (needs libsrtp2-dev for the generator), as a ratio to plain capacity
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const o: BenchOptions = { quick: false, relays: [...RELAY_NAMES], sizing: false, tierCalls: 10_000, json: false, reps: 1, pin: true };
+  const o: BenchOptions = { quick: false, relays: [...RELAY_NAMES], sizing: false, tierCalls: 10_000, json: false, reps: 1, pin: true, srtp: false };
   for (const arg of argv) {
     const [key, value] = arg.split('=', 2) as [string, string | undefined];
     if (key === '--quick') o.quick = true;
     else if (key === '--sizing') o.sizing = true;
     else if (key === '--json') o.json = true;
     else if (key === '--no-pin') o.pin = false;
+    else if (key === '--srtp') o.srtp = true;
     else if (key === '--reps') o.reps = positiveInt(key, value);
     else if (key === '--tier-calls') o.tierCalls = positiveInt(key, value);
     else if (key === '--relays') o.relays = relayList(value ?? '');
@@ -65,6 +72,7 @@ export function plans(quick: boolean): Plans {
   const refine = quick ? 1 : 3;
   return {
     capacity: { calls: 500, start: 80_000, step, refine, cap: 2_000_000 },
+    srtpCapacity: { calls: 500, start: 20_000, step, refine, cap: 2_000_000 },
     calls: { ppsPerCall: 100, start: 400, step, refine, cap: 4000 },
     light: { calls: 100, pps: 10_000 },
     timing: quick ? { warmup: 0.3, window: 1, drain: 0.2, pause: 0.5 } : { warmup: 0.5, window: 2, drain: 0.3, pause: 1 },

@@ -11,6 +11,10 @@
  *   3. it sends 172-byte RTP (12 header + 160 payload) both ways at --rate packets/s in total,
  *      spread evenly over the 2*calls streams, for --warmup + --window seconds, keeps receiving
  *      for --drain more seconds, prints one JSON line and exits.
+ * With --srtp-key (built with -DWITH_SRTP and libsrtp2) side A speaks SRTP (AES_CM_128_HMAC_SHA1_80):
+ * it protects what it sends with that key and each call's input line carries a third field, the
+ * hex key the relay encrypts towards that caller with; side B stays plain, so every packet costs the
+ * relay one SRTP transform (SRTP <-> RTP bridging).
  * Loss and latency count only packets *sent* inside the window. Latency is the kernel receive
  * timestamp (SO_TIMESTAMPNS) minus the send time carried in the payload, so a generator that
  * drains its sockets late does not inflate it.
@@ -29,8 +33,13 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef WITH_SRTP
+#include <srtp2/srtp.h>
+#endif
 
 #define PKT_LEN 172
+#define SRTP_ROOM 16 /* the 80-bit tag, with room to spare */
+#define KEY_LEN 30   /* AES-128 key + 112-bit salt */
 #define RTP_HDR 12
 #define MAGIC 0x52544231u /* "RTB1" */
 #define BATCH 64
@@ -64,6 +73,8 @@ static struct {
 	double rate, warmup, window, drain;
 	uint32_t trial;
 	int avoid_lo, avoid_hi;
+	int srtp;
+	unsigned char srtp_key[KEY_LEN];
 } cfg = { .calls = 100, .sockets = 16, .rate = 10000, .warmup = 0.5, .window = 2, .drain = 0.3 };
 
 static uint32_t hist_fine[FINE_N], hist_coarse[COARSE_N];
@@ -73,6 +84,29 @@ static void die(const char *what) {
 	fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
+
+static int unhex(const char *hex, unsigned char *out, int len) {
+	for (int i = 0; i < len; i++)
+		if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1) return -1;
+	return hex[2 * len] == 0 ? 0 : -1;
+}
+
+#ifdef WITH_SRTP
+static srtp_t srtp_tx, *srtp_rx; /* one sender for all of side A; one receiver per call (the relay keys each) */
+
+static srtp_t srtp_session(const unsigned char *key, srtp_ssrc_type_t direction) {
+	srtp_policy_t policy;
+	memset(&policy, 0, sizeof policy);
+	srtp_crypto_policy_set_rtp_default(&policy.rtp);
+	srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+	policy.ssrc.type = direction;
+	policy.key = (unsigned char *)key;
+	policy.window_size = 128;
+	srtp_t session;
+	if (srtp_create(&session, &policy) != srtp_err_status_ok) { fprintf(stderr, "loadgen: srtp_create failed\n"); exit(1); }
+	return session;
+}
+#endif
 
 static int64_t now_ns(clockid_t clock) {
 	struct timespec t;
@@ -92,6 +126,14 @@ static void parse_args(int argc, char **argv) {
 		else if (!strcmp(k, "--relay-pid")) cfg.relay_pid = atoi(v);
 		else if (!strcmp(k, "--trial")) cfg.trial = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--avoid")) sscanf(v, "%d-%d", &cfg.avoid_lo, &cfg.avoid_hi);
+		else if (!strcmp(k, "--srtp-key")) {
+#ifndef WITH_SRTP
+			fprintf(stderr, "loadgen: built without libsrtp2, no --srtp-key\n");
+			exit(2);
+#endif
+			if (unhex(v, cfg.srtp_key, KEY_LEN)) { fprintf(stderr, "loadgen: --srtp-key takes %d hex bytes\n", KEY_LEN); exit(2); }
+			cfg.srtp = 1;
+		}
 		else { fprintf(stderr, "loadgen: unknown option %s\n", k); exit(2); }
 	}
 	if (cfg.calls < 1 || cfg.sockets < 1 || cfg.rate <= 0 || cfg.window <= 0) {
@@ -152,7 +194,7 @@ static double percentile_us(double q) {
 static void receive(int fd, int expect_dir) {
 	static struct mmsghdr msgs[BATCH];
 	static struct iovec iov[BATCH];
-	static char bufs[BATCH][PKT_LEN + 1];
+	static char bufs[BATCH][PKT_LEN + SRTP_ROOM + 1];
 	static char ctl[BATCH][CMSG_SPACE(sizeof(struct timespec))];
 	for (int rounds = 0; rounds < 16; rounds++) {
 		for (int i = 0; i < BATCH; i++) {
@@ -163,6 +205,17 @@ static void receive(int fd, int expect_dir) {
 		if (n <= 0) return;
 		for (int i = 0; i < n; i++) {
 			struct payload p;
+#ifdef WITH_SRTP
+			if (cfg.srtp && expect_dir == 1) {
+				/* B->A stream ids are odd: 2 * call + 1, carried in the SSRC. */
+				uint32_t ssrc;
+				memcpy(&ssrc, bufs[i] + 8, 4);
+				uint32_t call = (ntohl(ssrc) - 0x10000u) / 2;
+				int len = (int)msgs[i].msg_len;
+				if (msgs[i].msg_len < RTP_HDR || call >= (uint32_t)cfg.calls || srtp_unprotect(srtp_rx[call], bufs[i], &len) != srtp_err_status_ok) { rx_bad++; continue; }
+				msgs[i].msg_len = (unsigned)len;
+			}
+#endif
 			if (msgs[i].msg_len != PKT_LEN) { rx_bad++; continue; }
 			memcpy(&p, bufs[i] + RTP_HDR, sizeof p);
 			if (p.magic != MAGIC || p.trial != cfg.trial || (p.stream & 1) != (uint32_t)expect_dir) { rx_bad++; continue; }
@@ -186,7 +239,7 @@ static void receive(int fd, int expect_dir) {
 static uint64_t send_due(struct stream *streams, int nstreams, int *next, int count, int in_window) {
 	static struct mmsghdr msgs[BATCH];
 	static struct iovec iov[BATCH];
-	static unsigned char bufs[BATCH][PKT_LEN];
+	static unsigned char bufs[BATCH][PKT_LEN + SRTP_ROOM];
 	uint64_t sent = 0;
 	while (count > 0) {
 		int fd = streams[*next].fd, n = 0;
@@ -204,7 +257,11 @@ static uint64_t send_due(struct stream *streams, int nstreams, int *next, int co
 			memcpy(b + 8, &ssrc, 4);
 			struct payload p = { MAGIC, cfg.trial, s->id, (uint32_t)in_window, stamp };
 			memcpy(b + RTP_HDR, &p, sizeof p);
-			iov[n] = (struct iovec){ b, PKT_LEN };
+			int len = PKT_LEN;
+#ifdef WITH_SRTP
+			if (cfg.srtp && (s->id & 1) == 0) srtp_protect(srtp_tx, b, &len);
+#endif
+			iov[n] = (struct iovec){ b, (size_t)len };
 			msgs[n].msg_hdr = (struct msghdr){ .msg_name = &s->to, .msg_namelen = sizeof s->to, .msg_iov = &iov[n], .msg_iovlen = 1 };
 			n++;
 			*next = (*next + 1) % nstreams;
@@ -250,6 +307,12 @@ static double cpu_seconds_host(void) {
 }
 
 int main(int argc, char **argv) {
+	if (argc == 2 && !strcmp(argv[1], "--features")) {
+#ifdef WITH_SRTP
+		puts("srtp");
+#endif
+		return 0;
+	}
 	parse_args(argc, argv);
 	int k = cfg.sockets, nstreams = 2 * cfg.calls;
 	int *fds = calloc((size_t)(2 * k), sizeof *fds);
@@ -268,8 +331,25 @@ int main(int argc, char **argv) {
 	alarm(600);
 	unsigned *relay_ports = calloc((size_t)nstreams, sizeof *relay_ports);
 	if (!relay_ports) die("calloc");
-	for (int i = 0; i < nstreams; i++)
-		if (scanf("%u", &relay_ports[i]) != 1) { fprintf(stderr, "loadgen: expected %d relay port pairs on stdin\n", cfg.calls); return 1; }
+#ifdef WITH_SRTP
+	if (cfg.srtp) {
+		if (srtp_init() != srtp_err_status_ok) { fprintf(stderr, "loadgen: srtp_init failed\n"); return 1; }
+		srtp_tx = srtp_session(cfg.srtp_key, ssrc_any_outbound);
+		srtp_rx = calloc((size_t)cfg.calls, sizeof *srtp_rx);
+		if (!srtp_rx) die("calloc");
+	}
+#endif
+	for (int c = 0; c < cfg.calls; c++) {
+		if (scanf("%u %u", &relay_ports[2 * c], &relay_ports[2 * c + 1]) != 2) { fprintf(stderr, "loadgen: expected %d relay port pairs on stdin\n", cfg.calls); return 1; }
+#ifdef WITH_SRTP
+		char hex[2 * KEY_LEN + 1];
+		unsigned char key[KEY_LEN];
+		if (cfg.srtp) {
+			if (scanf("%60s", hex) != 1 || unhex(hex, key, KEY_LEN)) { fprintf(stderr, "loadgen: call %d: expected the relay's SRTP key\n", c); return 1; }
+			srtp_rx[c] = srtp_session(key, ssrc_any_inbound);
+		}
+#endif
+	}
 	/*
 	 * streams[] is in send order, socket-major (socket 0's A->B streams, then its B->A streams, then
 	 * socket 1...), so consecutive packets share a socket and batch into one sendmmsg; every stream

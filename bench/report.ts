@@ -9,6 +9,8 @@ export interface RelayRun {
   capacity?: SearchResult;
   calls?: SearchResult;
   light?: TrialResult;
+  /** Capacity with SDES-SRTP callers bridged to plain callees (`--srtp`). */
+  srtpCapacity?: SearchResult;
   error?: string;
 }
 export type Repetition = Partial<Record<RelayName, RelayRun>>;
@@ -49,12 +51,20 @@ function cell(s: Spread | undefined, fmt: (n: number) => string, showRange: bool
 }
 
 /** "≥" when some repetition only gave a lower bound (cap reached or generator saturated). */
-function bound(reps: Repetition[], relay: RelayName, mode: 'capacity' | 'calls'): string {
+function bound(reps: Repetition[], relay: RelayName, mode: 'capacity' | 'calls' | 'srtpCapacity'): string {
   const results = reps.map((r) => r[relay]?.[mode]).filter((r): r is SearchResult => r !== undefined);
   return results.some((r) => r.atCap || r.generatorBound) ? '≥' : '';
 }
 
-const value = (mode: 'capacity' | 'calls') => (r: RelayRun): number | undefined => r[mode]?.value;
+const value = (mode: 'capacity' | 'calls' | 'srtpCapacity') => (r: RelayRun): number | undefined => r[mode]?.value;
+
+/** SRTP <-> RTP capacity over the same relay's plain capacity, per repetition. */
+function srtpCost(reps: Repetition[], relay: RelayName): Spread | undefined {
+  return spread(reps.map((rep) => {
+    const run = rep[relay];
+    return run?.srtpCapacity && run.capacity ? run.srtpCapacity.value / run.capacity.value : NaN;
+  }));
+}
 
 /** Calls the relay carries per core of CPU it used at its calls limit. */
 function callsPerCore(r: RelayRun): number | undefined {
@@ -97,8 +107,20 @@ export function table(machine: Machine, reps: Repetition[], relays: RelayName[],
     'CPU, ns/pkt: relay (all threads) at its capacity point. ≥: lower bound (cap reached, or the generator was saturated).',
     ...notes,
   ];
+  if (options.srtp) out.push('', srtpTable(reps, relays, many));
   if (options.sizing) out.push('', sizing(reps, relays, options.tierCalls));
   return out.join('\n');
+}
+
+function srtpTable(reps: Repetition[], relays: RelayName[], many: boolean): string {
+  const lines = ['SRTP <-> RTP (500 calls, SDES AES_CM_128_HMAC_SHA1_80 callers, plain callees; same pass rule):'];
+  for (const relay of relays) {
+    const pps = spread(reps.map((rep) => rep[relay]?.srtpCapacity?.value ?? NaN));
+    if (!pps) continue;
+    const ratio = cell(srtpCost(reps, relay), (n) => fixed(n, 2), many);
+    lines.push(`  ${relayLabel(relay)}: ${bound(reps, relay, 'srtpCapacity')}${cell(pps, int, many)} pps = ${ratio} x its plain capacity`);
+  }
+  return lines.join('\n');
 }
 
 function sizing(reps: Repetition[], relays: RelayName[], tierCalls: number): string {
@@ -139,6 +161,8 @@ export function json(machine: Machine, reps: Repetition[], relays: RelayName[], 
       cpuPctAtCapacity: pick((r) => r.capacity?.best?.relayCpuPct),
       nsPerPktAtCapacity: pick((r) => r.capacity?.best?.relayNsPerPkt),
       nsPerPktLight: pick((r) => r.light?.relayNsPerPkt),
+      srtpCapacityPps: pick(value('srtpCapacity')),
+      srtpVsPlain: srtpCost(reps, relay),
     }];
   }));
   return JSON.stringify({ machine, options, notes, summary, repetitions: reps }, null, 2);

@@ -1,4 +1,5 @@
 /** One measurement: fresh calls through the relay, one bounded loadgen run over them, calls deleted. */
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { deleteCalls, setUpCalls } from './calls.js';
@@ -65,10 +66,13 @@ interface LoadgenReport {
 
 let trialCounter = 0;
 
-export async function runTrial(relay: RunningRelay, calls: number, pps: number, timing: Timing, genCpu: number | undefined): Promise<TrialResult> {
+/** `srtp`: callers speak SDES-SRTP, callees plain RTP (the relay bridges every packet). */
+export async function runTrial(relay: RunningRelay, calls: number, pps: number, timing: Timing, genCpu: number | undefined, srtp = false): Promise<TrialResult> {
   const trial = ++trialCounter;
+  const srtpKey = srtp ? randomBytes(30) : undefined;
   const args = ['--calls', calls, '--sockets', GEN_SOCKETS, '--rate', pps, '--warmup', timing.warmup, '--window', timing.window,
-    '--drain', timing.drain, '--relay-pid', relay.pid, '--trial', trial, '--avoid', `${MEDIA_PORTS.min}-${MEDIA_PORTS.max}`].map(String);
+    '--drain', timing.drain, '--relay-pid', relay.pid, '--trial', trial, '--avoid', `${MEDIA_PORTS.min}-${MEDIA_PORTS.max}`,
+    ...(srtpKey ? ['--srtp-key', srtpKey.toString('hex')] : [])].map(String);
   const gen = spawnTracked([LOADGEN, ...args], genCpu, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: gen.stdout! })[Symbol.asyncIterator]();
   const nextLine = async (): Promise<string> => {
@@ -83,8 +87,8 @@ export async function runTrial(relay: RunningRelay, calls: number, pps: number, 
   try {
     const portsA = (await nextLine()).split(' ').slice(1).map(Number);
     const portsB = (await nextLine()).split(' ').slice(1).map(Number);
-    const relayPorts = await setUpCalls(relay.ng, trial, calls, portsA, portsB);
-    gen.stdin!.end(relayPorts.map((p) => `${p.forA} ${p.forB}\n`).join(''));
+    const relayPorts = await setUpCalls(relay.ng, trial, calls, portsA, portsB, srtpKey);
+    gen.stdin!.end(relayPorts.map((p) => `${p.forA} ${p.forB}${p.keyForA ? ` ${p.keyForA}` : ''}\n`).join(''));
     return judge(JSON.parse(await nextLine()) as LoadgenReport, calls, pps);
   } catch (err) {
     return failed((err as Error).message);

@@ -5,8 +5,9 @@
  * Counter mode runs as AES-ECB over a scratch buffer of counter blocks: one long-lived cipher object
  * instead of a new one per packet. GCM has no such shortcut in node:crypto, so it creates one per packet.
  */
-import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual, type Cipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Cipher } from 'node:crypto';
 import { SrtpError } from '../errors.js';
+import { HmacSha1 } from './hmac.js';
 import { deriveKeys, type SessionKeys, type SrtpKeyMaterial } from './keys.js';
 import { ReplayWindow, RolloverCounter } from './replay.js';
 import { suiteByName, type SrtpSuite } from './suites.js';
@@ -83,6 +84,8 @@ export class SrtpContext {
   private readonly rtcpKeys: SessionKeys;
   private readonly rtpStream: Keystream | undefined;
   private readonly rtcpStream: Keystream | undefined;
+  private readonly rtpMac: HmacSha1 | undefined;
+  private readonly rtcpMac: HmacSha1 | undefined;
   private readonly encryptRtp: boolean;
   private readonly encryptRtcp: boolean;
   private readonly authRtp: boolean;
@@ -105,6 +108,10 @@ export class SrtpContext {
     if (suite.cipher === 'aes-cm') {
       this.rtpStream = new Keystream(keys.rtp.encryption, keys.rtp.salt);
       this.rtcpStream = new Keystream(keys.rtcp.encryption, keys.rtcp.salt);
+    }
+    if (suite.cipher !== 'aes-gcm') {
+      this.rtpMac = new HmacSha1(keys.rtp.auth, MAX_PACKET + 4);
+      this.rtcpMac = new HmacSha1(keys.rtcp.auth, MAX_PACKET + 4);
     }
   }
 
@@ -134,7 +141,7 @@ export class SrtpContext {
     const out = Buffer.allocUnsafe(packet.length + tagLength);
     packet.copy(out);
     if (this.encryptRtp) this.rtpStream!.apply(out.subarray(0, packet.length), header, ssrc, roc, seq);
-    if (tagLength > 0) this.rtpTag(out.subarray(0, packet.length), roc).copy(out, packet.length, 0, tagLength);
+    if (tagLength > 0) this.rtpMac!.compute(out.subarray(0, packet.length), this.rocBytes(roc)).copy(out, packet.length, 0, tagLength);
     return out;
   }
 
@@ -160,7 +167,7 @@ export class SrtpContext {
     } else {
       // The MKI sits between the payload and the tag and is not authenticated.
       const body = packet.subarray(0, packet.length - tagLength - this.mkiLength);
-      if (tagLength > 0 && !timingSafeEqual(this.rtpTag(body, roc).subarray(0, tagLength), packet.subarray(packet.length - tagLength))) return SrtpFailure.Auth;
+      if (tagLength > 0 && !this.rtpMac!.verify(body, this.rocBytes(roc), packet.subarray(packet.length - tagLength))) return SrtpFailure.Auth;
       plain = Buffer.from(body);
       if (this.encryptRtp) this.rtpStream!.apply(plain, header, ssrc, roc, seq);
     }
@@ -183,7 +190,7 @@ export class SrtpContext {
     packet.copy(out);
     out.writeUInt32BE(word, packet.length);
     if (this.encryptRtcp) this.rtcpStream!.apply(out.subarray(0, packet.length), 8, ssrc, Math.floor(index / 65536), index % 65536);
-    this.hmac(this.rtcpKeys, out.subarray(0, packet.length + 4)).copy(out, packet.length + 4, 0, tagLength);
+    this.rtcpMac!.compute(out.subarray(0, packet.length + 4)).copy(out, packet.length + 4, 0, tagLength);
     return out;
   }
 
@@ -206,7 +213,7 @@ export class SrtpContext {
       if (!plain) return SrtpFailure.Auth;
     } else {
       const authed = packet.subarray(0, wordAt + 4);
-      if (!timingSafeEqual(this.hmac(this.rtcpKeys, authed).subarray(0, tagLength), packet.subarray(packet.length - tagLength))) return SrtpFailure.Auth;
+      if (!this.rtcpMac!.verify(authed, undefined, packet.subarray(packet.length - tagLength))) return SrtpFailure.Auth;
       plain = Buffer.from(packet.subarray(0, wordAt));
       if (encrypted && this.suite.cipher === 'aes-cm') this.rtcpStream!.apply(plain, 8, ssrc, Math.floor(index / 65536), index % 65536);
     }
@@ -222,14 +229,10 @@ export class SrtpContext {
     return state;
   }
 
-  /** HMAC-SHA1 over the packet and ROC (RFC 3711 §4.2); the caller truncates. */
-  private rtpTag(authenticated: Buffer, roc: number): Buffer {
+  /** The ROC as the 4 bytes RFC 3711 §4.2 appends to the authenticated portion. */
+  private rocBytes(roc: number): Buffer {
     this.scratch.writeUInt32BE(roc >>> 0, 0);
-    return createHmac('sha1', this.rtpKeys.auth).update(authenticated).update(this.scratch).digest();
-  }
-
-  private hmac(keys: SessionKeys, data: Buffer): Buffer {
-    return createHmac('sha1', keys.auth).update(data).digest();
+    return this.scratch;
   }
 
   /** RFC 7714 §8: IV = salt XOR (0000 || SSRC || ROC || SEQ), AAD = the RTP header. Undefined when authentication fails. */

@@ -8,7 +8,8 @@
         "native/shard.cc",
         "native/shard_loop.cc",
         "native/side.cc",
-        "native/sockets.cc"
+        "native/sockets.cc",
+        "native/srtp.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

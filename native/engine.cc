@@ -67,6 +67,33 @@ Napi::Value streamObject(Napi::Env env, const StreamReport& r) {
   return o;
 }
 
+std::vector<uint8_t> bytesArg(const Napi::Object& o, const char* key) {
+  Napi::Buffer<uint8_t> b = o.Get(key).As<Napi::Buffer<uint8_t>>();
+  return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
+}
+
+SrtpSessionKeys sessionKeysArg(const Napi::Object& o) { return {bytesArg(o, "enc"), bytesArg(o, "salt"), bytesArg(o, "auth")}; }
+
+// {cipher, rtpTag, rtcpTag, encryptRtp, encryptRtcp, authRtp, mki, rtp: {enc, salt, auth}, rtcp: {...}} or null.
+std::shared_ptr<const SrtpParams> srtpArg(const Napi::Value& v) {
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  Napi::Object o = v.As<Napi::Object>();
+  auto p = std::make_shared<SrtpParams>();
+  std::string cipher = o.Get("cipher").As<Napi::String>().Utf8Value();
+  p->cipher = cipher == "aes-gcm" ? SrtpCipher::AesGcm : cipher == "null" ? SrtpCipher::Null : SrtpCipher::AesCm;
+  p->rtpTag = o.Get("rtpTag").As<Napi::Number>().Uint32Value();
+  p->rtcpTag = o.Get("rtcpTag").As<Napi::Number>().Uint32Value();
+  p->encryptRtp = o.Get("encryptRtp").ToBoolean();
+  p->encryptRtcp = o.Get("encryptRtcp").ToBoolean();
+  p->authRtp = o.Get("authRtp").ToBoolean();
+  p->mki = o.Get("mki").As<Napi::Number>().Uint32Value();
+  p->rtp = sessionKeysArg(o.Get("rtp").As<Napi::Object>());
+  p->rtcp = sessionKeysArg(o.Get("rtcp").As<Napi::Object>());
+  // Reject here, on the main thread, what OpenSSL would refuse on the shard.
+  Srtp probe(*p);
+  return p;
+}
+
 void addTotals(Totals& into, const Totals& t) {
   into.packetsIn += t.packetsIn;
   into.bytesIn += t.bytesIn;
@@ -76,6 +103,7 @@ void addTotals(Totals& into, const Totals& t) {
   into.unknownSource += t.unknownSource;
   into.noDestination += t.noDestination;
   into.sendError += t.sendError;
+  into.srtp += t.srtp;
 }
 
 class Engine : public Napi::ObjectWrap<Engine> {
@@ -135,7 +163,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Napi::String::New(env, "bound");
   }
 
-  // configure(side, peer|null, mux, mode, asymmetric, strictSource, rtpAddr|null, rtpPort, rtcpAddr|null, rtcpPort)
+  // configure(side, peer|null, mux, mode, asymmetric, strictSource, rtpAddr|null, rtpPort, rtcpAddr|null, rtcpPort,
+  //           decrypt|null, encrypt|null, srtpId)
   void configure(const Napi::CallbackInfo& info) {
     auto it = sideShard_.find(sideArg(info[0]));
     if (closed_ || it == sideShard_.end()) return;
@@ -148,6 +177,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
     config.policy.strictSource = info[5].ToBoolean();
     config.rtp = advertisedArg(info[6], info[7]);
     config.rtcp = advertisedArg(info[8], info[9]);
+    try {
+      config.decrypt = srtpArg(info[10]);
+      config.encrypt = srtpArg(info[11]);
+    } catch (const std::runtime_error& e) {
+      throw codedError(info.Env(), "SRTP_INVALID", e.what());
+    }
+    config.srtpId = info[12].IsString() ? info[12].As<Napi::String>().Utf8Value() : "";
     shards_[it->second]->configure(it->first, std::move(config));
   }
 
@@ -220,6 +256,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     dropped.Set("unknownSource", double(t.unknownSource));
     dropped.Set("noDestination", double(t.noDestination));
     dropped.Set("sendError", double(t.sendError));
+    dropped.Set("srtp", double(t.srtp));
     Napi::Object o = Napi::Object::New(env);
     o.Set("packetsIn", double(t.packetsIn));
     o.Set("bytesIn", double(t.bytesIn));

@@ -187,6 +187,11 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
   side.peer = peer == sides_.end() ? nullptr : peer->second.get();
   side.rtp.advertise(config.rtp);
   side.rtcp.advertise(config.rtcp);
+  if (config.srtpId != side.srtpId) {
+    side.srtpId = config.srtpId;
+    side.decrypt = config.decrypt ? std::make_unique<Srtp>(*config.decrypt) : nullptr;
+    side.encrypt = config.encrypt ? std::make_unique<Srtp>(*config.encrypt) : nullptr;
+  }
 }
 
 void Shard::doRelease(SideId id) {

@@ -19,7 +19,7 @@ namespace rtpbridge {
 
 struct Totals {
   uint64_t packetsIn = 0, bytesIn = 0, packetsOut = 0, bytesOut = 0;
-  uint64_t malformed = 0, unknownSource = 0, noDestination = 0, sendError = 0;
+  uint64_t malformed = 0, unknownSource = 0, noDestination = 0, sendError = 0, srtp = 0;
 };
 
 struct SideConfig {
@@ -28,6 +28,9 @@ struct SideConfig {
   bool mux = false;
   Policy policy;
   Advertised rtp, rtcp;
+  // SDES keys of the side (both or neither), with `srtpId` naming them; shared with the queued command.
+  std::shared_ptr<const SrtpParams> decrypt, encrypt;
+  std::string srtpId;
 };
 
 struct StreamReport {
@@ -114,7 +117,8 @@ class Shard {
     mmsghdr rx[kBatch];
     iovec rxIov[kBatch];
     SockAddr rxFrom[kBatch];
-    uint8_t rxBuf[kBatch][kMaxPacket];
+    // Room behind each packet for what SRTP adds when the packet is protected in place.
+    uint8_t rxBuf[kBatch][kMaxPacket + kSrtpRoom];
     // Outgoing packets point into rxBuf: no copy, flushed before the next recvmmsg.
     mmsghdr tx[kBatch];
     iovec txIov[kBatch];

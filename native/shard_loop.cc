@@ -37,7 +37,7 @@ void Shard::receive(Stream& in) {
 void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   Batch& b = *batch_;
   Side& side = *in.side;
-  const uint8_t* buf = b.rxBuf[slot];
+  uint8_t* buf = b.rxBuf[slot];
   size_t len = b.rx[slot].msg_len;
   totals_.packetsIn++;
   totals_.bytesIn += len;
@@ -49,6 +49,16 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
     totals_.malformed++;
     return;
   }
+  // Authenticate before learning, so a forged packet cannot move the media somewhere else.
+  if (side.decrypt) {
+    int plain = side.decrypt->unprotect(stream.kind, buf, len);
+    if (plain < 0) {
+      stream.errors++;
+      totals_.srtp++;
+      return;
+    }
+    len = size_t(plain);
+  }
   Address source;
   std::memcpy(&source.sa, &b.rxFrom[slot], b.rx[slot].msg_hdr.msg_namelen);
   bool learnedNow;
@@ -59,7 +69,7 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   }
   if (learnedNow) sink_({side.id, stream.kind, formatHost(source), source.port()});
   stream.packets++;
-  stream.bytes += len;
+  stream.bytes += b.rx[slot].msg_len;
   stream.lastPacketMs = nowMs;
 
   Side* peer = side.peer;
@@ -77,12 +87,22 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
     totals_.sendError++;
     return;
   }
+  if (peer->encrypt) {
+    int sealed = peer->encrypt->protect(stream.kind, buf, len, kMaxPacket + kSrtpRoom);
+    // Never let a packet the transform refused out in the clear.
+    if (sealed < 0) {
+      stream.errors++;
+      totals_.malformed++;
+      return;
+    }
+    len = size_t(sealed);
+  }
   unsigned t = b.txCount++;
   b.txFd[t] = out.fd;
   // Copied, not pointed to: a later packet of this batch may move the endpoint.
   b.txTo[t] = out.endpoint.sa;
   b.tx[t].msg_hdr.msg_namelen = out.endpoint.length();
-  b.txIov[t] = {const_cast<uint8_t*>(buf), len};
+  b.txIov[t] = {buf, len};
 }
 
 void Shard::flush() {

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "address.h"
 #include "packet.h"
+#include "srtp.h"
 
 namespace rtpbridge {
 
@@ -69,6 +71,10 @@ struct Side {
   SideId peerId = 0;
   // Resolved from peerId while the peer is bound on this thread; the packet path follows only this.
   Side* peer = nullptr;
+  // The participant's key (what it sends is SRTP) and the relay's towards it; null while plain.
+  std::unique_ptr<Srtp> decrypt, encrypt;
+  // Identifies the keys in use, so a repeated configure keeps ROC and replay state.
+  std::string srtpId;
 
   Side(SideId i, int fam, int rtpFd, int rtcpFd) : id(i), family(fam) {
     rtp.fd = rtpFd;

@@ -3,8 +3,8 @@ import { pino, type Logger } from 'pino';
 import { DEFAULT_RELAY_OPTIONS, type AddressFamily, type RelayOptions } from './config/options.js';
 import { RelayError } from './errors.js';
 import { Call, type Monologue, type MonologueMedia } from './call/call.js';
-import { answerCrypto, isSecureProtocol, mediaMayNeedSrtp, needsSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './call/sdes.js';
-import { answerSetup, dtlsLines, participantDtls, sameAssociation, setupAgainst, sideDtls } from './call/dtls.js';
+import { answerCrypto, isSecureProtocol, mediaMayNeedSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './call/sdes.js';
+import { answerSetup, dtlsLines, mayNeedDtls, participantDtls, sameAssociation, setupAgainst, sideDtls } from './call/dtls.js';
 import { ICE_LITE, iceLines, newCredentials, wantsIce } from './call/ice.js';
 import { certificateDer, createIdentity, fingerprintOf, type DtlsIdentity } from './dtls/identity.js';
 import {
@@ -83,8 +83,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   private rates = { packetsIn: 0, packetsOut: 0 };
   private nextSide = 1;
   private nextShard = 0;
-  /** Where new calls go, fixed by the data plane: SRTP-capable shards, and the rest (all, if none is plain-only). */
-  private readonly shardChoice: { secure: readonly number[]; plain: readonly number[] };
+  /** Where new calls go, fixed by the data plane: shards that run ICE/DTLS, and the rest (all, if none is without). */
+  private readonly shardChoice: { handshakes: readonly number[]; others: readonly number[] };
   private closed = false;
   /** The DTLS certificate, made (or read) at start-up; its DER for fingerprints. */
   readonly dtlsIdentity: Promise<DtlsIdentity>;
@@ -192,12 +192,12 @@ export class Relay extends EventEmitter<RelayEvents> {
       let call = this.calls.get(req.callId);
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const isNew = call === undefined;
-      const secure = needsSrtp(sdp, req) || sdp.medias.some((m) => wantsIce(req.ice, m.hasIce, false));
-      if (call && secure && !this.dataPlane.secureShards.includes(call.shard)) {
-        throw new RelayError('SRTP_INVALID', 'this call started as plain RTP on the native data plane, which cannot add SRTP, ICE or DTLS to it');
+      const handshakes = sdp.medias.some((m) => wantsIce(req.ice, m.hasIce, false) || mayNeedDtls(m, req));
+      if (call && handshakes && !this.dataPlane.handshakeShards.includes(call.shard)) {
+        throw new RelayError('SRTP_INVALID', 'this call started without ICE or DTLS on the native data plane, which cannot add them');
       }
       if (!call) {
-        call = new Call(req.callId, Date.now(), this.pickShard(secure));
+        call = new Call(req.callId, Date.now(), this.pickShard(handshakes));
         this.calls.set(req.callId, call);
       }
       try {
@@ -274,10 +274,10 @@ export class Relay extends EventEmitter<RelayEvents> {
     return { sdp: out };
   }
 
-  /** Round robin over the shards that fit: SRTP-capable ones for secure calls, the others (if any) for plain ones. */
-  private pickShard(secure: boolean): number {
-    const fitting = secure ? this.shardChoice.secure : this.shardChoice.plain;
-    if (fitting.length === 0) throw new RelayError('SRTP_INVALID', 'no forwarding thread here can do SRTP');
+  /** Round robin over the shards that fit: ones that run ICE/DTLS for calls that may need them, the others (if any) for the rest. */
+  private pickShard(handshakes: boolean): number {
+    const fitting = handshakes ? this.shardChoice.handshakes : this.shardChoice.others;
+    if (fitting.length === 0) throw new RelayError('SRTP_INVALID', 'no forwarding thread here can run ICE or DTLS');
     return fitting[this.nextShard++ % fitting.length]!;
   }
 
@@ -475,9 +475,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 }
 
-/** Plain calls prefer shards that cannot do SRTP (the addon's), so SRTP-capable workers stay free for SRTP. */
-function shardChoice(dataPlane: DataPlane): { secure: readonly number[]; plain: readonly number[] } {
+/** Calls without ICE or DTLS prefer the shards that cannot run them (the addon's, which are faster). */
+function shardChoice(dataPlane: DataPlane): { handshakes: readonly number[]; others: readonly number[] } {
   const all = Array.from({ length: dataPlane.shards }, (_, i) => i);
-  const plain = all.filter((s) => !dataPlane.secureShards.includes(s));
-  return { secure: dataPlane.secureShards, plain: plain.length > 0 ? plain : all };
+  const others = all.filter((s) => !dataPlane.handshakeShards.includes(s));
+  return { handshakes: dataPlane.handshakeShards, others: others.length > 0 ? others : all };
 }

@@ -5,6 +5,10 @@ import { loadNativeDataPlane } from '../src/dataplane/native.js';
 import { learningPolicy } from '../src/dataplane/policy.js';
 import type { DataPlane, LearnedEvent, SideConfig, SideId } from '../src/dataplane/types.js';
 import type { EndpointLearning } from '../src/config/options.js';
+import { randomBytes } from 'node:crypto';
+import { SrtpContext } from '../src/srtp/context.js';
+import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
+import { SRTP_SUITES } from '../src/srtp/suites.js';
 import { Phone, canBind, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 
 const BASE = 28000;
@@ -39,6 +43,9 @@ function config(peer: SideId | null, ep: { rtp?: number | null; rtcp?: number | 
     policy: learningPolicy(opts.mode ?? 'off', opts.asymmetric ?? false, opts.strict ?? false),
     rtp: ep.rtp ? { address, port: ep.rtp } : null,
     rtcp: ep.rtcp ? { address, port: ep.rtcp } : null,
+    srtp: null,
+    ice: null,
+    dtls: null,
   };
 }
 
@@ -334,6 +341,65 @@ function run(): void {
     t.match(await dp.counters(), { packetsIn: 1, packetsOut: 1 }, 'counters survive close');
     t.equal((await dp.read([a.id])).size, 0);
     await t.rejects(dp.bind(nextSide++, 0, LOCAL, 'IP4', BASE + 150), { code: 'DATAPLANE_FAILED' });
+  });
+
+  t.test('SRTP in the addon (OpenSSL) against the TypeScript SrtpContext, every suite, RTP and SRTCP, across a ROC wrap', async (t) => {
+    const dp = open(1, t);
+    const material = (suite: (typeof SRTP_SUITES)[number], params: Partial<SrtpKeyMaterial> = {}): SrtpKeyMaterial => ({
+      suite: suite.name,
+      masterKey: randomBytes(suite.keyLength),
+      masterSalt: randomBytes(suite.saltLength),
+      ...params,
+    });
+    let port = BASE + 170;
+    for (const suite of SRTP_SUITES) {
+      for (const params of [{}, { unencryptedSrtcp: true }, ...(suite.cipher === 'aes-gcm' ? [] : [{ unencryptedSrtp: true, unauthenticatedSrtp: true }])]) {
+        const label = `${suite.name} ${JSON.stringify(params)}`;
+        const [a, b] = await call(t, dp, port);
+        port += 4;
+        // Leg A speaks SRTP with its phone (its key and the relay's), leg B plain.
+        const phoneKey = material(suite, params);
+        const relayKey = material(suite, params);
+        dp.configure(a.id, { ...config(b.id, { rtp: a.phone.port, rtcp: a.phone.port }), srtp: { decrypt: phoneKey, encrypt: relayKey } });
+        dp.configure(b.id, config(a.id, { rtp: b.phone.port, rtcp: b.phone.port }));
+        const phoneTx = new SrtpContext(phoneKey);
+        const phoneRx = new SrtpContext(relayKey);
+        const sent: Buffer[] = [];
+        for (const seq of [65534, 65535, 0, 1]) {
+          const p = rtpPacket(seq, { ssrc: 0x5eed0001, mark: seq & 0xff });
+          sent.push(p);
+          await a.phone.send(phoneTx.protectRtp(p) as Buffer, a.rtpPort, LOCAL);
+        }
+        await a.phone.send(phoneTx.protectRtcp(rtcpPacket(0x5eed0001)), a.rtpPort + 1, LOCAL);
+        const atB = await b.phone.waitFor(5);
+        t.same(atB.filter((r) => r.data[1] !== 201).map((r) => r.data), sent, `${label}: decrypted across the wrap`);
+        t.same(atB.find((r) => r.data[1] === 201)?.data, rtcpPacket(0x5eed0001), `${label}: SRTCP decrypted`);
+
+        const back = rtpPacket(7, { ssrc: 0xb0b00001, mark: 0x33 });
+        await b.phone.send(back, b.rtpPort, LOCAL);
+        await b.phone.send(rtcpPacket(0xb0b00001), b.rtpPort + 1, LOCAL);
+        const atA = await a.phone.waitFor(2);
+        const rtp = atA.find((r) => r.data[1] !== 201 && (r.data[1]! & 0x7f) === 0)!.data;
+        const rtcp = atA.find((r) => r.data[1] === 201)!.data;
+        t.same(phoneRx.unprotectRtp(rtp), back, `${label}: encrypted towards the SRTP phone`);
+        t.same(phoneRx.unprotectRtcp(rtcp), rtcpPacket(0xb0b00001), `${label}: SRTCP towards it`);
+      }
+    }
+    // Replays and forged tags are dropped and counted; they never reach the plain side.
+    const suite = SRTP_SUITES.find((s) => s.name === 'AES_CM_128_HMAC_SHA1_80')!;
+    const [a, b] = await call(t, dp, port);
+    const phoneKey = material(suite);
+    dp.configure(a.id, { ...config(b.id, { rtp: a.phone.port }), srtp: { decrypt: phoneKey, encrypt: material(suite) } });
+    const tx = new SrtpContext(phoneKey);
+    const good = tx.protectRtp(rtpPacket(1)) as Buffer;
+    const forged = Buffer.from(tx.protectRtp(rtpPacket(2)) as Buffer);
+    forged[forged.length - 1]! ^= 1;
+    for (const p of [good, good, forged]) await a.phone.send(p, a.rtpPort, LOCAL);
+    await b.phone.waitFor(1);
+    await sleep(100);
+    t.equal(b.phone.received.length, 1, 'only the first, authentic packet is forwarded');
+    t.match(await stream(dp, a.id), { packets: 1, errors: 2 });
+    t.equal((await dp.counters()).dropped.srtp, 2);
   });
 
   t.test('RTPBRIDGE_NATIVE=0 selects the TypeScript workers', async (t) => {

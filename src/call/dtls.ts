@@ -7,7 +7,7 @@ import { SrtpError } from '../errors.js';
 import type { DtlsFingerprint, SideDtls } from '../dataplane/types.js';
 import { FINGERPRINT_HASHES } from '../dtls/identity.js';
 import type { SdpMedia } from '../sdp/parse.js';
-import type { DtlsMode } from './requests.js';
+import type { DtlsMode, SignalRequest } from './requests.js';
 import { isSecureProtocol } from './sdes.js';
 
 /** A participant's DTLS-SRTP parameters from its SDP. */
@@ -26,6 +26,13 @@ export function participantDtls(media: SdpMedia, mode: DtlsMode | undefined): Dt
   if (!Object.hasOwn(FINGERPRINT_HASHES, fp.hash.toLowerCase())) throw new SrtpError(`m= line ${media.index}: unsupported a=fingerprint hash '${fp.hash}'`);
   if (!HEX_PAIRS.test(fp.value)) throw new SrtpError(`m= line ${media.index}: malformed a=fingerprint value`);
   return { setup: (media.setup ?? '').toLowerCase(), fingerprint: { hash: fp.hash.toLowerCase(), value: fp.value.toUpperCase() } };
+}
+
+/** Whether DTLS may run on this m= line: the sender offers it, or the relay will offer it on a secure profile. */
+export function mayNeedDtls(media: SdpMedia, req: Pick<SignalRequest, 'dtls' | 'transportProtocol'>): boolean {
+  if (req.dtls === 'off') return false;
+  const out = req.transportProtocol === undefined || req.transportProtocol === 'accept' ? media.protocol : req.transportProtocol;
+  return (media.fingerprint !== undefined && isSecureProtocol(media.protocol)) || isSecureProtocol(out);
 }
 
 /** The relay's a=setup answering `offererSetup`: the opposite role, and for actpass rtpengine's preference (active). */

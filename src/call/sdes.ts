@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { SrtpError } from '../errors.js';
 import type { SideSrtp } from '../dataplane/types.js';
 import { formatCrypto, keyMaterial, parseCryptoLines, type SdesCrypto } from '../sdp/crypto.js';
-import type { ParsedSdp, SdpMedia } from '../sdp/parse.js';
+import type { SdpMedia } from '../sdp/parse.js';
 import { SRTP_SUITES, type SrtpSuite } from '../srtp/suites.js';
 import type { OsrtpOptions, SdesOptions, SignalRequest } from './requests.js';
 
@@ -41,11 +41,6 @@ export function isDtlsProtocol(protocol: string): boolean {
 export function mediaMayNeedSrtp(media: SdpMedia, req: Pick<SignalRequest, 'transportProtocol' | 'osrtp'>): boolean {
   if (req.osrtp?.offer || (req.transportProtocol !== undefined && isSecureProtocol(req.transportProtocol))) return true;
   return isSecureProtocol(media.protocol) || media.lines.some((l) => l.startsWith('a=crypto:'));
-}
-
-/** Whether a call with this SDP may need SRTP, so it must sit on an SRTP-capable shard. */
-export function needsSrtp(sdp: ParsedSdp, req: Pick<SignalRequest, 'transportProtocol' | 'osrtp'>): boolean {
-  return sdp.medias.some((m) => mediaMayNeedSrtp(m, req));
 }
 
 /** A leg with no SRTP on either side: only the profile may change (AVP <-> AVPF). */

@@ -9,7 +9,7 @@ import { RelayError } from '../errors.js';
 import { normaliseAddress, sameEndpoint, type Endpoint } from '../util/address.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import { SrtpContext } from '../srtp/context.js';
-import type { SrtpKeyMaterial } from '../srtp/keys.js';
+import { srtpKeyId } from '../srtp/keys.js';
 import { SideHandshakes } from './handshakes.js';
 import { learningPolicy } from './policy.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideSrtp, SideState, StreamKind, StreamState } from './types.js';
@@ -273,7 +273,7 @@ export class Forwarder {
 
   /** New contexts only for new keys, so a repeated configure keeps ROC and replay state. */
   private setSrtp(side: Side, srtp: SideSrtp | null): void {
-    const srtpId = srtp ? `${materialId(srtp.decrypt)}/${materialId(srtp.encrypt)}` : '';
+    const srtpId = srtp ? `${srtpKeyId(srtp.decrypt)}/${srtpKeyId(srtp.encrypt)}` : '';
     if (srtpId === side.srtpId) return;
     side.srtpId = srtpId;
     side.decrypt = srtp ? new SrtpContext(srtp.decrypt) : undefined;
@@ -306,11 +306,6 @@ export class Forwarder {
     if (windowOver) stream.confirmed = true;
     return true;
   }
-}
-
-function materialId(m: SrtpKeyMaterial): string {
-  const flags = [m.unencryptedSrtp, m.unencryptedSrtcp, m.unauthenticatedSrtp].map((f) => (f ? 1 : 0)).join('');
-  return `${m.suite}:${Buffer.from(m.masterKey).toString('hex')}:${Buffer.from(m.masterSalt).toString('hex')}:${flags}:${m.mkiLength ?? 0}`;
 }
 
 /** Resolves undefined when the port is taken; rejects when the address itself is unusable. */

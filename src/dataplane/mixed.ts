@@ -1,7 +1,7 @@
 /**
- * The native addon for plain calls beside TypeScript workers for calls with SRTP, which the addon does
- * not do yet (nor ICE or DTLS). Shards 0..n-1 are the addon's, n.. the workers'; a call lives on one shard, so its sides
- * never straddle the two engines.
+ * The native addon (plain RTP and SDES-SRTP) beside TypeScript workers for calls with ICE or DTLS, whose
+ * handshakes the addon does not run. Shards 0..n-1 are the addon's, n.. the workers'; a call lives on
+ * one shard, so its sides never straddle the two engines.
  */
 import type { AddressFamily } from '../config/options.js';
 import { addCounters, zeroCounters } from './counters.js';
@@ -11,20 +11,20 @@ import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEve
 export class MixedDataPlane implements DataPlane {
   readonly engine: string;
   readonly shards: number;
-  readonly secureShards: readonly number[];
+  readonly handshakeShards: readonly number[];
   private readonly owner = new Map<SideId, DataPlane>();
 
   constructor(
-    private readonly plain: DataPlane,
-    private readonly secure: DataPlane,
+    private readonly native: DataPlane,
+    private readonly workers: DataPlane,
   ) {
-    this.engine = `${plain.engine}+${secure.engine}`;
-    this.shards = plain.shards + secure.shards;
-    this.secureShards = secure.secureShards.map((s) => s + plain.shards);
+    this.engine = `${native.engine}+${workers.engine}`;
+    this.shards = native.shards + workers.shards;
+    this.handshakeShards = workers.handshakeShards.map((s) => s + native.shards);
   }
 
   async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
-    const [plane, planeShard] = shard < this.plain.shards ? [this.plain, shard] : [this.secure, shard - this.plain.shards];
+    const [plane, planeShard] = shard < this.native.shards ? [this.native, shard] : [this.workers, shard - this.native.shards];
     const result = await plane.bind(side, planeShard, local, family, rtpPort);
     if (result === 'bound') this.owner.set(side, plane);
     return result;
@@ -40,41 +40,41 @@ export class MixedDataPlane implements DataPlane {
   }
 
   async read(sides: readonly SideId[]): Promise<Map<SideId, SideState>> {
-    const [a, b] = await Promise.all([this.plain.read(this.ownedBy(this.plain, sides)), this.secure.read(this.ownedBy(this.secure, sides))]);
+    const [a, b] = await Promise.all([this.native.read(this.ownedBy(this.native, sides)), this.workers.read(this.ownedBy(this.workers, sides))]);
     return new Map([...a, ...b]);
   }
 
   async lastPackets(sides: readonly SideId[]): Promise<Float64Array> {
-    const plainSides = this.ownedBy(this.plain, sides);
-    const secureSides = this.ownedBy(this.secure, sides);
-    const [a, b] = await Promise.all([this.plain.lastPackets(plainSides), this.secure.lastPackets(secureSides)]);
+    const nativeSides = this.ownedBy(this.native, sides);
+    const workerSides = this.ownedBy(this.workers, sides);
+    const [a, b] = await Promise.all([this.native.lastPackets(nativeSides), this.workers.lastPackets(workerSides)]);
     const at = new Map<SideId, number>();
-    plainSides.forEach((s, i) => at.set(s, a[i]!));
-    secureSides.forEach((s, i) => at.set(s, b[i]!));
+    nativeSides.forEach((s, i) => at.set(s, a[i]!));
+    workerSides.forEach((s, i) => at.set(s, b[i]!));
     return Float64Array.from(sides, (s) => at.get(s) ?? 0);
   }
 
   async counters(): Promise<DataPlaneCounters> {
     const total = zeroCounters();
-    for (const c of await Promise.all([this.plain.counters(), this.secure.counters()])) addCounters(total, c);
+    for (const c of await Promise.all([this.native.counters(), this.workers.counters()])) addCounters(total, c);
     return total;
   }
 
   onLearned(listener: (event: LearnedEvent) => void): void {
-    this.plain.onLearned(listener);
-    this.secure.onLearned(listener);
+    this.native.onLearned(listener);
+    this.workers.onLearned(listener);
   }
 
   onSecured(listener: (event: SecuredEvent) => void): void {
-    this.secure.onSecured(listener);
+    this.workers.onSecured(listener);
   }
 
   setDtlsIdentity(identity: DtlsIdentity): void {
-    this.secure.setDtlsIdentity(identity);
+    this.workers.setDtlsIdentity(identity);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.plain.close(), this.secure.close()]);
+    await Promise.all([this.native.close(), this.workers.close()]);
     this.owner.clear();
   }
 

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type { AddressFamily } from '../config/options.js';
 import { RelayError, type RelayErrorCode } from '../errors.js';
+import { srtpKeyId, srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from '../srtp/keys.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 /** The addon's Engine class (native/engine.cc). */
@@ -22,27 +23,59 @@ interface NativeEngine {
     rtpPort: number,
     rtcpAddress: string | null,
     rtcpPort: number,
+    decrypt: NativeSrtp | null,
+    encrypt: NativeSrtp | null,
+    srtpId: string,
   ): void;
   release(side: SideId): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
   lastPackets(sides: readonly SideId[]): Float64Array;
-  counters(): Omit<DataPlaneCounters, 'dropped'> & { dropped: Omit<DataPlaneCounters['dropped'], SecureDrops> };
+  counters(): Omit<DataPlaneCounters, 'dropped'> & { dropped: Omit<DataPlaneCounters['dropped'], HandshakeDrops> };
   close(): void;
 }
 
-/** Drops only the secure path can count. */
-type SecureDrops = 'srtp' | 'stun' | 'dtls';
+/** Drops only the handshake path (the workers) can count. */
+type HandshakeDrops = 'stun' | 'dtls';
+
+/** A key as the addon's SRTP (native/srtp.h) takes it: session keys already derived. */
+interface NativeSrtp {
+  cipher: 'aes-cm' | 'aes-gcm' | 'null';
+  rtpTag: number;
+  rtcpTag: number;
+  encryptRtp: boolean;
+  encryptRtcp: boolean;
+  authRtp: boolean;
+  mki: number;
+  rtp: { enc: Buffer; salt: Buffer; auth: Buffer };
+  rtcp: { enc: Buffer; salt: Buffer; auth: Buffer };
+}
+
+function nativeSrtp(material: SrtpKeyMaterial): NativeSrtp {
+  const p = srtpPolicy(material);
+  const keys = (k: SessionKeys): NativeSrtp['rtp'] => ({ enc: k.encryption, salt: k.salt, auth: k.auth });
+  return {
+    cipher: p.suite.cipher,
+    rtpTag: p.suite.srtpTagLength,
+    rtcpTag: p.suite.srtcpTagLength,
+    encryptRtp: p.encryptRtp,
+    encryptRtcp: p.encryptRtcp,
+    authRtp: p.authRtp,
+    mki: p.mkiLength,
+    rtp: keys(p.rtp),
+    rtcp: keys(p.rtcp),
+  };
+}
 
 type EngineClass = new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void) => NativeEngine;
 
 /** Both src/dataplane (tests) and dist/dataplane (installed) sit two levels below the package root. */
 const ADDON_PATH = '../../build/Release/rtpbridge_native.node';
 
-const RELAY_CODES = new Set<string>(['NO_INTERFACE', 'DATAPLANE_FAILED']);
+const RELAY_CODES = new Set<string>(['NO_INTERFACE', 'DATAPLANE_FAILED', 'SRTP_INVALID']);
 
 export class NativeDataPlane implements DataPlane {
   readonly engine = 'native';
-  readonly secureShards: readonly number[] = [];
+  readonly handshakeShards: readonly number[] = [];
   private readonly native: NativeEngine;
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
 
@@ -65,9 +98,14 @@ export class NativeDataPlane implements DataPlane {
 
   configure(side: SideId, config: SideConfig): void {
     const { peer, mux, policy, rtp, rtcp, srtp, ice, dtls } = config;
-    // The relay puts calls with SRTP, ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
-    if (srtp || ice || dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not do SRTP, ICE or DTLS');
-    this.native.configure(side, peer, mux, policy.mode, policy.asymmetric, policy.strictSource, rtp?.address ?? null, rtp?.port ?? 0, rtcp?.address ?? null, rtcp?.port ?? 0);
+    // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
+    if (ice || dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE or DTLS');
+    // The addon keeps its SRTP state (ROC, replay) while the id stays the same across configures.
+    const srtpId = srtp ? `${srtpKeyId(srtp.decrypt)}/${srtpKeyId(srtp.encrypt)}` : '';
+    const [decrypt, encrypt] = srtp ? [nativeSrtp(srtp.decrypt), nativeSrtp(srtp.encrypt)] : [null, null];
+    translateErrors(() =>
+      this.native.configure(side, peer, mux, policy.mode, policy.asymmetric, policy.strictSource, rtp?.address ?? null, rtp?.port ?? 0, rtcp?.address ?? null, rtcp?.port ?? 0, decrypt, encrypt, srtpId),
+    );
   }
 
   release(side: SideId): void {
@@ -90,8 +128,8 @@ export class NativeDataPlane implements DataPlane {
 
   async counters(): Promise<DataPlaneCounters> {
     const c = this.native.counters();
-    // No SRTP, STUN or DTLS here, so nothing ever fails their checks.
-    return { ...c, dropped: { ...c.dropped, srtp: 0, stun: 0, dtls: 0 } };
+    // No STUN or DTLS here, so nothing ever fails their checks.
+    return { ...c, dropped: { ...c.dropped, stun: 0, dtls: 0 } };
   }
 
   onLearned(listener: (event: LearnedEvent) => void): void {

@@ -126,8 +126,8 @@ export interface DataPlane {
   readonly engine: string;
   /** Number of forwarding threads; a call's sides all live on one of them. */
   readonly shards: number;
-  /** The shards that can do SRTP, ICE and DTLS: all of the workers', none of the addon's (yet). */
-  readonly secureShards: readonly number[];
+  /** The shards that can run ICE and DTLS handshakes: all of the workers', none of the addon's. */
+  readonly handshakeShards: readonly number[];
   /**
    * Binds RTP on `rtpPort` and RTCP on `rtpPort + 1`. 'in-use' when either port is taken (the caller
    * tries another); rejects with RelayError NO_INTERFACE when the address itself is unusable.

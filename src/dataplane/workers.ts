@@ -48,13 +48,13 @@ export class WorkerDataPlane implements DataPlane {
   private identity: DtlsIdentity | undefined;
   private readonly snapshots: NodeJS.Timeout;
   private nextReq = 1;
-  readonly secureShards: readonly number[];
+  readonly handshakeShards: readonly number[];
 
   constructor(
     readonly shards: number,
     private readonly log?: Logger,
   ) {
-    this.secureShards = Array.from({ length: shards }, (_, i) => i);
+    this.handshakeShards = Array.from({ length: shards }, (_, i) => i);
     for (let i = 0; i < shards; i++) {
       const shard = new Shard();
       this.shardList.push(shard);

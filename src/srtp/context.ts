@@ -6,11 +6,10 @@
  * instead of a new one per packet. GCM has no such shortcut in node:crypto, so it creates one per packet.
  */
 import { createCipheriv, createDecipheriv, type Cipher } from 'node:crypto';
-import { SrtpError } from '../errors.js';
 import { HmacSha1 } from './hmac.js';
-import { deriveKeys, type SessionKeys, type SrtpKeyMaterial } from './keys.js';
+import { srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from './keys.js';
 import { ReplayWindow, RolloverCounter } from './replay.js';
-import { suiteByName, type SrtpSuite } from './suites.js';
+import type { SrtpSuite } from './suites.js';
 
 /** Why a packet could not be unprotected; the data plane counts each. */
 export const enum SrtpFailure {
@@ -95,16 +94,16 @@ export class SrtpContext {
   private readonly scratch = Buffer.alloc(4);
 
   constructor(material: SrtpKeyMaterial) {
-    const suite = suiteByName(material.suite);
-    if (!suite) throw new SrtpError(`unknown crypto suite ${material.suite}`);
+    const policy = srtpPolicy(material);
+    const { suite, rtp, rtcp } = policy;
     this.suite = suite;
-    const keys = deriveKeys(suite, material.masterKey, material.masterSalt);
-    this.rtpKeys = keys.rtp;
-    this.rtcpKeys = keys.rtcp;
-    this.encryptRtp = suite.cipher !== 'null' && !material.unencryptedSrtp;
-    this.encryptRtcp = suite.cipher !== 'null' && !material.unencryptedSrtcp;
-    this.authRtp = suite.cipher === 'aes-gcm' || !material.unauthenticatedSrtp;
-    this.mkiLength = material.mkiLength ?? 0;
+    this.rtpKeys = rtp;
+    this.rtcpKeys = rtcp;
+    this.encryptRtp = policy.encryptRtp;
+    this.encryptRtcp = policy.encryptRtcp;
+    this.authRtp = policy.authRtp;
+    this.mkiLength = policy.mkiLength;
+    const keys = { rtp, rtcp };
     if (suite.cipher === 'aes-cm') {
       this.rtpStream = new Keystream(keys.rtp.encryption, keys.rtp.salt);
       this.rtcpStream = new Keystream(keys.rtcp.encryption, keys.rtcp.salt);

@@ -4,7 +4,7 @@
  */
 import { createCipheriv } from 'node:crypto';
 import { SrtpError } from '../errors.js';
-import type { SrtpSuite } from './suites.js';
+import { suiteByName, type SrtpSuite } from './suites.js';
 
 /** A participant's or the relay's SDES key for one suite, with RFC 4568 session parameters. */
 export interface SrtpKeyMaterial {
@@ -16,6 +16,39 @@ export interface SrtpKeyMaterial {
   unauthenticatedSrtp?: boolean;
   /** Bytes of MKI the sender puts before the tag (RFC 3711 §3.1); the relay's own keys use none. */
   mkiLength?: number;
+}
+
+/** What both SRTP engines (TypeScript and the addon) need of a key: its suite, session keys and which parts to protect. */
+export interface SrtpPolicy {
+  suite: SrtpSuite;
+  rtp: SessionKeys;
+  rtcp: SessionKeys;
+  encryptRtp: boolean;
+  encryptRtcp: boolean;
+  authRtp: boolean;
+  mkiLength: number;
+}
+
+export function srtpPolicy(material: SrtpKeyMaterial): SrtpPolicy {
+  const suite = suiteByName(material.suite);
+  if (!suite) throw new SrtpError(`unknown crypto suite ${material.suite}`);
+  const keys = deriveKeys(suite, material.masterKey, material.masterSalt);
+  return {
+    suite,
+    rtp: keys.rtp,
+    rtcp: keys.rtcp,
+    encryptRtp: suite.cipher !== 'null' && !material.unencryptedSrtp,
+    encryptRtcp: suite.cipher !== 'null' && !material.unencryptedSrtcp,
+    // RFC 7714 AEAD always authenticates.
+    authRtp: suite.cipher === 'aes-gcm' || !material.unauthenticatedSrtp,
+    mkiLength: material.mkiLength ?? 0,
+  };
+}
+
+/** Names a key exactly, so a repeated configure with the same keys keeps ROC and replay state. */
+export function srtpKeyId(m: SrtpKeyMaterial): string {
+  const flags = [m.unencryptedSrtp, m.unencryptedSrtcp, m.unauthenticatedSrtp].map((f) => (f ? 1 : 0)).join('');
+  return `${m.suite}:${Buffer.from(m.masterKey).toString('hex')}:${Buffer.from(m.masterSalt).toString('hex')}:${flags}:${m.mkiLength ?? 0}`;
 }
 
 export interface SessionKeys {

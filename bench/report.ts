@@ -58,11 +58,17 @@ function bound(reps: Repetition[], relay: RelayName, mode: 'capacity' | 'calls' 
 
 const value = (mode: 'capacity' | 'calls' | 'srtpCapacity') => (r: RelayRun): number | undefined => r[mode]?.value;
 
-/** SRTP <-> RTP capacity over the same relay's plain capacity, per repetition. */
-function srtpCost(reps: Repetition[], relay: RelayName): Spread | undefined {
+/** Packets per second per core of relay CPU at a search's best trial: comparable when the generator, not the relay, was the limit. */
+function perCore(r: SearchResult | undefined): number {
+  const cpu = r?.best?.relayCpuPct;
+  return r && cpu ? r.value / (cpu / 100) : NaN;
+}
+
+/** SRTP <-> RTP over the same relay's plain figure, per repetition: capacity, or capacity per core of relay CPU. */
+function srtpCost(reps: Repetition[], relay: RelayName, pick: (r: SearchResult | undefined) => number = (r) => r?.value ?? NaN): Spread | undefined {
   return spread(reps.map((rep) => {
     const run = rep[relay];
-    return run?.srtpCapacity && run.capacity ? run.srtpCapacity.value / run.capacity.value : NaN;
+    return run ? pick(run.srtpCapacity) / pick(run.capacity) : NaN;
   }));
 }
 
@@ -118,8 +124,10 @@ function srtpTable(reps: Repetition[], relays: RelayName[], many: boolean): stri
     const pps = spread(reps.map((rep) => rep[relay]?.srtpCapacity?.value ?? NaN));
     if (!pps) continue;
     const ratio = cell(srtpCost(reps, relay), (n) => fixed(n, 2), many);
-    lines.push(`  ${relayLabel(relay)}: ${bound(reps, relay, 'srtpCapacity')}${cell(pps, int, many)} pps = ${ratio} x its plain capacity`);
+    const perCoreRatio = cell(srtpCost(reps, relay, perCore), (n) => fixed(n, 2), many);
+    lines.push(`  ${relayLabel(relay)}: ${bound(reps, relay, 'srtpCapacity')}${cell(pps, int, many)} pps = ${ratio} x its plain capacity; per core of relay CPU ${perCoreRatio} x`);
   }
+  lines.push('  (per core: pps / relay CPU at the best trial, the fair figure when the generator saturated before the relay did)');
   return lines.join('\n');
 }
 
@@ -163,6 +171,7 @@ export function json(machine: Machine, reps: Repetition[], relays: RelayName[], 
       nsPerPktLight: pick((r) => r.light?.relayNsPerPkt),
       srtpCapacityPps: pick(value('srtpCapacity')),
       srtpVsPlain: srtpCost(reps, relay),
+      srtpVsPlainPerCore: srtpCost(reps, relay, perCore),
     }];
   }));
   return JSON.stringify({ machine, options, notes, summary, repetitions: reps }, null, 2);

@@ -31,10 +31,14 @@ interface SsrcState {
   rtcpReplay: ReplayWindow;
 }
 
+// Scratch shared by every key of a thread (packets are handled one at a time): per-key copies made each
+// packet touch cold memory, which cost more than the AES itself once a thread held a thousand keys.
+const counterBlocks = Buffer.alloc(MAX_PACKET + 16);
+const counterIv = Buffer.alloc(16);
+const rocScratch = Buffer.alloc(4);
+
 export class Keystream {
   private readonly ecb: Cipher;
-  private readonly blocks = Buffer.alloc(MAX_PACKET + 16);
-  private readonly iv = Buffer.alloc(16);
 
   constructor(
     key: Buffer,
@@ -48,7 +52,7 @@ export class Keystream {
   apply(data: Buffer, from: number, ssrc: number, indexHigh: number, indexLow: number): void {
     const length = data.length - from;
     if (length <= 0) return;
-    const iv = this.iv;
+    const iv = counterIv;
     iv.fill(0);
     this.salt.copy(iv);
     iv.writeUInt32BE((iv.readUInt32BE(4) ^ ssrc) >>> 0, 4);
@@ -56,7 +60,7 @@ export class Keystream {
     iv.writeUInt32BE((iv.readUInt32BE(8) ^ indexHigh) >>> 0, 8);
     iv.writeUInt16BE(iv.readUInt16BE(12) ^ indexLow, 12);
     const count = Math.ceil(length / 16);
-    const blocks = this.blocks;
+    const blocks = counterBlocks;
     for (let i = 0; i < count; i++) {
       iv.copy(blocks, i * 16);
       blocks.writeUInt16BE(i, i * 16 + 14);
@@ -91,7 +95,6 @@ export class SrtpContext {
   private readonly mkiLength: number;
   private readonly ssrcs = new Map<number, SsrcState>();
   private srtcpIndex = 0;
-  private readonly scratch = Buffer.alloc(4);
 
   constructor(material: SrtpKeyMaterial) {
     const policy = srtpPolicy(material);
@@ -109,8 +112,8 @@ export class SrtpContext {
       this.rtcpStream = new Keystream(keys.rtcp.encryption, keys.rtcp.salt);
     }
     if (suite.cipher !== 'aes-gcm') {
-      this.rtpMac = new HmacSha1(keys.rtp.auth, MAX_PACKET + 4);
-      this.rtcpMac = new HmacSha1(keys.rtcp.auth, MAX_PACKET + 4);
+      this.rtpMac = new HmacSha1(keys.rtp.auth);
+      this.rtcpMac = new HmacSha1(keys.rtcp.auth);
     }
   }
 
@@ -230,8 +233,8 @@ export class SrtpContext {
 
   /** The ROC as the 4 bytes RFC 3711 §4.2 appends to the authenticated portion. */
   private rocBytes(roc: number): Buffer {
-    this.scratch.writeUInt32BE(roc >>> 0, 0);
-    return this.scratch;
+    rocScratch.writeUInt32BE(roc >>> 0, 0);
+    return rocScratch;
   }
 
   /** RFC 7714 §8: IV = salt XOR (0000 || SSRC || ROC || SEQ), AAD = the RTP header. Undefined when authentication fails. */

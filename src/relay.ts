@@ -251,7 +251,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       const plan = planMedia(kind, req.rtcpMux ?? [], media, mine, theirs);
       plan.crypto = leg.lines;
       plan.dtls = leg.dtls;
-      plan.ice = this.settleIce(media, mine, theirs, plan, req, kind);
+      plan.ice = await this.settleIce(call, recipient, media, mine, theirs, plan, req, kind);
       if (kind === 'offer') mine.mid = media.mid;
       else plan.mid = theirs.mid;
       for (const side of [mine.side, theirs.side]) this.dataPlane.configure(side.id, side.config());
@@ -340,17 +340,42 @@ export class Relay extends EventEmitter<RelayEvents> {
     media.side.dtls = next;
   }
 
-  /** ICE attributes for the recipient, when rtpengine's rules want them; the recipient's side answers checks. */
-  private settleIce(media: SdpMedia, mine: MonologueMedia, theirs: MonologueMedia, plan: MediaPlan, req: SignalRequest, kind: SignalKind): string[] | undefined {
+  /**
+   * ICE attributes for the recipient, when rtpengine's rules want them: a candidate on every address of
+   * its interface (binding the extra ports the first time); the recipient's side answers the checks.
+   */
+  private async settleIce(
+    call: Call,
+    recipient: Monologue,
+    media: SdpMedia,
+    mine: MonologueMedia,
+    theirs: MonologueMedia,
+    plan: MediaPlan,
+    req: SignalRequest,
+    kind: SignalKind,
+  ): Promise<string[] | undefined> {
     mine.offeredIce = media.hasIce;
     if (!wantsIce(req.ice, media.hasIce, theirs.offeredIce === true)) {
       theirs.side.ice = null;
       return undefined;
     }
+    const side = theirs.side;
+    if (!side.aliases) {
+      side.aliases = [];
+      for (const address of recipient.iface!.addresses) {
+        if (address === side.address) continue;
+        side.aliases.push({ address, rtpPort: await this.ports.allocate(side.id, call.shard, address.local, address.family, true) });
+      }
+    }
     theirs.iceCredentials ??= newCredentials();
-    theirs.side.ice = theirs.iceCredentials;
+    side.ice = theirs.iceCredentials;
     const muxed = plan.rtcpMuxOnly === true || (plan.rtcpMux && kind === 'answer');
-    return iceLines(theirs.iceCredentials, { address: plan.address, rtpPort: plan.rtpPort, rtcpPort: muxed ? undefined : plan.rtcpPort }, req.ice === 'force-relay');
+    const candidates = [{ address: plan.address, rtpPort: plan.rtpPort, rtcpPort: plan.rtcpPort }, ...side.aliases.map((a) => ({ address: a.address.advertised, rtpPort: a.rtpPort, rtcpPort: a.rtpPort + 1 }))];
+    return iceLines(
+      theirs.iceCredentials,
+      candidates.map((c) => ({ ...c, rtcpPort: muxed ? undefined : c.rtcpPort })),
+      req.ice === 'force-relay',
+    );
   }
 
   private async fingerprint(hash: string): Promise<string> {
@@ -464,7 +489,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.calls.delete(call.callId);
     for (const side of call.sides()) {
       this.owners.delete(side.id);
-      this.ports.release(side.id, side.address.local, side.rtpPort);
+      this.ports.release(side.id, side.address.local, side.rtpPort, side.aliases?.map((a) => ({ local: a.address.local, rtpPort: a.rtpPort })));
     }
     if (reason === undefined) return;
     if (reason === 'timeout') this.totals.timeout++;

@@ -152,6 +152,27 @@ t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=fo
   await media(t, web, sip, webPort, relayEndpoints(String(answer.sdp))[0]!.port);
 });
 
+t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, media follows the nominated one', async (t) => {
+  const { ng } = await startRelay(t, PORT_BASE + 500, {
+    interfaces: [{ name: 'default', addresses: [{ local: '127.0.0.1', advertised: '127.0.0.1', family: 'IP4' }, { local: '::1', advertised: '::1', family: 'IP6' }] }],
+  });
+  const web = await WebrtcPeer.open('::1');
+  const sip = await Phone.open();
+  t.teardown(() => {
+    web.close();
+    sip.close();
+  });
+  const { toWeb, sipPort } = await bridge(ng, 'w7', web, sip, { DTLS: 'passive' });
+  const v4 = /a=candidate:\w+ 1 UDP (\d+) 127\.0\.0\.1 (\d+) typ host/.exec(toWeb);
+  const v6 = /a=candidate:\w+ 1 UDP (\d+) ::1 (\d+) typ host/.exec(toWeb);
+  t.ok(v4 && v6, 'one candidate per address');
+  t.ok(Number(v4![1]) > Number(v6![1]), 'the primary address is preferred');
+  const v6Port = Number(v6![2]);
+  await nominate(t, web, v6Port, iceOf(toWeb));
+  await web.handshake(v6Port, 'client');
+  await media(t, web, sip, v6Port, sipPort);
+});
+
 t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and counted, the other call carries on', async (t) => {
   const { ng } = await startRelay(t, PORT_BASE + 400);
   const { web, sip } = await peers(t);

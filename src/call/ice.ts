@@ -41,17 +41,23 @@ export interface CandidateAddress {
   rtcpPort?: number;
 }
 
-/** a=ice-ufrag, a=ice-pwd and one candidate per component, then a=end-of-candidates (lite agents gather nothing later). */
-export function iceLines(credentials: SideIce, at: CandidateAddress, relay: boolean): string[] {
+/**
+ * a=ice-ufrag, a=ice-pwd and a candidate per component per address (the first preferred, each next one
+ * lower), then a=end-of-candidates: a lite agent gathers nothing later.
+ */
+export function iceLines(credentials: SideIce, addresses: readonly CandidateAddress[], relay: boolean): string[] {
   const type = relay ? 'relay' : 'host';
-  const foundation = createHash('sha1').update(`${type}/${at.address}`).digest('hex').slice(0, 16);
-  const candidate = (component: number, port: number): string => {
-    const priority = TYPE_PREFERENCE[type] * 2 ** 24 + LOCAL_PREFERENCE * 2 ** 8 + (256 - component);
-    const related = relay ? ` raddr ${at.address} rport ${port}` : '';
-    return `a=candidate:${foundation} ${component} UDP ${priority} ${at.address} ${port} typ ${type}${related}`;
-  };
-  const lines = [`a=ice-ufrag:${credentials.ufrag}`, `a=ice-pwd:${credentials.pwd}`, candidate(1, at.rtpPort)];
-  if (at.rtcpPort !== undefined) lines.push(candidate(2, at.rtcpPort));
+  const lines = [`a=ice-ufrag:${credentials.ufrag}`, `a=ice-pwd:${credentials.pwd}`];
+  addresses.forEach((at, rank) => {
+    const foundation = createHash('sha1').update(`${type}/${at.address}`).digest('hex').slice(0, 16);
+    const candidate = (component: number, port: number): string => {
+      const priority = TYPE_PREFERENCE[type] * 2 ** 24 + (LOCAL_PREFERENCE - rank) * 2 ** 8 + (256 - component);
+      const related = relay ? ` raddr ${at.address} rport ${port}` : '';
+      return `a=candidate:${foundation} ${component} UDP ${priority} ${at.address} ${port} typ ${type}${related}`;
+    };
+    lines.push(candidate(1, at.rtpPort));
+    if (at.rtcpPort !== undefined) lines.push(candidate(2, at.rtcpPort));
+  });
   lines.push('a=end-of-candidates');
   return lines;
 }

@@ -31,7 +31,8 @@ class Stream {
 
   constructor(
     readonly kind: StreamKind,
-    readonly socket: Socket,
+    /** Where packets to the participant leave from: the bound port, or the alias ICE nominated. */
+    public socket: Socket,
   ) {}
 
   /** New SDP from the participant: start over with learning only when the address really changed. */
@@ -62,7 +63,10 @@ class Side {
   /** Identifies the keys in use, so a repeated configure keeps the contexts' ROC and replay state. */
   srtpId = '';
   /** STUN and DTLS on these ports; only for sides facing ICE or DTLS participants. */
-  handshakes: SideHandshakes | undefined;
+  handshakes: SideHandshakes<Socket> | undefined;
+  /** The side's pairs on the interface's other addresses, for ICE candidates there (RTP, RTCP, RTP, ...). */
+  aliases: Socket[] | undefined;
+  readonly bound: readonly [Socket, Socket];
 
   constructor(
     readonly id: SideId,
@@ -71,6 +75,7 @@ class Side {
   ) {
     this.rtp = new Stream('RTP', rtpSocket);
     this.rtcp = new Stream('RTCP', rtcpSocket);
+    this.bound = [rtpSocket, rtcpSocket];
   }
 }
 
@@ -91,7 +96,9 @@ export class Forwarder {
     private readonly onSecured: (event: SecuredEvent) => void,
   ) {}
 
-  async bind(id: SideId, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
+  async bind(id: SideId, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
+    const existing = this.sides.get(id);
+    if (alias && !existing) throw new RelayError('DATAPLANE_FAILED', `no side ${id} to add an address to`);
     const type = family === 'IP6' ? 'udp6' : 'udp4';
     const rtp = await bindSocket(type, local, rtpPort);
     if (!rtp) return 'in-use';
@@ -100,16 +107,12 @@ export class Forwarder {
       rtp.close();
       return 'in-use';
     }
-    const side = new Side(id, rtp, rtcp);
-    // RTCP may arrive on the RTP port whenever mux was offered, before the answer settles it: always demux.
-    rtp.on('message', (msg, rinfo) => this.receive(side, isRtcp(msg) ? side.rtcp : side.rtp, msg, rinfo));
-    rtcp.on('message', (msg, rinfo) => this.receive(side, side.rtcp, msg, rinfo));
-    // An ICMP-reported failure of an earlier send surfaces as a socket error; it must never kill the relay.
-    const onError = (): void => {
-      this.totals.dropped.sendError++;
-    };
-    rtp.on('error', onError);
-    rtcp.on('error', onError);
+    const side = alias ? existing! : new Side(id, rtp, rtcp);
+    this.listen(side, rtp, rtcp);
+    if (alias) {
+      (side.aliases ??= []).push(rtp, rtcp);
+      return 'bound';
+    }
     this.sides.set(id, side);
     // A peer configured before this side was bound (restart) links up now.
     for (const other of this.sides.values()) if (other.config?.peer === id) other.peer = side;
@@ -154,8 +157,7 @@ export class Forwarder {
     if (!side) return;
     this.sides.delete(id);
     side.handshakes?.close();
-    side.rtp.socket.close();
-    side.rtcp.socket.close();
+    for (const socket of [...side.bound, ...(side.aliases ?? [])]) socket.close();
     for (const other of this.sides.values()) if (other.peer === side) other.peer = undefined;
   }
 
@@ -185,12 +187,25 @@ export class Forwarder {
     for (const id of [...this.sides.keys()]) this.release(id);
   }
 
-  private receive(side: Side, stream: Stream, msg: Buffer, rinfo: RemoteInfo): void {
+  private listen(side: Side, rtp: Socket, rtcp: Socket): void {
+    // RTCP may arrive on the RTP port whenever mux was offered, before the answer settles it: always demux.
+    rtp.on('message', (msg, rinfo) => this.receive(side, isRtcp(msg) ? side.rtcp : side.rtp, msg, rinfo, rtp));
+    rtcp.on('message', (msg, rinfo) => this.receive(side, side.rtcp, msg, rinfo, rtcp));
+    // An ICMP-reported failure of an earlier send surfaces as a socket error; it must never kill the relay.
+    const onError = (): void => {
+      this.totals.dropped.sendError++;
+    };
+    rtp.on('error', onError);
+    rtcp.on('error', onError);
+  }
+
+  /** `socket`: the port it arrived on (the bound one or an alias). */
+  private receive(side: Side, stream: Stream, msg: Buffer, rinfo: RemoteInfo, socket: Socket): void {
     const totals = this.totals;
     totals.packetsIn++;
     totals.bytesIn += msg.length;
     // RFC 7983: below 64 is STUN (0-3) or DTLS (20-63), never RTP; only ICE/DTLS sides look further.
-    if (side.handshakes?.active && msg.length > 0 && msg[0]! < 64) return this.handshake(side, stream, msg, rinfo);
+    if (side.handshakes?.active && msg.length > 0 && msg[0]! < 64) return this.handshake(side, stream, msg, rinfo, socket);
     if (!isWellFormed(stream.kind, msg)) return this.drop(stream, 'malformed');
     // Authenticate before learning, so a forged packet cannot move the media somewhere else.
     let packet = msg;
@@ -240,23 +255,25 @@ export class Forwarder {
     totals.bytesOut += packet.length;
   }
 
-  private handshake(side: Side, stream: Stream, msg: Buffer, rinfo: RemoteInfo): void {
-    const verdict = side.handshakes!.receive(msg, { address: normaliseAddress(rinfo.address), port: rinfo.port }, stream.kind, Date.now());
+  private handshake(side: Side, stream: Stream, msg: Buffer, rinfo: RemoteInfo, socket: Socket): void {
+    const verdict = side.handshakes!.receive(msg, { address: normaliseAddress(rinfo.address), port: rinfo.port }, stream.kind, Date.now(), socket);
     if (verdict !== 'ok') this.drop(stream, verdict);
   }
 
-  private newHandshakes(side: Side): SideHandshakes {
-    return new SideHandshakes(
+  private newHandshakes(side: Side): SideHandshakes<Socket> {
+    return new SideHandshakes<Socket>(
       {
-        send: (msg, to, via) => {
+        send: (msg, to, via, socket) => {
           try {
-            side[via === 'RTP' ? 'rtp' : 'rtcp'].socket.send(msg, to.port, to.address);
+            (socket ?? side[via === 'RTP' ? 'rtp' : 'rtcp'].socket).send(msg, to.port, to.address);
           } catch {
             this.totals.dropped.sendError++;
           }
         },
-        nominated: (from, via) => {
+        nominated: (from, via, socket) => {
           const stream = via === 'RTP' ? side.rtp : side.rtcp;
+          // Media to the participant leaves from the address its nominated check reached.
+          stream.socket = socket;
           if (stream.confirmed && sameEndpoint(from, stream.endpoint ?? undefined)) return;
           stream.endpoint = from;
           stream.confirmed = true;

@@ -13,11 +13,15 @@ import { bindingSuccess, readBindingRequest } from '../ice/stun.js';
 import { sameEndpoint, type Endpoint } from '../util/address.js';
 import type { SideDtls, SideIce, SideSrtp, StreamKind } from './types.js';
 
-/** What the forwarder does with the outcome of one handshake packet; `via` is the port it arrived on. */
-export interface HandshakeHost {
-  send(msg: Buffer, to: Endpoint, via: StreamKind): void;
-  /** An authenticated check (or the nomination) from `from`: media for the participant goes there. */
-  nominated(from: Endpoint, via: StreamKind): void;
+/**
+ * What the forwarder does with the outcome of one handshake packet. `via` is the stream it arrived on,
+ * `port` the socket (the side may have one per address of its interface); sends without a port (DTLS
+ * retransmissions) leave from the stream's current socket.
+ */
+export interface HandshakeHost<P> {
+  send(msg: Buffer, to: Endpoint, via: StreamKind, port?: P): void;
+  /** An authenticated check (or the nomination) from `from` at `port`: media for the participant goes there, from there. */
+  nominated(from: Endpoint, via: StreamKind, port: P): void;
   /** The DTLS handshake finished and the peer's certificate matched its a=fingerprint; null: its keys are void. */
   secured(srtp: SideSrtp | null): void;
 }
@@ -28,7 +32,7 @@ export type HandshakeVerdict = 'ok' | 'stun' | 'dtls';
 const RATE = 50;
 const BURST = 100;
 
-export class SideHandshakes {
+export class SideHandshakes<P> {
   private ice: SideIce | null = null;
   private dtlsConfig: SideDtls | null = null;
   private session: DtlsSession | undefined;
@@ -41,7 +45,7 @@ export class SideHandshakes {
   private refilledAt = 0;
 
   constructor(
-    private readonly host: HandshakeHost,
+    private readonly host: HandshakeHost<P>,
     private readonly identity: () => DtlsIdentity | undefined,
   ) {}
 
@@ -65,26 +69,26 @@ export class SideHandshakes {
   }
 
   /** One STUN or DTLS datagram from `from`, received on a socket that replies via `host.send`. */
-  receive(msg: Buffer, from: Endpoint, via: StreamKind, now: number): HandshakeVerdict {
+  receive(msg: Buffer, from: Endpoint, via: StreamKind, now: number, port: P): HandshakeVerdict {
     if (!this.admit(now)) return msg[0]! < 4 ? 'stun' : 'dtls';
-    return msg[0]! < 4 ? this.stun(msg, from, via) : this.dtls(msg, from, via);
+    return msg[0]! < 4 ? this.stun(msg, from, via, port) : this.dtls(msg, from, via);
   }
 
   close(): void {
     this.reset();
   }
 
-  private stun(msg: Buffer, from: Endpoint, via: StreamKind): HandshakeVerdict {
+  private stun(msg: Buffer, from: Endpoint, via: StreamKind, port: P): HandshakeVerdict {
     const ice = this.ice;
     if (!ice) return 'stun';
     const request = readBindingRequest(msg, ice.ufrag, ice.pwd);
     if (typeof request === 'string') return 'stun';
-    this.host.send(bindingSuccess(request, from, ice.pwd), from, via);
+    this.host.send(bindingSuccess(request, from, ice.pwd), from, via, port);
     // ICE-lite learns from the nominated pair; before any nomination the first valid check will do.
-    if (via === 'RTCP') this.host.nominated(from, via);
+    if (via === 'RTCP') this.host.nominated(from, via, port);
     else if (request.useCandidate || this.iceRemote === undefined) {
       this.iceRemote = from;
-      this.host.nominated(from, via);
+      this.host.nominated(from, via, port);
       this.startClient(from);
     }
     return 'ok';

@@ -23,9 +23,9 @@ export class MixedDataPlane implements DataPlane {
     this.handshakeShards = workers.handshakeShards.map((s) => s + native.shards);
   }
 
-  async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
+  async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
     const [plane, planeShard] = shard < this.native.shards ? [this.native, shard] : [this.workers, shard - this.native.shards];
-    const result = await plane.bind(side, planeShard, local, family, rtpPort);
+    const result = await plane.bind(side, planeShard, local, family, rtpPort, alias);
     if (result === 'bound') this.owner.set(side, plane);
     return result;
   }

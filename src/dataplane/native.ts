@@ -92,7 +92,9 @@ export class NativeDataPlane implements DataPlane {
     );
   }
 
-  async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
+  async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
+    // Alias pairs exist for ICE, whose calls the relay places on the workers; reaching here is a routing bug.
+    if (alias) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE');
     return translateErrors(() => this.native.bind(side, shard, local, family, rtpPort));
   }
 

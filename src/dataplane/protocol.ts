@@ -4,7 +4,7 @@ import type { DtlsIdentity } from '../dtls/identity.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 export type ToWorker =
-  | { op: 'bind'; req: number; side: SideId; local: string; family: AddressFamily; rtpPort: number }
+  | { op: 'bind'; req: number; side: SideId; local: string; family: AddressFamily; rtpPort: number; alias: boolean }
   | { op: 'configure'; side: SideId; config: SideConfig }
   | { op: 'restore'; side: SideId; state: SideState }
   | { op: 'release'; side: SideId }

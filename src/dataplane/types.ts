@@ -130,9 +130,11 @@ export interface DataPlane {
   readonly handshakeShards: readonly number[];
   /**
    * Binds RTP on `rtpPort` and RTCP on `rtpPort + 1`. 'in-use' when either port is taken (the caller
-   * tries another); rejects with RelayError NO_INTERFACE when the address itself is unusable.
+   * tries another); rejects with RelayError NO_INTERFACE when the address itself is unusable. With
+   * `alias`, the pair is one more for an already bound side, on another address of its interface: ICE
+   * offers a candidate on each, and media follows the one the participant nominates (handshake shards only).
    */
-  bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult>;
+  bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias?: boolean): Promise<BindResult>;
   configure(side: SideId, config: SideConfig): void;
   /** Closes the side's sockets; its state is gone afterwards. */
   release(side: SideId): void;

@@ -17,7 +17,7 @@ const forwarder = new Forwarder(
 port.on('message', (msg: ToWorker) => {
   switch (msg.op) {
     case 'bind':
-      forwarder.bind(msg.side, msg.local, msg.family, msg.rtpPort).then(
+      forwarder.bind(msg.side, msg.local, msg.family, msg.rtpPort, msg.alias).then(
         (bound) => post({ req: msg.req, bound }),
         (err: unknown) => post({ req: msg.req, error: { code: err instanceof RelayError ? err.code : 'NO_INTERFACE', message: String((err as Error).message) } }),
       );

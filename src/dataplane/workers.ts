@@ -18,6 +18,8 @@ interface SideRecord {
   local: string;
   family: AddressFamily;
   rtpPort: number;
+  /** Extra pairs on the interface's other addresses (ICE candidates). */
+  aliases?: Array<{ local: string; family: AddressFamily; rtpPort: number }>;
   config?: SideConfig;
   state?: SideState;
 }
@@ -64,10 +66,13 @@ export class WorkerDataPlane implements DataPlane {
     this.snapshots = setInterval(() => void this.read([...this.sides.keys()]).catch(() => undefined), SNAPSHOT_INTERVAL_MS).unref();
   }
 
-  async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): Promise<BindResult> {
-    const reply = await this.request(shard, { op: 'bind', req: 0, side, local, family, rtpPort });
+  async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
+    const reply = await this.request(shard, { op: 'bind', req: 0, side, local, family, rtpPort, alias });
     if (!('bound' in reply)) throw new Error('unexpected reply to bind');
-    if (reply.bound === 'bound') this.sides.set(side, { shard, local, family, rtpPort });
+    if (reply.bound !== 'bound') return reply.bound;
+    const record = this.sides.get(side);
+    if (alias && record) (record.aliases ??= []).push({ local, family, rtpPort });
+    else if (!alias) this.sides.set(side, { shard, local, family, rtpPort });
     return reply.bound;
   }
 
@@ -219,9 +224,18 @@ export class WorkerDataPlane implements DataPlane {
     this.spawn(index, shard);
     for (const [side, record] of this.sides) {
       if (record.shard !== index) continue;
-      void this.request(index, { op: 'bind', req: 0, side, local: record.local, family: record.family, rtpPort: record.rtpPort })
-        .then((reply) => {
-          if (!('bound' in reply) || reply.bound !== 'bound') throw new Error(`ports ${record.rtpPort}/${record.rtpPort + 1} were taken meanwhile`);
+      const pairs = [{ local: record.local, family: record.family, rtpPort: record.rtpPort, alias: false }, ...(record.aliases ?? []).map((a) => ({ ...a, alias: true }))];
+      void pairs
+        .reduce(
+          (done, pair) =>
+            done
+              .then(() => this.request(index, { op: 'bind', req: 0, side, ...pair }))
+              .then((reply) => {
+                if (!('bound' in reply) || reply.bound !== 'bound') throw new Error(`ports ${pair.rtpPort}/${pair.rtpPort + 1} on ${pair.local} were taken meanwhile`);
+              }),
+          Promise.resolve(),
+        )
+        .then(() => {
           if (record.config) this.post(index, { op: 'configure', side, config: record.config });
           if (record.state) this.post(index, { op: 'restore', side, state: record.state });
         })

@@ -20,6 +20,8 @@ export class MediaSide {
   ice: SideIce | null = null;
   /** DTLS-SRTP with the participant: the relay's role and the participant's fingerprint. */
   dtls: SideDtls | null = null;
+  /** Pairs on the interface's other addresses, bound once ICE is offered to the participant. */
+  aliases?: Array<{ address: InterfaceAddress; rtpPort: number }>;
   /** Last state the data plane reported; a shared empty one until then (thousands of idle calls). */
   state: SideState = EMPTY_STATE;
 

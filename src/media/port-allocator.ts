@@ -29,15 +29,15 @@ export class PortAllocator {
     return n;
   }
 
-  /** Binds the next free pair for `side` on `shard`; resolves to its RTP port. */
-  async allocate(side: SideId, shard: number, local: string, family: AddressFamily): Promise<number> {
+  /** Binds the next free pair for `side` on `shard` (with `alias`, one more for an ICE candidate); resolves to its RTP port. */
+  async allocate(side: SideId, shard: number, local: string, family: AddressFamily, alias = false): Promise<number> {
     let used = this.used.get(local);
     if (!used) this.used.set(local, (used = new Set()));
     let slot = this.cursor.get(local) ?? Math.floor(Math.random() * this.pairCount);
     for (let tried = 0; tried < this.pairCount; tried++, slot = (slot + 1) % this.pairCount) {
       const rtpPort = this.firstEven + slot * 2;
       if (used.has(rtpPort)) continue;
-      if ((await this.dataPlane.bind(side, shard, local, family, rtpPort)) === 'in-use') continue;
+      if ((await this.dataPlane.bind(side, shard, local, family, rtpPort, alias)) === 'in-use') continue;
       used.add(rtpPort);
       this.cursor.set(local, (slot + 1) % this.pairCount);
       return rtpPort;
@@ -45,8 +45,9 @@ export class PortAllocator {
     throw new RelayError('NO_PORTS', `no free media ports on ${local}`);
   }
 
-  release(side: SideId, local: string, rtpPort: number): void {
-    this.used.get(local)?.delete(rtpPort);
+  /** Frees the side's pair and its aliases (`more`), whose sockets the data plane closes with the side's. */
+  release(side: SideId, local: string, rtpPort: number, more: ReadonlyArray<{ local: string; rtpPort: number }> = []): void {
+    for (const pair of [{ local, rtpPort }, ...more]) this.used.get(pair.local)?.delete(pair.rtpPort);
     this.dataPlane.release(side);
   }
 }

@@ -20,13 +20,13 @@ export class WebrtcPeer {
   readonly rtp: Buffer[] = [];
   readonly stunResponses: Buffer[] = [];
   private dtls: DtlsSocket | undefined;
-  private remote: { address: string; port: number } | undefined;
   private onDtls: (msg: Buffer) => void = () => undefined;
   tx: SrtpContext | undefined;
   rx: SrtpContext | undefined;
 
   private constructor(
     readonly socket: Socket,
+    readonly address: string,
     readonly port: number,
     private readonly identity: { certPem: string; keyPem: string },
     readonly fingerprint: string,
@@ -39,13 +39,14 @@ export class WebrtcPeer {
     });
   }
 
-  static async open(): Promise<WebrtcPeer> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  /** `address`: where the peer's one socket lives, and where it sends to the relay (same family). */
+  static async open(address = '127.0.0.1'): Promise<WebrtcPeer> {
+    const socket = createSocket(address.includes(':') ? { type: 'udp6', ipv6Only: true } : 'udp4');
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
     const identity = await CipherContext.createSelfSignedCertificateWithKey({ hash: HashAlgorithm.sha256_4, signature: SignatureAlgorithm.ecdsa_3 }, NamedCurveAlgorithm.secp256r1_23);
     const der = Buffer.from(identity.certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     const fingerprint = createHash('sha256').update(der).digest('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
-    return new WebrtcPeer(socket, socket.address().port, identity, fingerprint);
+    return new WebrtcPeer(socket, address, socket.address().port, identity, fingerprint);
   }
 
   /** A browser's offer: UDP/TLS/RTP/SAVPF, ICE, DTLS actpass, rtcp-mux, opus. */
@@ -97,10 +98,9 @@ export class WebrtcPeer {
 
   /** Runs the DTLS handshake with the relay at `relayPort` in `role`, then keys SRTP from it. */
   async handshake(relayPort: number, role: 'client' | 'server', timeoutMs = 20_000): Promise<void> {
-    this.remote = { address: '127.0.0.1', port: relayPort };
     const transport = {
       type: 'udp',
-      address: { address: '127.0.0.1', family: 'IPv4', port: this.port },
+      address: { address: this.address, family: this.address.includes(':') ? 'IPv6' : 'IPv4', port: this.port },
       closed: false,
       onData: (_d: Buffer, _a: readonly [string, number]): void => undefined,
       send: async (data: Buffer) => this.send(data, relayPort),
@@ -117,7 +117,7 @@ export class WebrtcPeer {
     };
     const dtls = role === 'client' ? new DtlsClient(options) : new DtlsServer(options);
     this.dtls = dtls;
-    this.onDtls = (msg) => transport.onData(msg, ['127.0.0.1', relayPort]);
+    this.onDtls = (msg) => transport.onData(msg, [this.address, relayPort]);
     const connected = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('DTLS handshake timed out')), timeoutMs);
       dtls.onConnect.once(() => {
@@ -134,7 +134,7 @@ export class WebrtcPeer {
   }
 
   send(msg: Buffer, port: number): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.send(msg, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => this.socket.send(msg, port, this.address, (err) => (err ? reject(err) : resolve())));
   }
 
   close(): void {

@@ -28,9 +28,23 @@ export interface HandshakeHost<P> {
 
 export type HandshakeVerdict = 'ok' | 'stun' | 'dtls';
 
-/** Packets per side per second beyond which STUN/DTLS is dropped; a real ICE + DTLS exchange needs a few dozen. */
+/** Packets per second (and burst) beyond which STUN/DTLS is dropped; a real ICE + DTLS exchange needs a few dozen. */
 const RATE = 50;
 const BURST = 100;
+
+/** A token bucket: at most BURST at once, refilled at RATE per second. */
+class Allowance {
+  private tokens = BURST;
+  private refilledAt = 0;
+
+  take(now: number): boolean {
+    this.tokens = Math.min(BURST, this.tokens + ((now - this.refilledAt) * RATE) / 1000);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
 
 export class SideHandshakes<P> {
   private ice: SideIce | null = null;
@@ -41,8 +55,9 @@ export class SideHandshakes<P> {
   private securedBy: Endpoint | undefined;
   /** Address of the last authenticated connectivity check: the only one allowed to do DTLS once known. */
   private iceRemote: Endpoint | undefined;
-  private tokens = BURST;
-  private refilledAt = 0;
+  /** The peer that proved it knows the ICE password (or finished the handshake) has its own allowance, so a flood from elsewhere cannot starve it. */
+  private readonly verified = new Allowance();
+  private readonly others = new Allowance();
 
   constructor(
     private readonly host: HandshakeHost<P>,
@@ -70,7 +85,8 @@ export class SideHandshakes<P> {
 
   /** One STUN or DTLS datagram from `from`, received on a socket that replies via `host.send`. */
   receive(msg: Buffer, from: Endpoint, via: StreamKind, now: number, port: P): HandshakeVerdict {
-    if (!this.admit(now)) return msg[0]! < 4 ? 'stun' : 'dtls';
+    const trusted = sameEndpoint(from, this.iceRemote) || sameEndpoint(from, this.securedBy);
+    if (!(trusted ? this.verified : this.others).take(now)) return msg[0]! < 4 ? 'stun' : 'dtls';
     return msg[0]! < 4 ? this.stun(msg, from, via, port) : this.dtls(msg, from, via);
   }
 
@@ -148,13 +164,5 @@ export class SideHandshakes<P> {
     this.session = undefined;
     this.pending = undefined;
     this.securedBy = undefined;
-  }
-
-  private admit(now: number): boolean {
-    this.tokens = Math.min(BURST, this.tokens + ((now - this.refilledAt) * RATE) / 1000);
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens--;
-    return true;
   }
 }

@@ -178,6 +178,13 @@ t.test('precedence: defaults < config file < environment < flags', async (t) => 
   t.equal(parse(['--config-file=none'], { RTPBRIDGE_CONFIG_FILE: file }).options.portMin, DEFAULT_DAEMON_OPTIONS.portMin, 'flag --config-file overrides the env one');
 });
 
+t.test('DTLS options: passive preference and certificate files', async (t) => {
+  const o = parse(['--dtls-passive', '--dtls-cert-file=/etc/rtpbridge/cert.pem'], { RTPBRIDGE_DTLS_KEY_FILE: '/etc/rtpbridge/key.pem' }).options;
+  t.equal(o.dtlsPassive, true);
+  t.same(o.dtlsCertificate, { cert: '/etc/rtpbridge/cert.pem', key: '/etc/rtpbridge/key.pem' });
+  t.equal(parse([]).options.dtlsCertificate, undefined, 'default: a certificate made at start-up');
+});
+
 t.test('environment variables follow the option names', async (t) => {
   const env = {
     RTPBRIDGE_INTERFACE: 'a/10.0.0.1;b/10.0.0.2',
@@ -228,6 +235,7 @@ t.test('validation errors name the option, the value and its source', async (t) 
     ['boolean', [], { RTPBRIDGE_FOREGROUND: 'maybe' }, /invalid foreground 'maybe' \(from RTPBRIDGE_FOREGROUND\): expected true\/false/],
     ['missing value', ['--port-min'], {}, /option --port-min needs a value/],
     ['positional argument', ['start'], {}, /unexpected argument 'start'/],
+    ['DTLS certificate without its key', ['--dtls-cert-file=/etc/cert.pem'], {}, /dtls-cert-file and dtls-key-file go together/],
   ];
   for (const [name, argv, env, message] of cases) {
     t.throws(() => parse(argv, env), { name: 'ConfigError', code: 'CONFIG_INVALID', message }, name);

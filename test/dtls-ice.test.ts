@@ -1,8 +1,9 @@
 /**
- * DTLS-SRTP and ICE-lite end to end (ports 28500-28899): a WebRTC-like peer (werift DTLS, our STUN
+ * DTLS-SRTP and ICE-lite end to end (ports 28500-28799, 30 per test): a WebRTC-like peer (werift DTLS, our STUN
  * codec, SRTP) bridged through the relay's ng offer/answer to a plain RTP phone, with real packets.
  */
 import t, { type Test } from 'tap';
+import { WorkerDataPlane } from '../src/dataplane/workers.js';
 import { readXorAddress, StunAttr } from '../src/ice/stun.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
@@ -11,6 +12,12 @@ import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { WebrtcPeer, type RelayIce } from './helpers/webrtc-peer.js';
 
 const PORT_BASE = 28500;
+
+/** Each test gets its own 30 ports: files run in parallel and the ranges above belong to other files. */
+function relayAt(t: Test, slot: number, options: Parameters<typeof startRelay>[2] = {}, deps: Parameters<typeof startRelay>[4] = {}) {
+  const base = PORT_BASE + slot * 30;
+  return startRelay(t, base, { portMax: base + 29, ...options }, '127.0.0.1:0', deps);
+}
 
 async function peers(t: Test): Promise<{ web: WebrtcPeer; sip: Phone }> {
   const web = await WebrtcPeer.open();
@@ -69,7 +76,7 @@ async function media(t: Test, web: WebrtcPeer, sip: Phone, webPort: number, sipP
 }
 
 t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and back', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE);
+  const { ng } = await relayAt(t, 0);
   const { web, sip } = await peers(t);
   const { toSip, toWeb, webPort, sipPort } = await bridge(ng, 'w1', web, sip, { DTLS: 'passive' });
 
@@ -102,7 +109,7 @@ t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and ba
 });
 
 t.test('default DTLS role: the relay is active (client) and connects after the nomination', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 100);
+  const { ng } = await relayAt(t, 1);
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w2', web, sip);
   t.match(toWeb, /\r\na=setup:active\r\n/, 'actpass offer answered active, as rtpengine does');
@@ -113,7 +120,7 @@ t.test('default DTLS role: the relay is active (client) and connects after the n
 });
 
 t.test('a certificate that does not match a=fingerprint gets no keys: media is dropped, never forwarded', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 200);
+  const { ng } = await relayAt(t, 2);
   const { web, sip } = await peers(t);
   const wrong = web.fingerprint.replace(/^../, web.fingerprint.startsWith('00') ? '11' : '00');
   const { toWeb, webPort } = await bridge(ng, 'w3', web, sip, { DTLS: 'passive' }, web.offer('actpass', wrong));
@@ -128,7 +135,7 @@ t.test('a certificate that does not match a=fingerprint gets no keys: media is d
 });
 
 t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=force, the callee starts DTLS', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 300);
+  const { ng } = await relayAt(t, 3);
   const { web, sip } = await peers(t);
   const offer = await ng.request({
     command: 'offer',
@@ -153,7 +160,7 @@ t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=fo
 });
 
 t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, media follows the nominated one', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 500, {
+  const { ng } = await relayAt(t, 5, {
     interfaces: [{ name: 'default', addresses: [{ local: '127.0.0.1', advertised: '127.0.0.1', family: 'IP4' }, { local: '::1', advertised: '::1', family: 'IP6' }] }],
   });
   const web = await WebrtcPeer.open('::1');
@@ -173,8 +180,32 @@ t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, medi
   await media(t, web, sip, v6Port, sipPort);
 });
 
+t.test('a forwarding worker that dies comes back with the DTLS-SRTP keys: no new handshake needed', async (t) => {
+  const dataPlane = new WorkerDataPlane(1);
+  const { ng, relay } = await relayAt(t, 6, {}, { dataPlane });
+  const { web, sip } = await peers(t);
+  const { toWeb, webPort, sipPort } = await bridge(ng, 'w8', web, sip, { DTLS: 'passive' });
+  await nominate(t, web, webPort, iceOf(toWeb));
+  await web.handshake(webPort, 'client');
+  await media(t, web, sip, webPort, sipPort);
+  await relay.query({ callId: 'w8' });
+
+  await dataPlane.terminateWorker(0);
+  sip.received.length = 0;
+  web.rtp.length = 0;
+  const deadline = Date.now() + 2000;
+  for (let seq = 100; sip.received.length === 0 && Date.now() < deadline; seq++) {
+    await web.send(web.tx!.protectRtp(rtpPacket(seq, { pt: 111, ssrc: 0xaaaa0001 })) as Buffer, webPort);
+    await sleep(20);
+  }
+  t.ok(sip.received.length > 0, 'SRTP from the browser is decrypted again after the restart');
+  await sip.send(rtpPacket(500, { pt: 111, ssrc: 0xbbbb0001 }), sipPort, '127.0.0.1');
+  while (web.rtp.length === 0 && Date.now() < deadline + 2000) await sleep(10);
+  t.same(web.rx!.unprotectRtp(web.rtp[0]!), rtpPacket(500, { pt: 111, ssrc: 0xbbbb0001 }), 'and encrypted towards it with the same keys');
+});
+
 t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and counted, the other call carries on', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 400);
+  const { ng } = await relayAt(t, 4);
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w5', web, sip, { DTLS: 'passive' });
   await nominate(t, web, webPort, iceOf(toWeb));

@@ -34,7 +34,7 @@ window.inbound = async () => {
 
 t.test('Chromium offer bridged to a plain RTP phone and back', async (t) => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
-  const { ng } = await startRelay(t, PORT_BASE);
+  const { ng } = await startRelay(t, PORT_BASE, { portMax: PORT_BASE + 99 });
   const phone = await Phone.open();
   t.teardown(() => phone.close());
 

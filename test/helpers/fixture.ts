@@ -1,6 +1,6 @@
 /** Starts a Relay with its ng server on an ephemeral loopback port, torn down with the test. */
 import type { Test } from 'tap';
-import { Relay } from '../../src/relay.js';
+import { Relay, type RelayDeps } from '../../src/relay.js';
 import { NgServer } from '../../src/ng/server.js';
 import type { RelayOptions } from '../../src/config/options.js';
 import { NgClient } from './ng-client.js';
@@ -15,8 +15,8 @@ export interface Fixture {
 /**
  * Each test file passes its own `portBase` so files running in parallel never compete for media ports.
  */
-export async function startRelay(t: Test, portBase: number, options: Partial<RelayOptions> = {}, listen = '127.0.0.1:0'): Promise<Fixture> {
-  const relay = new Relay({ portMin: portBase, portMax: portBase + 199, ...options });
+export async function startRelay(t: Test, portBase: number, options: Partial<RelayOptions> = {}, listen = '127.0.0.1:0', deps: RelayDeps = {}): Promise<Fixture> {
+  const relay = new Relay({ portMin: portBase, portMax: portBase + 199, ...options }, deps);
   const server = new NgServer(relay, { listen: [listen] });
   const [bound] = await server.start();
   const ng = await NgClient.open(bound!.port, bound!.address);

@@ -1,7 +1,7 @@
 /** End to end over real UDP: ng offer/answer, then RTP and RTCP through the relay's ports both ways. */
 import t from 'tap';
 import { startRelay } from './helpers/fixture.js';
-import { canBind, Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
+import { freed, Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
 const PORT_BASE = 21000;
@@ -74,8 +74,8 @@ t.test('offer/answer relays RTP and RTCP both ways and query reports it', async 
   const del = await ng.request({ command: 'delete', 'call-id': 'c1', 'from-tag': 'A', 'delete delay': 0 });
   t.equal(del.result, 'ok');
   t.ok(del.totals, 'delete reply carries the call statistics');
-  t.ok(await canBind(toBob.port), 'ports freed at once with delete-delay 0');
-  t.ok(await canBind(toAlice.port + 1));
+  t.ok(await freed(toBob.port), 'ports freed at once with delete-delay 0');
+  t.ok(await freed(toAlice.port + 1));
   const gone = await ng.request({ command: 'query', 'call-id': 'c1' });
   t.equal(gone.result, 'error');
 });

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRelay } from './helpers/fixture.js';
-import { canBind, Phone, rtpPacket, sleep } from './helpers/media.js';
+import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
 import type { NgDict } from '../src/ng/message.js';
 
 const PORT_BASE = 27000;
@@ -346,8 +346,8 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   await waitFor(3000, 'relay did not delete the call', () => deleted.length > 0 || undefined);
   t.same(deleted, [{ callId, reason: 'delete' }], 'call:deleted after BYE');
   t.same(relay.list(), [], 'no calls left in the relay');
-  t.ok(await canBind(callerFacing), 'caller-facing port freed');
-  t.ok(await canBind(calleeFacing), 'callee-facing port freed');
+  t.ok(await freed(callerFacing), 'caller-facing port freed');
+  t.ok(await freed(calleeFacing), 'callee-facing port freed');
   const refused = ngLog.filter((e) => e.reply.result !== 'ok' && e.reply.result !== 'pong');
   t.same(refused, [], 'no ng request from Kamailio was refused', { ng: ngTrace() });
   t.ok(kamailio.running, 'kamailio still running', kamailio.running ? {} : { diagnostics: diagnostics() });

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { Relay } from '../src/index.js';
 import { startRelay } from './helpers/fixture.js';
-import { canBind, Phone, rtpPacket, sleep } from './helpers/media.js';
+import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
 const PORT_BASE = 23000;
@@ -59,7 +59,7 @@ t.test('delete-delay keeps the call (and its media) until the delay ends', async
   await sleep(2300);
   t.same(deleted, ['dd:delete']);
   t.equal((await ng.request({ command: 'query', 'call-id': 'dd' })).result, 'error');
-  t.ok(await canBind(relayPort), 'ports freed after the delay');
+  t.ok(await freed(relayPort), 'ports freed after the delay');
 });
 
 t.test('no media for `timeout` seconds deletes an answered call and frees ports; ringing calls wait for offer-timeout', async (t) => {
@@ -76,7 +76,7 @@ t.test('no media for `timeout` seconds deletes an answered call and frees ports;
   await sleep(2600);
   t.same(events, ['timeout:to', 'deleted:to:timeout']);
   t.same(relay.list(), ['ringing'], 'an unanswered call is ringing, not dead');
-  t.ok(await canBind(port));
+  t.ok(await freed(port));
   t.equal((await relay.statistics()).timeoutSessions, 1);
 });
 
@@ -132,6 +132,6 @@ t.test('close() frees every port and rejects new signalling', async (t) => {
   const relay = new Relay({ portMin: PORT_BASE + 900, portMax: PORT_BASE + 999 });
   const { sdp } = await relay.offer({ callId: 'c', fromTag: 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 9400 }) });
   await relay.close();
-  t.ok(await canBind(relayEndpoints(sdp)[0]!.port));
+  t.ok(await freed(relayEndpoints(sdp)[0]!.port));
   await t.rejects(relay.offer({ callId: 'd', fromTag: 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 9400 }) }), { code: 'SHUTTING_DOWN' });
 });

@@ -89,3 +89,17 @@ export async function canBind(port: number, address = '127.0.0.1'): Promise<bool
     s.bind(port, address, () => s.close(() => resolve(true)));
   });
 }
+
+/**
+ * True once the port can be bound, polling for up to `ms`: the TypeScript workers close a released
+ * side's sockets one message after the control plane let it go, so "freed at once" means within a
+ * moment, not before the reply.
+ */
+export async function freed(port: number, ms = 1000, address = '127.0.0.1'): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!(await canBind(port, address))) {
+    if (Date.now() > deadline) return false;
+    await sleep(10);
+  }
+  return true;
+}

@@ -8,7 +8,7 @@ import type { DtlsFingerprint, SideDtls } from '../dataplane/types.js';
 import { FINGERPRINT_HASHES } from '../dtls/identity.js';
 import type { SdpMedia } from '../sdp/parse.js';
 import type { DtlsMode, SignalRequest } from './requests.js';
-import { isSecureProtocol } from './sdes.js';
+import { isSecureProtocol, offeredProfile } from './sdes.js';
 
 /** A participant's DTLS-SRTP parameters from its SDP. */
 export interface DtlsParams {
@@ -31,8 +31,7 @@ export function participantDtls(media: SdpMedia, mode: DtlsMode | undefined): Dt
 /** Whether DTLS may run on this m= line: the sender offers it, or the relay will offer it on a secure profile. */
 export function mayNeedDtls(media: SdpMedia, req: Pick<SignalRequest, 'dtls' | 'transportProtocol'>): boolean {
   if (req.dtls === 'off') return false;
-  const out = req.transportProtocol === undefined || req.transportProtocol === 'accept' ? media.protocol : req.transportProtocol;
-  return (media.fingerprint !== undefined && isSecureProtocol(media.protocol)) || isSecureProtocol(out);
+  return (media.fingerprint !== undefined && isSecureProtocol(media.protocol)) || isSecureProtocol(offeredProfile(media, req.transportProtocol));
 }
 
 /** The relay's a=setup answering `offererSetup`: the opposite role, and for actpass rtpengine's preference (active). */

@@ -43,9 +43,14 @@ export function mediaMayNeedSrtp(media: SdpMedia, req: Pick<SignalRequest, 'tran
   return isSecureProtocol(media.protocol) || media.lines.some((l) => l.startsWith('a=crypto:'));
 }
 
+/** The profile an offer goes on with: the ng `transport-protocol`, unless absent or `accept`. */
+export function offeredProfile(media: SdpMedia, requested: string | undefined): string {
+  return requested === undefined || requested === 'accept' ? media.protocol : requested;
+}
+
 /** A leg with no SRTP on either side: only the profile may change (AVP <-> AVPF). */
 export function plainLeg(media: SdpMedia, requested: string | undefined): LegCrypto {
-  return { protocol: requested === undefined || requested === 'accept' ? media.protocol : requested, lines: [] };
+  return { protocol: offeredProfile(media, requested), lines: [] };
 }
 
 /** What one leg's m= line carries: its protocol and the a=crypto lines to write. */
@@ -86,7 +91,7 @@ export function offerCrypto(
   dtls: DtlsKeying,
 ): LegCrypto {
   const offered = senderLines(media);
-  const protocol = requested === undefined || requested === 'accept' ? media.protocol : requested;
+  const protocol = offeredProfile(media, requested);
   const secureIn = isSecureProtocol(media.protocol);
   const secureOut = isSecureProtocol(protocol);
   if (secureIn && offered.length === 0 && !dtls.sender) {

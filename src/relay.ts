@@ -252,8 +252,9 @@ export class Relay extends EventEmitter<RelayEvents> {
       plan.crypto = leg.lines;
       plan.dtls = leg.dtls;
       plan.ice = await this.settleIce(call, recipient, media, mine, theirs, plan, req, kind);
-      if (kind === 'offer') mine.mid = media.mid;
-      else plan.mid = theirs.mid;
+      // Set only when there is one, so plain calls' media objects keep their shape (memory budget).
+      if (kind === 'offer' && (media.mid !== undefined || mine.mid !== undefined)) mine.mid = media.mid;
+      else if (kind === 'answer') plan.mid = theirs.mid;
       for (const side of [mine.side, theirs.side]) this.dataPlane.configure(side.id, side.config());
       // A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop.
       if (media.address !== undefined && isUnspecified(media.address) && !replace.has('zero-address')) plan.address = media.address;
@@ -313,7 +314,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       return { ...leg, dtls: dtlsLines('actpass', hash, await this.fingerprint(hash)) };
     }
     // Only an answerer the relay offered DTLS to can have chosen it.
-    const answererDtls = mine.side.dtls !== null ? dtlsIn : undefined;
+    const answererDtls = mine.side.dtls ? dtlsIn : undefined;
     const offererDtls = req.dtls === 'off' ? undefined : theirs.dtlsParams;
     const keying = { sender: offererDtls !== undefined, recipient: answererDtls !== undefined };
     const settled = answerCrypto(media, mine.sdes, theirs.sdes, offeredProtocol, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {}, keying);
@@ -354,9 +355,9 @@ export class Relay extends EventEmitter<RelayEvents> {
     req: SignalRequest,
     kind: SignalKind,
   ): Promise<string[] | undefined> {
-    mine.offeredIce = media.hasIce;
+    if (media.hasIce || mine.offeredIce !== undefined) mine.offeredIce = media.hasIce;
     if (!wantsIce(req.ice, media.hasIce, theirs.offeredIce === true)) {
-      theirs.side.ice = null;
+      if (theirs.side.ice) theirs.side.ice = null;
       return undefined;
     }
     const side = theirs.side;

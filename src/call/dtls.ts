@@ -56,6 +56,6 @@ export function dtlsLines(setup: 'actpass' | 'active' | 'passive', hash: string,
 }
 
 /** Same peer certificate and role: the keys from the finished handshake stay valid. */
-export function sameAssociation(a: SideDtls | null, b: SideDtls): boolean {
-  return a !== null && a.role === b.role && a.fingerprint?.hash === b.fingerprint?.hash && a.fingerprint?.value === b.fingerprint?.value;
+export function sameAssociation(a: SideDtls | null | undefined, b: SideDtls): boolean {
+  return a != null && a.role === b.role && a.fingerprint?.hash === b.fingerprint?.hash && a.fingerprint?.value === b.fingerprint?.value;
 }

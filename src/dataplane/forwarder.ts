@@ -12,7 +12,7 @@ import { SrtpContext } from '../srtp/context.js';
 import { srtpKeyId } from '../srtp/keys.js';
 import { SideHandshakes } from './handshakes.js';
 import { learningPolicy } from './policy.js';
-import type { BindResult, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideSrtp, SideState, StreamKind, StreamState } from './types.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, SecuredEvent, SideConfig, SideId, SideSrtp, SideState, StreamKind, StreamState } from './types.js';
 
 /** rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning). */
 export const LEARNING_WINDOW_MS = 3000;
@@ -29,10 +29,13 @@ class Stream {
   bytes = 0;
   errors = 0;
 
+  /** The port the participant nominated over ICE when it is one of the side's aliases; `declare`d, so plain streams carry no slot. */
+  declare via?: Socket;
+
   constructor(
     readonly kind: StreamKind,
-    /** Where packets to the participant leave from: the bound port, or the alias ICE nominated. */
-    public socket: Socket,
+    /** The port bound for this stream; packets to the participant leave from it unless ICE chose an alias. */
+    readonly socket: Socket,
   ) {}
 
   /** New SDP from the participant: start over with learning only when the address really changed. */
@@ -51,10 +54,19 @@ class Stream {
   }
 }
 
+/** What the packet path reads of a side's config; the rest is applied by configure() and not kept (idle-call heap budget). */
+interface SideRules {
+  peer: SideId | null;
+  mux: boolean;
+  policy: LearningPolicy;
+  /** DTLS-SRTP towards the participant: nothing goes in or out in the clear, keys or not. */
+  dtls: boolean;
+}
+
 class Side {
   readonly rtp: Stream;
   readonly rtcp: Stream;
-  config: SideConfig | undefined;
+  rules: SideRules | undefined;
   peer: Side | undefined;
   /** The participant's key: what it sends is SRTP. */
   decrypt: SrtpContext | undefined;
@@ -62,11 +74,12 @@ class Side {
   encrypt: SrtpContext | undefined;
   /** Identifies the keys in use, so a repeated configure keeps the contexts' ROC and replay state. */
   srtpId = '';
-  /** STUN and DTLS on these ports; only for sides facing ICE or DTLS participants. */
-  handshakes: SideHandshakes<Socket> | undefined;
+  // Only sides facing ICE or DTLS participants get these: `declare`d so plain sides carry no slots for them
+  // (an idle call's heap is a budget, issue 4).
+  /** STUN and DTLS on these ports. */
+  declare handshakes?: SideHandshakes<Socket>;
   /** The side's pairs on the interface's other addresses, for ICE candidates there (RTP, RTCP, RTP, ...). */
-  aliases: Socket[] | undefined;
-  readonly bound: readonly [Socket, Socket];
+  declare aliases?: Socket[];
 
   constructor(
     readonly id: SideId,
@@ -75,7 +88,6 @@ class Side {
   ) {
     this.rtp = new Stream('RTP', rtpSocket);
     this.rtcp = new Stream('RTCP', rtcpSocket);
-    this.bound = [rtpSocket, rtcpSocket];
   }
 }
 
@@ -115,7 +127,7 @@ export class Forwarder {
     }
     this.sides.set(id, side);
     // A peer configured before this side was bound (restart) links up now.
-    for (const other of this.sides.values()) if (other.config?.peer === id) other.peer = side;
+    for (const other of this.sides.values()) if (other.rules?.peer === id) other.peer = side;
     return 'bound';
   }
 
@@ -124,7 +136,7 @@ export class Forwarder {
     if (!side) return;
     // Each message brings its own copy of the policy; share one per combination across thousands of sides.
     const { mode, asymmetric, strictSource } = config.policy;
-    side.config = { ...config, policy: learningPolicy(mode, asymmetric, strictSource) };
+    side.rules = { peer: config.peer, mux: config.mux, policy: learningPolicy(mode, asymmetric, strictSource), dtls: config.dtls !== null };
     side.peer = config.peer === null ? undefined : this.sides.get(config.peer);
     // DTLS keys come from the handshake here, not from the main thread: until it reports them back, keep them.
     if (config.srtp !== null || config.dtls === null) this.setSrtp(side, config.srtp);
@@ -157,7 +169,7 @@ export class Forwarder {
     if (!side) return;
     this.sides.delete(id);
     side.handshakes?.close();
-    for (const socket of [...side.bound, ...(side.aliases ?? [])]) socket.close();
+    for (const socket of [side.rtp.socket, side.rtcp.socket, ...(side.aliases ?? [])]) socket.close();
     for (const other of this.sides.values()) if (other.peer === side) other.peer = undefined;
   }
 
@@ -213,7 +225,7 @@ export class Forwarder {
       const plain = side.decrypt.unprotect(stream.kind === 'RTCP', msg);
       if (typeof plain === 'number') return this.drop(stream, 'srtp');
       packet = plain;
-    } else if (side.config?.dtls) {
+    } else if (side.rules?.dtls) {
       // DTLS-SRTP without keys yet (or a refused certificate): this is ciphertext we cannot read.
       return this.drop(stream, 'srtp');
     }
@@ -228,7 +240,7 @@ export class Forwarder {
       totals.dropped.noDestination++;
       return;
     }
-    const viaRtp = stream.kind === 'RTP' || peer.config?.mux === true;
+    const viaRtp = stream.kind === 'RTP' || peer.rules?.mux === true;
     const out = viaRtp ? peer.rtp : peer.rtcp;
     const dest = out.endpoint;
     if (dest === null) {
@@ -240,12 +252,12 @@ export class Forwarder {
       // Never let a packet the transform refused out in the clear.
       if (typeof sealed === 'number') return this.drop(stream, 'malformed');
       packet = sealed;
-    } else if (peer.config?.dtls) {
+    } else if (peer.rules?.dtls) {
       // Nor to a DTLS-SRTP participant whose handshake has not finished.
       return this.drop(stream, 'srtp');
     }
     try {
-      out.socket.send(packet, dest.port, dest.address);
+      (out.via ?? out.socket).send(packet, dest.port, dest.address);
     } catch {
       // A destination the socket cannot take (family mismatch, bad port) costs one packet, not the relay.
       totals.dropped.sendError++;
@@ -265,7 +277,8 @@ export class Forwarder {
       {
         send: (msg, to, via, socket) => {
           try {
-            (socket ?? side[via === 'RTP' ? 'rtp' : 'rtcp'].socket).send(msg, to.port, to.address);
+            const stream = side[via === 'RTP' ? 'rtp' : 'rtcp'];
+            (socket ?? stream.via ?? stream.socket).send(msg, to.port, to.address);
           } catch {
             this.totals.dropped.sendError++;
           }
@@ -273,7 +286,7 @@ export class Forwarder {
         nominated: (from, via, socket) => {
           const stream = via === 'RTP' ? side.rtp : side.rtcp;
           // Media to the participant leaves from the address its nominated check reached.
-          stream.socket = socket;
+          stream.via = socket === stream.socket ? undefined : socket;
           if (stream.confirmed && sameEndpoint(from, stream.endpoint ?? undefined)) return;
           stream.endpoint = from;
           stream.confirmed = true;
@@ -304,7 +317,7 @@ export class Forwarder {
 
   /** Endpoint learning as rtpengine does it; false when strict-source rejects the packet. */
   private acceptSource(side: Side, stream: Stream, rawAddress: string, port: number, now: number): boolean {
-    const policy = side.config?.policy;
+    const policy = side.rules?.policy;
     const current = stream.endpoint;
     const address = normaliseAddress(rawAddress);
     const isCurrent = current !== null && current.port === port && current.address === address;

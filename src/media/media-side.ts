@@ -16,12 +16,13 @@ export class MediaSide {
   rtcp: Endpoint | null = null;
   /** Keys once the offer/answer settled SRTP for this participant; null while plain. */
   srtp: SideSrtp | null = null;
+  // Set only for participants that do ICE or DTLS: `declare`d, so plain sides carry no slots for them.
   /** The relay answers ICE checks on these ports with these credentials. */
-  ice: SideIce | null = null;
+  declare ice?: SideIce | null;
   /** DTLS-SRTP with the participant: the relay's role and the participant's fingerprint. */
-  dtls: SideDtls | null = null;
+  declare dtls?: SideDtls | null;
   /** Pairs on the interface's other addresses, bound once ICE is offered to the participant. */
-  aliases?: Array<{ address: InterfaceAddress; rtpPort: number }>;
+  declare aliases?: Array<{ address: InterfaceAddress; rtpPort: number }>;
   /** Last state the data plane reported; a shared empty one until then (thousands of idle calls). */
   state: SideState = EMPTY_STATE;
 
@@ -43,7 +44,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { peer: this.peer?.id ?? null, mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice, dtls: this.dtls };
+    return { peer: this.peer?.id ?? null, mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null };
   }
 }
 

@@ -3,7 +3,6 @@
  * m= line of the outgoing SDP says, rtcp-mux negotiation, transport profile and SDP version.
  */
 import type { AddressFamily } from '../config/options.js';
-import { RelayError } from '../errors.js';
 import type { ParsedSdp, SdpMedia } from '../sdp/parse.js';
 import type { MediaPlan } from '../sdp/rewrite.js';
 import { isUnspecified, type Endpoint } from '../util/address.js';

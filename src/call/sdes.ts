@@ -33,10 +33,6 @@ export function isSecureProtocol(protocol: string): boolean {
   return /SAVP/i.test(protocol);
 }
 
-export function isDtlsProtocol(protocol: string): boolean {
-  return /^UDP\/TLS\//i.test(protocol);
-}
-
 /** Whether this m= line, with these options, may need the relay to do SRTP. */
 export function mediaMayNeedSrtp(media: SdpMedia, req: Pick<SignalRequest, 'transportProtocol' | 'osrtp'>): boolean {
   if (req.osrtp?.offer || (req.transportProtocol !== undefined && isSecureProtocol(req.transportProtocol))) return true;

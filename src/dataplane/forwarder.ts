@@ -9,7 +9,7 @@ import { RelayError } from '../errors.js';
 import { normaliseAddress, sameEndpoint, type Endpoint } from '../util/address.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import { SrtpContext } from '../srtp/context.js';
-import { srtpKeyId } from '../srtp/keys.js';
+import { srtpPairId } from '../srtp/keys.js';
 import { SideHandshakes } from './handshakes.js';
 import { learningPolicy } from './policy.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, SecuredEvent, SideConfig, SideId, SideSrtp, SideState, StreamKind, StreamState } from './types.js';
@@ -303,7 +303,7 @@ export class Forwarder {
 
   /** New contexts only for new keys, so a repeated configure keeps ROC and replay state. */
   private setSrtp(side: Side, srtp: SideSrtp | null): void {
-    const srtpId = srtp ? `${srtpKeyId(srtp.decrypt)}/${srtpKeyId(srtp.encrypt)}` : '';
+    const srtpId = srtpPairId(srtp);
     if (srtpId === side.srtpId) return;
     side.srtpId = srtpId;
     side.decrypt = srtp ? new SrtpContext(srtp.decrypt) : undefined;

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type { AddressFamily } from '../config/options.js';
 import { RelayError, type RelayErrorCode } from '../errors.js';
-import { srtpKeyId, srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from '../srtp/keys.js';
+import { srtpPairId, srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from '../srtp/keys.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 /** The addon's Engine class (native/engine.cc). */
@@ -103,7 +103,7 @@ export class NativeDataPlane implements DataPlane {
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
     if (ice || dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE or DTLS');
     // The addon keeps its SRTP state (ROC, replay) while the id stays the same across configures.
-    const srtpId = srtp ? `${srtpKeyId(srtp.decrypt)}/${srtpKeyId(srtp.encrypt)}` : '';
+    const srtpId = srtpPairId(srtp);
     const [decrypt, encrypt] = srtp ? [nativeSrtp(srtp.decrypt), nativeSrtp(srtp.encrypt)] : [null, null];
     translateErrors(() =>
       this.native.configure(side, peer, mux, policy.mode, policy.asymmetric, policy.strictSource, rtp?.address ?? null, rtp?.port ?? 0, rtcp?.address ?? null, rtcp?.port ?? 0, decrypt, encrypt, srtpId),

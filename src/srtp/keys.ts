@@ -46,9 +46,14 @@ export function srtpPolicy(material: SrtpKeyMaterial): SrtpPolicy {
 }
 
 /** Names a key exactly, so a repeated configure with the same keys keeps ROC and replay state. */
-export function srtpKeyId(m: SrtpKeyMaterial): string {
+function srtpKeyId(m: SrtpKeyMaterial): string {
   const flags = [m.unencryptedSrtp, m.unencryptedSrtcp, m.unauthenticatedSrtp].map((f) => (f ? 1 : 0)).join('');
   return `${m.suite}:${Buffer.from(m.masterKey).toString('hex')}:${Buffer.from(m.masterSalt).toString('hex')}:${flags}:${m.mkiLength ?? 0}`;
+}
+
+/** Names a side's decrypt/encrypt key pair ('' for none): both engines rebuild their SRTP state only when it changes. */
+export function srtpPairId(pair: { decrypt: SrtpKeyMaterial; encrypt: SrtpKeyMaterial } | null): string {
+  return pair ? `${srtpKeyId(pair.decrypt)}/${srtpKeyId(pair.encrypt)}` : '';
 }
 
 export interface SessionKeys {

@@ -5,10 +5,8 @@
  * and hands the exported keys to the side. Everything here is rate-limited per side, so a flood of
  * handshakes on one port costs that port, not the thread.
  */
-import { createHash } from 'node:crypto';
 import { DtlsSession, type DtlsResult } from '../dtls/session.js';
-import type { DtlsIdentity } from '../dtls/identity.js';
-import { FINGERPRINT_HASHES } from '../dtls/identity.js';
+import { FINGERPRINT_HASHES, fingerprintOf, type DtlsIdentity } from '../dtls/identity.js';
 import { bindingSuccess, readBindingRequest } from '../ice/stun.js';
 import { sameEndpoint, type Endpoint } from '../util/address.js';
 import type { SideDtls, SideIce, SideSrtp, StreamKind } from './types.js';
@@ -149,9 +147,8 @@ export class SideHandshakes<P> {
   private finish(result: DtlsResult): void {
     this.pending = undefined;
     const expected = this.dtlsConfig?.fingerprint;
-    const algorithm = expected && FINGERPRINT_HASHES[expected.hash.toLowerCase()];
-    const actual = algorithm && createHash(algorithm).update(result.remoteCertificate).digest('hex');
-    if (!expected || actual !== expected.value.replace(/:/g, '').toLowerCase()) {
+    const known = expected !== undefined && expected !== null && Object.hasOwn(FINGERPRINT_HASHES, expected.hash.toLowerCase());
+    if (!known || fingerprintOf(result.remoteCertificate, expected.hash) !== expected.value.toUpperCase()) {
       // RFC 5763 §5: a certificate that does not match a=fingerprint ends the association.
       this.reset();
       return;

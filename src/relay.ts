@@ -3,8 +3,8 @@ import { pino, type Logger } from 'pino';
 import { DEFAULT_RELAY_OPTIONS, type AddressFamily, type RelayOptions } from './config/options.js';
 import { RelayError } from './errors.js';
 import { Call, type Monologue, type MonologueMedia } from './call/call.js';
-import { answerCrypto, isSecureProtocol, mediaMayNeedSrtp, newSdesState, offerCrypto, offeredProfile, plainLeg, type LegCrypto } from './call/sdes.js';
-import { answerSetup, dtlsLines, mayNeedDtls, participantDtls, sameAssociation, setupAgainst, sideDtls } from './call/dtls.js';
+import { answerCrypto, mediaMayNeedSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './call/sdes.js';
+import { answerSetup, dtlsLines, mayNeedDtls, relayOffersDtls, participantDtls, sameAssociation, setupAgainst, sideDtls } from './call/dtls.js';
 import { ICE_LITE, iceLines, newCredentials, wantsIce } from './call/ice.js';
 import { certificateDer, createIdentity, fingerprintOf, type DtlsIdentity } from './dtls/identity.js';
 import {
@@ -301,7 +301,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     theirs.sdes ??= newSdesState();
     if (kind === 'offer') {
       const requested = req.transportProtocol;
-      const dtlsOut = isSecureProtocol(offeredProfile(media, requested)) && req.dtls !== 'off';
+      const dtlsOut = relayOffersDtls(media, req);
       const leg = offerCrypto(media, mine.sdes, theirs.sdes, requested, req.sdes ?? {}, req.osrtp ?? {}, { sender: dtlsIn !== undefined, recipient: dtlsOut });
       mine.dtlsParams = dtlsIn;
       if (!dtlsOut) {

@@ -28,10 +28,14 @@ export function participantDtls(media: SdpMedia, mode: DtlsMode | undefined): Dt
   return { setup: (media.setup ?? '').toLowerCase(), fingerprint: { hash: fp.hash.toLowerCase(), value: fp.value.toUpperCase() } };
 }
 
-/** Whether DTLS may run on this m= line: the sender offers it, or the relay will offer it on a secure profile. */
+/** The relay offers DTLS (actpass) on an offer that goes on with a secure profile, unless DTLS is off. */
+export function relayOffersDtls(media: SdpMedia, req: Pick<SignalRequest, 'dtls' | 'transportProtocol'>): boolean {
+  return req.dtls !== 'off' && isSecureProtocol(offeredProfile(media, req.transportProtocol));
+}
+
+/** Whether DTLS may run on this m= line: the sender offers it, or the relay will offer it. */
 export function mayNeedDtls(media: SdpMedia, req: Pick<SignalRequest, 'dtls' | 'transportProtocol'>): boolean {
-  if (req.dtls === 'off') return false;
-  return (media.fingerprint !== undefined && isSecureProtocol(media.protocol)) || isSecureProtocol(offeredProfile(media, req.transportProtocol));
+  return (req.dtls !== 'off' && media.fingerprint !== undefined && isSecureProtocol(media.protocol)) || relayOffersDtls(media, req);
 }
 
 /** The relay's a=setup answering `offererSetup`: the opposite role, and for actpass rtpengine's preference (active). */

@@ -3,6 +3,9 @@
  * exception and on SIGINT/SIGTERM the survivors are killed by PID.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const live = new Set<ChildProcess>();
 
@@ -12,10 +15,16 @@ const live = new Set<ChildProcess>();
  */
 export function spawnTracked(argv: string[], cpu: number | undefined, options: SpawnOptions): ChildProcess {
   const pinned = cpu === undefined ? argv : ['taskset', '-c', String(cpu), ...argv];
-  const child = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bash', ...pinned], options);
+  // A relay that crashes dumps core into its working directory: a scratch one, never the repository.
+  const child = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bash', ...pinned], { cwd: scratchDir(), ...options });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
+}
+
+let scratch: string | undefined;
+function scratchDir(): string {
+  return (scratch ??= mkdtempSync(join(tmpdir(), 'rtpbridge-bench-')));
 }
 
 export function exited(child: ChildProcess): boolean {

@@ -1,5 +1,8 @@
 /** Sipwise rtpengine (Debian's rtpengine-daemon) on loopback, as the reference implementation in interop tests. */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Test } from 'tap';
 import { NgClient } from './ng-client.js';
 import { sleep } from './media.js';
@@ -9,6 +12,7 @@ export const RTPENGINE = '/usr/bin/rtpengine';
 /** Starts rtpengine userspace-only (`--table=-1`) with its ng port at `ngPort` and media ports just above it. */
 export async function startRtpengine(t: Test, ngPort: number): Promise<NgClient> {
   if (spawnSync(RTPENGINE, ['--version']).status !== 0) throw new Error(`${RTPENGINE} is not installed (apt-get install rtpengine-daemon)`);
+  const cwd = mkdtempSync(join(tmpdir(), 'rtpengine-'));
   const child = spawn(
     RTPENGINE,
     [
@@ -23,7 +27,8 @@ export async function startRtpengine(t: Test, ngPort: number): Promise<NgClient>
       '--log-level=4',
       '--delete-delay=0',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // A crash dumps core into the working directory: never the repository's.
+    { stdio: ['ignore', 'ignore', 'pipe'], cwd },
   );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
@@ -31,6 +36,7 @@ export async function startRtpengine(t: Test, ngPort: number): Promise<NgClient>
   t.teardown(() => {
     ng.close();
     child.kill('SIGTERM');
+    rmSync(cwd, { recursive: true, force: true });
   });
   for (let i = 0; i < 50; i++) {
     const pong = await ng.request({ command: 'ping' }).catch(() => undefined);

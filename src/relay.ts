@@ -431,7 +431,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Pulls the data plane's exact counters and endpoints for the call's sides before describing it. */
   private async refreshedInfo(call: Call): Promise<CallInfo> {
     await this.refresh([...call.sides()]);
-    return call.info();
+    return call.info(this.dataPlane.engineOf(call.shard));
   }
 
   private async refresh(sides: MediaSide[]): Promise<void> {

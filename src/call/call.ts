@@ -129,7 +129,7 @@ export class Call {
     return mono;
   }
 
-  info(): CallInfo {
+  info(engine: string): CallInfo {
     const totals = { RTP: zeroStats(), RTCP: zeroStats() };
     for (const side of this.sides()) {
       addStats(totals.RTP, side.state.rtp);
@@ -137,6 +137,7 @@ export class Call {
     }
     return {
       callId: this.callId,
+      engine,
       created: Math.floor(this.created / 1000),
       lastSignal: Math.floor(this.lastSignal / 1000),
       tags: this.monologues.map((m) => m.info()),

@@ -163,6 +163,8 @@ export interface TagInfo {
 
 export interface CallInfo {
   callId: string;
+  /** The forwarding engine carrying the call's media now: `native` (the addon) or `workers`. Not in ng replies. */
+  engine: string;
   created: number;
   lastSignal: number;
   tags: TagInfo[];

@@ -23,6 +23,10 @@ export class MixedDataPlane implements DataPlane {
     this.handshakeShards = workers.handshakeShards.map((s) => s + native.shards);
   }
 
+  engineOf(shard: number): string {
+    return shard < this.native.shards ? this.native.engine : this.workers.engine;
+  }
+
   async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
     const [plane, planeShard] = shard < this.native.shards ? [this.native, shard] : [this.workers, shard - this.native.shards];
     const result = await plane.bind(side, planeShard, local, family, rtpPort, alias);

@@ -92,6 +92,10 @@ export class NativeDataPlane implements DataPlane {
     );
   }
 
+  engineOf(): string {
+    return this.engine;
+  }
+
   async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
     // Alias pairs exist for ICE, whose calls the relay places on the workers; reaching here is a routing bug.
     if (alias) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE');

@@ -126,6 +126,8 @@ export interface DataPlane {
   readonly engine: string;
   /** Number of forwarding threads; a call's sides all live on one of them. */
   readonly shards: number;
+  /** The engine (`native` or `workers`) that runs `shard`. */
+  engineOf(shard: number): string;
   /** The shards that can run ICE and DTLS handshakes: all of the workers', none of the addon's. */
   readonly handshakeShards: readonly number[];
   /**

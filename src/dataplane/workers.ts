@@ -66,6 +66,10 @@ export class WorkerDataPlane implements DataPlane {
     this.snapshots = setInterval(() => void this.read([...this.sides.keys()]).catch(() => undefined), SNAPSHOT_INTERVAL_MS).unref();
   }
 
+  engineOf(): string {
+    return this.engine;
+  }
+
   async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
     const reply = await this.request(shard, { op: 'bind', req: 0, side, local, family, rtpPort, alias });
     if (!('bound' in reply)) throw new Error('unexpected reply to bind');

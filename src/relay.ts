@@ -1,6 +1,7 @@
+import type { AddressFamily, EndpointInfo } from './shared/vocabulary.js';
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_RELAY_OPTIONS, type AddressFamily, type RelayOptions } from './config/options.js';
+import { DEFAULT_RELAY_OPTIONS, type RelayOptions } from './config/options.js';
 import { RelayError } from './errors.js';
 import { Call, type Monologue, type MonologueMedia } from './call/call.js';
 import { answerCrypto, mediaMayNeedSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './call/sdes.js';
@@ -17,18 +18,7 @@ import {
   rtcpAttribute,
   type SignalKind,
 } from './call/negotiation.js';
-import type {
-  AnswerRequest,
-  CallInfo,
-  DeleteRequest,
-  DeleteResult,
-  EndpointInfo,
-  OfferRequest,
-  QueryRequest,
-  RelayStatistics,
-  SdpResult,
-  SignalRequest,
-} from './call/requests.js';
+import type { AnswerRequest, CallInfo, DeleteRequest, DeleteResult, OfferRequest, QueryRequest, RelayStatistics, SdpResult, SignalRequest } from './call/requests.js';
 import { createDataPlane, defaultThreads } from './dataplane/index.js';
 import type { DataPlane, DataPlaneCounters, LearnedEvent, LearningPolicy, SecuredEvent, SideId } from './dataplane/types.js';
 import { InterfaceSet } from './media/interfaces.js';

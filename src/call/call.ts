@@ -1,10 +1,9 @@
-import type { InterfaceAddress, LogicalInterface } from '../config/options.js';
+import type { Endpoint, InterfaceAddress, LogicalInterface } from '../shared/vocabulary.js';
 import { RelayError } from '../errors.js';
 import type { SideIce, StreamState } from '../dataplane/types.js';
 import type { DtlsParams } from './dtls.js';
 import type { MediaSide } from '../media/media-side.js';
 import type { SdesState } from './sdes.js';
-import type { Endpoint } from '../util/address.js';
 import { endpointInfo } from '../util/address.js';
 import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from './requests.js';
 

@@ -2,10 +2,10 @@
  * The offer/answer decisions that do not touch sockets: where a participant wants media, what each
  * m= line of the outgoing SDP says, rtcp-mux negotiation, transport profile and SDP version.
  */
-import type { AddressFamily } from '../config/options.js';
+import type { AddressFamily, Endpoint } from '../shared/vocabulary.js';
 import type { ParsedSdp, SdpMedia } from '../sdp/parse.js';
 import type { MediaPlan } from '../sdp/rewrite.js';
-import { isUnspecified, type Endpoint } from '../util/address.js';
+import { isUnspecified } from '../util/address.js';
 import type { Monologue, MonologueMedia } from './call.js';
 import type { RtcpMuxFlag, SignalRequest } from './requests.js';
 

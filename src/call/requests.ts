@@ -2,8 +2,9 @@
  * Typed requests and results of the Relay API. The ng adapter (src/ng) turns bencode dictionaries
  * into these and the results back into rtpengine's reply keys; library users call them directly.
  */
-import type { AddressFamily, EndpointLearning } from '../config/options.js';
-import type { DataPlaneCounters } from '../dataplane/types.js';
+import type { AddressFamily, DropCounts, EndpointInfo, EndpointLearning } from '../shared/vocabulary.js';
+
+export type { DropCounts, DropReason, EndpointInfo } from '../shared/vocabulary.js';
 
 /** rtpengine's `DTLS` key: `off` (also `no`, `disable`) never offers or accepts DTLS-SRTP; `passive` prefers the server role. */
 export type DtlsMode = 'off' | 'passive' | 'active';
@@ -124,12 +125,6 @@ export interface StreamStats {
   errors: number;
 }
 
-export interface EndpointInfo {
-  family: 'IPv4' | 'IPv6';
-  address: string;
-  port: number;
-}
-
 export interface StreamInfo {
   kind: 'RTP' | 'RTCP';
   localPort?: number;
@@ -187,7 +182,7 @@ export interface RelayStatistics {
   packetsOut: number;
   bytesOut: number;
   /** Packets not forwarded, by reason. */
-  dropped: DataPlaneCounters['dropped'];
+  dropped: DropCounts;
   /** RTP/RTCP port pairs currently bound. */
   portPairsInUse: number;
   /** Forwarding engine (`native` addon or TypeScript `workers`) and its thread count. */

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SrtpError } from '../errors.js';
-import type { SideSrtp } from '../dataplane/types.js';
+import type { SrtpKeyPair } from '../srtp/keys.js';
 import { formatCrypto, keyMaterial, parseCryptoLines, type SdesCrypto } from '../sdp/crypto.js';
 import type { SdpMedia } from '../sdp/parse.js';
 import { SRTP_SUITES, type SrtpSuite } from '../srtp/suites.js';
@@ -117,7 +117,7 @@ export function answerCrypto(
   sdes: SdesOptions,
   osrtp: OsrtpOptions,
   dtls: DtlsKeying,
-): { leg: LegCrypto; answererSrtp: SideSrtp | null; offererSrtp: SideSrtp | null } {
+): { leg: LegCrypto; answererSrtp: SrtpKeyPair | null; offererSrtp: SrtpKeyPair | null } {
   const wanted = requested === 'accept' ? undefined : requested;
   // An answerer that chose DTLS-SRTP gets its keys from the handshake, whatever a=crypto it also sent.
   const answered = dtls.recipient ? [] : senderLines(media);
@@ -128,7 +128,7 @@ export function answerCrypto(
   const accept = isSecureProtocol(offeredProtocol) || answererSrtp !== null || dtls.recipient || offerer.osrtp.accept === true || osrtp.accept === true;
   // rtpengine favours DTLS over SDES when the offerer offered both.
   const chosen = accept && !dtls.sender ? chooseOffererLine(offerer.theirs, options) : undefined;
-  let offererSrtp: SideSrtp | null = null;
+  let offererSrtp: SrtpKeyPair | null = null;
   offerer.ours = [];
   if (chosen) {
     const ours = ourLine(chosen.tag, chosen.suite, chosen.params, options, offerer.keys);
@@ -145,7 +145,7 @@ export function answerCrypto(
 }
 
 /** The answerer picked one of the relay's offered lines (same tag and suite), or answered plain. */
-function settleAnswerer(media: SdpMedia, answered: SdesCrypto[], answerer: SdesState): SideSrtp | null {
+function settleAnswerer(media: SdpMedia, answered: SdesCrypto[], answerer: SdesState): SrtpKeyPair | null {
   if (answered.length === 0) return null;
   for (const line of answered) {
     const ours = answerer.ours.find((o) => o.tag === line.tag && o.suite === line.suite);

@@ -1,23 +1,7 @@
 /** The relay's configuration as the library sees it; the CLI, INI file and env vars all produce this. */
+import type { EndpointLearning, LogicalInterface } from '../shared/vocabulary.js';
 
-export type AddressFamily = 'IP4' | 'IP6';
-
-/** One local address of a logical interface (`--interface=NAME/ADDR[!ADVERTISED]`). */
-export interface InterfaceAddress {
-  /** Address the media sockets bind to. */
-  local: string;
-  /** Address written into SDP; defaults to `local`. */
-  advertised: string;
-  family: AddressFamily;
-}
-
-/** A named logical interface (`default`, `ext`, `priv`...) with one or more addresses. */
-export interface LogicalInterface {
-  name: string;
-  addresses: InterfaceAddress[];
-}
-
-export type EndpointLearning = 'off' | 'immediate' | 'delayed' | 'heuristic';
+export type { AddressFamily, EndpointLearning, InterfaceAddress, LogicalInterface } from '../shared/vocabulary.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 

@@ -3,16 +3,17 @@
  * It runs inside a worker thread (src/dataplane/worker.ts); the native addon implements the same rules
  * in C++, and the test suite runs against both.
  */
+import type { AddressFamily, DropReason, Endpoint } from '../shared/vocabulary.js';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import type { AddressFamily } from '../config/options.js';
 import { RelayError } from '../errors.js';
-import { normaliseAddress, sameEndpoint, type Endpoint } from '../util/address.js';
+import { normaliseAddress, sameEndpoint } from '../util/address.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import { SrtpContext } from '../srtp/context.js';
 import { srtpPairId } from '../srtp/keys.js';
 import { SideHandshakes } from './handshakes.js';
+import { zeroCounters } from './counters.js';
 import { learningPolicy } from './policy.js';
-import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, SecuredEvent, SideConfig, SideId, SideSrtp, SideState, StreamKind, StreamState } from './types.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, SecuredEvent, SideConfig, SideId, SrtpKeyPair, SideState, StreamKind, StreamState } from './types.js';
 
 /** rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning). */
 export const LEARNING_WINDOW_MS = 3000;
@@ -93,13 +94,7 @@ class Side {
 
 export class Forwarder {
   private readonly sides = new Map<SideId, Side>();
-  private readonly totals: DataPlaneCounters = {
-    packetsIn: 0,
-    bytesIn: 0,
-    packetsOut: 0,
-    bytesOut: 0,
-    dropped: { malformed: 0, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0 },
-  };
+  private readonly totals: DataPlaneCounters = zeroCounters();
   /** The relay's DTLS certificate, once the main thread has sent it. */
   identity: DtlsIdentity | undefined;
 
@@ -302,7 +297,7 @@ export class Forwarder {
   }
 
   /** New contexts only for new keys, so a repeated configure keeps ROC and replay state. */
-  private setSrtp(side: Side, srtp: SideSrtp | null): void {
+  private setSrtp(side: Side, srtp: SrtpKeyPair | null): void {
     const srtpId = srtpPairId(srtp);
     if (srtpId === side.srtpId) return;
     side.srtpId = srtpId;
@@ -310,7 +305,7 @@ export class Forwarder {
     side.encrypt = srtp ? new SrtpContext(srtp.encrypt) : undefined;
   }
 
-  private drop(stream: Stream, reason: 'malformed' | 'srtp' | 'unknownSource' | 'stun' | 'dtls'): void {
+  private drop(stream: Stream, reason: DropReason): void {
     stream.errors++;
     this.totals.dropped[reason]++;
   }

@@ -5,11 +5,12 @@
  * and hands the exported keys to the side. Everything here is rate-limited per side, so a flood of
  * handshakes on one port costs that port, not the thread.
  */
+import type { Endpoint } from '../shared/vocabulary.js';
 import { DtlsSession, type DtlsResult } from '../dtls/session.js';
 import { FINGERPRINT_HASHES, fingerprintOf, type DtlsIdentity } from '../dtls/identity.js';
 import { bindingSuccess, readBindingRequest } from '../ice/stun.js';
-import { sameEndpoint, type Endpoint } from '../util/address.js';
-import type { SideDtls, SideIce, SideSrtp, StreamKind } from './types.js';
+import { sameEndpoint } from '../util/address.js';
+import type { SideDtls, SideIce, SrtpKeyPair, StreamKind } from './types.js';
 
 /**
  * What the forwarder does with the outcome of one handshake packet. `via` is the stream it arrived on,
@@ -21,7 +22,7 @@ export interface HandshakeHost<P> {
   /** An authenticated check (or the nomination) from `from` at `port`: media for the participant goes there, from there. */
   nominated(from: Endpoint, via: StreamKind, port: P): void;
   /** The DTLS handshake finished and the peer's certificate matched its a=fingerprint; null: its keys are void. */
-  secured(srtp: SideSrtp | null): void;
+  secured(srtp: SrtpKeyPair | null): void;
 }
 
 export type HandshakeVerdict = 'ok' | 'stun' | 'dtls';

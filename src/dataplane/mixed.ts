@@ -3,7 +3,7 @@
  * handshakes the addon does not run. Shards 0..n-1 are the addon's, n.. the workers'; a call lives on
  * one shard, so its sides never straddle the two engines.
  */
-import type { AddressFamily } from '../config/options.js';
+import type { AddressFamily } from '../shared/vocabulary.js';
 import { addCounters, zeroCounters } from './counters.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';

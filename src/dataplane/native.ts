@@ -3,8 +3,8 @@
  * the media sockets and forwards in its own threads with epoll + recvmmsg/sendmmsg, so packets never
  * enter JavaScript. This wrapper only adapts its synchronous calls to the DataPlane interface.
  */
+import type { AddressFamily } from '../shared/vocabulary.js';
 import { createRequire } from 'node:module';
-import type { AddressFamily } from '../config/options.js';
 import { RelayError, type RelayErrorCode } from '../errors.js';
 import { srtpPairId, srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from '../srtp/keys.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';

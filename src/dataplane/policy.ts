@@ -1,4 +1,4 @@
-import type { EndpointLearning } from '../config/options.js';
+import type { EndpointLearning } from '../shared/vocabulary.js';
 import type { LearningPolicy } from './types.js';
 
 const policies = new Map<string, LearningPolicy>();

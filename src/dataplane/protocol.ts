@@ -1,5 +1,5 @@
 /** Messages between the main thread and a forwarding worker. Requests that expect an answer carry `req`. */
-import type { AddressFamily } from '../config/options.js';
+import type { AddressFamily } from '../shared/vocabulary.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 

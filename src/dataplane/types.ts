@@ -3,15 +3,16 @@
  * threads). Everything the packet path needs crosses it as plain data keyed by a side id; nothing on
  * the packet path calls back into the call model except learning events and batched counters.
  */
-import type { AddressFamily, EndpointLearning } from '../config/options.js';
+import type { AddressFamily, DropCounts, Endpoint, EndpointLearning, StreamKind } from '../shared/vocabulary.js';
+
+export type { StreamKind } from '../shared/vocabulary.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
-import type { SrtpKeyMaterial } from '../srtp/keys.js';
-import type { Endpoint } from '../util/address.js';
+import type { SrtpKeyPair } from '../srtp/keys.js';
+
+export type { SrtpKeyPair } from '../srtp/keys.js';
 
 /** Identifies one participant's RTP/RTCP port pair for one m= line. Unique per process. */
 export type SideId = number;
-
-export type StreamKind = 'RTP' | 'RTCP';
 
 export interface LearningPolicy {
   mode: EndpointLearning;
@@ -21,11 +22,6 @@ export interface LearningPolicy {
   strictSource: boolean;
 }
 
-/** SRTP keys for one side: the participant's, to decrypt what it sends; the relay's, to encrypt what it receives. */
-export interface SideSrtp {
-  decrypt: SrtpKeyMaterial;
-  encrypt: SrtpKeyMaterial;
-}
 
 /** The relay's ICE credentials towards the participant (ICE-lite: it only answers checks). */
 export interface SideIce {
@@ -58,7 +54,7 @@ export interface SideConfig {
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
   /** Null: plain RTP towards this participant (or DTLS-SRTP whose handshake has not finished). */
-  srtp: SideSrtp | null;
+  srtp: SrtpKeyPair | null;
   /** Null: no STUN is answered on this side's ports. */
   ice: SideIce | null;
   /** Null: no DTLS handshake on this side's ports. */
@@ -89,18 +85,7 @@ export interface DataPlaneCounters {
   packetsOut: number;
   bytesOut: number;
   /** Packets dropped, by reason. */
-  dropped: {
-    malformed: number;
-    unknownSource: number;
-    noDestination: number;
-    sendError: number;
-    /** SRTP/SRTCP that failed authentication or replay checks. */
-    srtp: number;
-    /** STUN that failed its credentials or checks, or beyond the per-port rate. */
-    stun: number;
-    /** DTLS that could not be read, came from an unverified address, or beyond the per-port rate. */
-    dtls: number;
-  };
+  dropped: DropCounts;
 }
 
 export interface LearnedEvent {
@@ -112,7 +97,7 @@ export interface LearnedEvent {
 /** A DTLS handshake finished: the side's SRTP keys, for the control plane to keep (and restore after a restart). */
 export interface SecuredEvent {
   side: SideId;
-  srtp: SideSrtp;
+  srtp: SrtpKeyPair;
 }
 
 export type BindResult = 'bound' | 'in-use';

@@ -4,9 +4,9 @@
  * worker that dies is replaced and its sides re-created on the same ports without the calls noticing
  * more than a hiccup.
  */
+import type { AddressFamily } from '../shared/vocabulary.js';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { AddressFamily } from '../config/options.js';
 import { RelayError, type RelayErrorCode } from '../errors.js';
 import { addCounters, zeroCounters } from './counters.js';
 import type { FromWorker, Reply, ToWorker } from './protocol.js';

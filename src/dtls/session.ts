@@ -3,9 +3,9 @@
  * owns the port: handshake packets come in demultiplexed from RTP and STUN (RFC 7983) and go out on
  * the same socket; once connected the exported keys become the side's SRTP contexts.
  */
-import type { SideSrtp } from '../dataplane/types.js';
+import type { Endpoint } from '../shared/vocabulary.js';
+import type { SrtpKeyPair } from '../srtp/keys.js';
 import { suiteByName } from '../srtp/suites.js';
-import type { Endpoint } from '../util/address.js';
 import type { DtlsIdentity } from './identity.js';
 import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm, type DtlsSocket } from './werift.js';
 
@@ -13,7 +13,7 @@ import { DtlsClient, DtlsServer, HashAlgorithm, SignatureAlgorithm, type DtlsSoc
 export type DtlsRole = 'client' | 'server';
 
 export interface DtlsResult {
-  srtp: SideSrtp;
+  srtp: SrtpKeyPair;
   /** DER; checked against the peer's a=fingerprint by the caller. */
   remoteCertificate: Buffer;
 }

@@ -3,10 +3,10 @@
  * short-term credentials (MESSAGE-INTEGRITY) and FINGERPRINT, and write the success response.
  * Pure functions over buffers, so the forwarding threads can run them per packet.
  */
+import type { Endpoint } from '../shared/vocabulary.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { crc32 } from 'node:zlib';
-import type { Endpoint } from '../util/address.js';
 
 export const STUN_MAGIC = 0x2112a442;
 const HEADER = 20;

@@ -1,4 +1,4 @@
-import type { AddressFamily, InterfaceAddress, LogicalInterface } from '../config/options.js';
+import type { AddressFamily, InterfaceAddress, LogicalInterface } from '../shared/vocabulary.js';
 import { RelayError } from '../errors.js';
 
 /** The configured logical interfaces (`--interface=NAME/ADDR[!ADV]`), looked up by `direction` names. */

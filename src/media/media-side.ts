@@ -1,6 +1,5 @@
-import type { InterfaceAddress } from '../config/options.js';
-import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SideSrtp, SideState, StreamState } from '../dataplane/types.js';
-import type { Endpoint } from '../util/address.js';
+import type { Endpoint, InterfaceAddress } from '../shared/vocabulary.js';
+import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SrtpKeyPair, SideState, StreamState } from '../dataplane/types.js';
 
 /**
  * The control plane's view of one participant's port pair for one m= line: what the data plane is told
@@ -15,7 +14,7 @@ export class MediaSide {
   rtp: Endpoint | null = null;
   rtcp: Endpoint | null = null;
   /** Keys once the offer/answer settled SRTP for this participant; null while plain. */
-  srtp: SideSrtp | null = null;
+  srtp: SrtpKeyPair | null = null;
   // Set only for participants that do ICE or DTLS: `declare`d, so plain sides carry no slots for them.
   /** The relay answers ICE checks on these ports with these credentials. */
   declare ice?: SideIce | null;

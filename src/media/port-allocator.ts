@@ -1,4 +1,4 @@
-import type { AddressFamily } from '../config/options.js';
+import type { AddressFamily } from '../shared/vocabulary.js';
 import type { DataPlane, SideId } from '../dataplane/types.js';
 import { RelayError } from '../errors.js';
 

@@ -4,6 +4,7 @@
  * ignored; options may also arrive inside `flags` or the daemon-parsed `rtpp_flags` string) but
  * strict about types: a wrong type is an NG_BAD_PARAM error that names the key.
  */
+import type { AddressFamily, EndpointLearning } from '../shared/vocabulary.js';
 import { isIP } from 'node:net';
 import type {
   AnswerRequest,
@@ -19,7 +20,6 @@ import type {
   SignalFlags,
   SignalRequest,
 } from '../call/requests.js';
-import type { AddressFamily, EndpointLearning } from '../config/options.js';
 import { NgProtocolError } from '../errors.js';
 import { FINGERPRINT_HASHES } from '../dtls/identity.js';
 import { suiteByFlag } from '../srtp/suites.js';

@@ -1,5 +1,6 @@
 /** Renders Relay results with rtpengine's reply key names, so existing ng clients parse them unchanged. */
-import type { CallInfo, EndpointInfo, MediaInfo, RelayStatistics, StreamInfo, StreamStats, TagInfo } from '../call/requests.js';
+import { DROP_REASONS, type EndpointInfo } from '../shared/vocabulary.js';
+import type { CallInfo, MediaInfo, RelayStatistics, StreamInfo, StreamStats, TagInfo } from '../call/requests.js';
 
 export type NgReplyValue = string | number | NgReplyValue[] | { [key: string]: NgReplyValue | undefined };
 export type NgReply = { result: string; [key: string]: NgReplyValue | undefined };
@@ -105,13 +106,7 @@ export function statisticsReply(s: RelayStatistics, control: ControlStats): Reco
         relayedpacketerrors: Object.values(s.dropped).reduce((sum, n) => sum + n, 0),
         packetsreceived: s.packetsIn,
         bytesreceived: s.bytesIn,
-        droppedmalformed: s.dropped.malformed,
-        droppedunknownsource: s.dropped.unknownSource,
-        droppednodestination: s.dropped.noDestination,
-        droppedsenderror: s.dropped.sendError,
-        droppedsrtp: s.dropped.srtp,
-        droppedstun: s.dropped.stun,
-        droppeddtls: s.dropped.dtls,
+        ...Object.fromEntries(DROP_REASONS.map((reason) => [`dropped${reason.toLowerCase()}`, s.dropped[reason]])),
         engine: s.engine,
         threads: s.threads,
       },

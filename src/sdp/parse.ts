@@ -2,8 +2,8 @@
  * SDP validation and extraction: what the relay needs to know about each m= line. The original
  * lines are kept alongside sdp-transform's object because rewriting works on them (see rewrite.ts).
  */
+import type { AddressFamily } from '../shared/vocabulary.js';
 import { parse, type MediaDescription, type SessionDescription } from 'sdp-transform';
-import type { AddressFamily } from '../config/options.js';
 import { SdpError } from '../errors.js';
 import { familyOf } from '../util/address.js';
 

@@ -5,8 +5,8 @@
  * its grammar order and moves unknown lines to the end, while the relay must pass every line it
  * does not own through unchanged and in place.
  */
+import type { AddressFamily } from '../shared/vocabulary.js';
 import { isIP } from 'node:net';
-import type { AddressFamily } from '../config/options.js';
 import type { ParsedSdp, SdpMedia } from './parse.js';
 
 export interface MediaPlan {

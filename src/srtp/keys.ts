@@ -52,7 +52,7 @@ function srtpKeyId(m: SrtpKeyMaterial): string {
 }
 
 /** Names a side's decrypt/encrypt key pair ('' for none): both engines rebuild their SRTP state only when it changes. */
-export function srtpPairId(pair: { decrypt: SrtpKeyMaterial; encrypt: SrtpKeyMaterial } | null): string {
+export function srtpPairId(pair: SrtpKeyPair | null): string {
   return pair ? `${srtpKeyId(pair.decrypt)}/${srtpKeyId(pair.encrypt)}` : '';
 }
 
@@ -94,4 +94,10 @@ export function deriveKeys(suite: SrtpSuite, masterKey: Uint8Array, masterSalt: 
     rtp: side(Label.RtpEncryption, Label.RtpAuth, Label.RtpSalt),
     rtcp: side(Label.RtcpEncryption, Label.RtcpAuth, Label.RtcpSalt),
   };
+}
+
+/** SRTP keys for one leg: the participant's, to decrypt what it sends; the relay's, to encrypt what it receives. */
+export interface SrtpKeyPair {
+  decrypt: SrtpKeyMaterial;
+  encrypt: SrtpKeyMaterial;
 }

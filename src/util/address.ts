@@ -1,12 +1,5 @@
+import type { AddressFamily, Endpoint, EndpointInfo } from '../shared/vocabulary.js';
 import { isIP } from 'node:net';
-import type { AddressFamily } from '../config/options.js';
-import type { EndpointInfo } from '../call/requests.js';
-
-/** A transport address of a remote peer. */
-export interface Endpoint {
-  address: string;
-  port: number;
-}
 
 export function familyOf(address: string): AddressFamily | undefined {
   const v = isIP(address);

@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { parse as parseIni } from 'ini';
 import { ConfigError } from '../errors.js';
 import { familyOf, parseHostPort } from '../util/address.js';
-import { DEFAULT_DAEMON_OPTIONS, type DaemonOptions, type EndpointLearning, type LogicalInterface, type LogLevel } from './options.js';
+import { ENDPOINT_LEARNING, type EndpointLearning, type LogicalInterface } from '../shared/vocabulary.js';
+import { DEFAULT_DAEMON_OPTIONS, type DaemonOptions, type LogLevel } from './options.js';
 
 /** Where an option may be set: config-file and config-section cannot come from the file itself. */
 export type OptionScope = 'everywhere' | 'cli-env' | 'cli';
@@ -25,10 +26,10 @@ export interface OptionDef {
   defaultText: string;
   help: string;
   scope: OptionScope;
+  apply: Apply;
 }
 
 const D = DEFAULT_DAEMON_OPTIONS;
-const ENDPOINT_LEARNING: readonly EndpointLearning[] = ['off', 'immediate', 'delayed', 'heuristic'];
 const PINO_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const DEFAULT_SECTION = 'rtpengine';
 const MAX_SECONDS = 2 ** 31 - 1;
@@ -36,6 +37,21 @@ const MAX_THREADS = 256;
 const USAGE_WIDTH = 100;
 const USAGE_INDENT = 40;
 
+type Value = Setting['value'];
+/** Applies a validated value to the options; `at` builds the error that names the value and its source. */
+type Apply = (o: DaemonOptions, value: Value, at: (what: string) => ConfigError, source: string) => void;
+
+const seconds = (key: 'timeout' | 'offerTimeout' | 'deleteDelay'): Apply => (o, v, at) => void (o[key] = parseInteger(v as string, 0, MAX_SECONDS, at));
+const port = (key: 'portMin' | 'portMax'): Apply => (o, v, at) => void (o[key] = parseInteger(v as string, 1, 65535, at));
+const flag = (key: 'sipSource' | 'dtlsPassive' | 'foreground'): Apply => (o, v) => void (o[key] = v as boolean);
+const dtlsFile = (key: 'cert' | 'key'): Apply => (o, v, at) => {
+  if (v === '') throw at('expected a file name');
+  o.dtlsCertificate = { cert: '', key: '', ...o.dtlsCertificate, [key]: v as string };
+};
+/** config-file and config-section are consumed while the file is read; --help and --version before anything. */
+const consumedEarlier: Apply = () => undefined;
+
+/** Every option, defined once: its names, help text, where it may be set and what it does to the options. */
 export const OPTIONS: readonly OptionDef[] = [
   {
     name: 'interface',
@@ -45,6 +61,7 @@ export const OPTIONS: readonly OptionDef[] = [
     defaultText: D.interfaces.flatMap((i) => i.addresses.map((a) => a.local)).join(';'),
     help: 'local media address, advertised in SDP as ADV if given; repeatable; addresses with the same NAME (default "default") form one logical interface',
     scope: 'everywhere',
+    apply: (o, v, _at, source) => void (o.interfaces = parseInterfaces(v as string[], source)),
   },
   {
     name: 'listen-ng',
@@ -54,10 +71,11 @@ export const OPTIONS: readonly OptionDef[] = [
     defaultText: D.listenNg.join(';'),
     help: 'UDP address for the ng control protocol; repeatable; IPv6 as [::1]:2223; a bare port binds 127.0.0.1',
     scope: 'everywhere',
+    apply: (o, v, _at, source) => void (o.listenNg = parseListen(v as string[], source)),
   },
-  { name: 'port-min', short: 'm', kind: 'string', arg: 'INT', defaultText: String(D.portMin), help: 'lowest media port (RTP uses even ports, RTCP the odd one above)', scope: 'everywhere' },
-  { name: 'port-max', short: 'M', kind: 'string', arg: 'INT', defaultText: String(D.portMax), help: 'highest media port', scope: 'everywhere' },
-  { name: 'timeout', short: 'o', kind: 'string', arg: 'SECS', defaultText: String(D.timeout), help: 'delete a call after this long without media; 0 disables', scope: 'everywhere' },
+  { name: 'port-min', short: 'm', kind: 'string', arg: 'INT', defaultText: String(D.portMin), help: 'lowest media port (RTP uses even ports, RTCP the odd one above)', scope: 'everywhere', apply: port('portMin') },
+  { name: 'port-max', short: 'M', kind: 'string', arg: 'INT', defaultText: String(D.portMax), help: 'highest media port', scope: 'everywhere', apply: port('portMax') },
+  { name: 'timeout', short: 'o', kind: 'string', arg: 'SECS', defaultText: String(D.timeout), help: 'delete a call after this long without media; 0 disables', scope: 'everywhere', apply: seconds('timeout') },
   {
     name: 'offer-timeout',
     kind: 'string',
@@ -65,8 +83,9 @@ export const OPTIONS: readonly OptionDef[] = [
     defaultText: String(D.offerTimeout),
     help: 'delete a call that was offered but never answered after this long; 0 disables',
     scope: 'everywhere',
+    apply: seconds('offerTimeout'),
   },
-  { name: 'delete-delay', short: 'd', kind: 'string', arg: 'SECS', defaultText: String(D.deleteDelay), help: 'keep a deleted call this long before freeing its ports', scope: 'everywhere' },
+  { name: 'delete-delay', short: 'd', kind: 'string', arg: 'SECS', defaultText: String(D.deleteDelay), help: 'keep a deleted call this long before freeing its ports', scope: 'everywhere', apply: seconds('deleteDelay') },
   {
     name: 'endpoint-learning',
     kind: 'string',
@@ -74,6 +93,10 @@ export const OPTIONS: readonly OptionDef[] = [
     defaultText: D.endpointLearning,
     help: `how the relay learns where to send media: ${ENDPOINT_LEARNING.join('|')}`,
     scope: 'everywhere',
+    apply: (o, v, at) => {
+      if (!ENDPOINT_LEARNING.includes(v as EndpointLearning)) throw at(`expected one of ${ENDPOINT_LEARNING.join(', ')}`);
+      o.endpointLearning = v as EndpointLearning;
+    },
   },
   {
     name: 'num-threads',
@@ -82,9 +105,10 @@ export const OPTIONS: readonly OptionDef[] = [
     defaultText: 'cores - 1, at least 1',
     help: 'forwarding threads; each call is placed on one of them',
     scope: 'everywhere',
+    apply: (o, v, at) => void (o.threads = parseInteger(v as string, 1, MAX_THREADS, at)),
   },
-  { name: 'sip-source', kind: 'boolean', defaultText: String(D.sipSource), help: 'use the SIP source address instead of the addresses in the SDP', scope: 'everywhere' },
-  { name: 'dtls-passive', kind: 'boolean', defaultText: String(D.dtlsPassive), help: 'answer DTLS actpass offers as passive (server) instead of active', scope: 'everywhere' },
+  { name: 'sip-source', kind: 'boolean', defaultText: String(D.sipSource), help: 'use the SIP source address instead of the addresses in the SDP', scope: 'everywhere', apply: flag('sipSource') },
+  { name: 'dtls-passive', kind: 'boolean', defaultText: String(D.dtlsPassive), help: 'answer DTLS actpass offers as passive (server) instead of active', scope: 'everywhere', apply: flag('dtlsPassive') },
   {
     name: 'dtls-cert-file',
     kind: 'string',
@@ -92,8 +116,9 @@ export const OPTIONS: readonly OptionDef[] = [
     defaultText: '',
     help: 'PEM certificate for DTLS-SRTP (with --dtls-key-file); default: a new ECDSA P-256 one at start-up',
     scope: 'everywhere',
+    apply: dtlsFile('cert'),
   },
-  { name: 'dtls-key-file', kind: 'string', arg: 'FILE', defaultText: '', help: 'PEM private key of --dtls-cert-file', scope: 'everywhere' },
+  { name: 'dtls-key-file', kind: 'string', arg: 'FILE', defaultText: '', help: 'PEM private key of --dtls-cert-file', scope: 'everywhere', apply: dtlsFile('key') },
   {
     name: 'log-level',
     short: 'L',
@@ -102,13 +127,26 @@ export const OPTIONS: readonly OptionDef[] = [
     defaultText: D.logLevel,
     help: `syslog level 0-7 or one of ${PINO_LEVELS.join('|')}; logs are JSON on stderr`,
     scope: 'everywhere',
+    apply: (o, v, at) => void (o.logLevel = parseLogLevel(v as string, at)),
   },
-  { name: 'foreground', short: 'f', kind: 'boolean', defaultText: String(D.foreground), help: 'stay in the foreground instead of daemonizing', scope: 'everywhere' },
-  { name: 'pidfile', short: 'p', kind: 'string', arg: 'FILE', defaultText: '', help: 'write the daemon PID to FILE, removed on exit', scope: 'everywhere' },
-  { name: 'config-file', kind: 'string', arg: 'FILE', defaultText: '', help: 'INI config file; "none" reads no file', scope: 'cli-env' },
-  { name: 'config-section', kind: 'string', arg: 'NAME', defaultText: DEFAULT_SECTION, help: 'INI section holding the options', scope: 'cli-env' },
-  { name: 'version', short: 'v', kind: 'boolean', defaultText: '', help: 'print the version and exit', scope: 'cli' },
-  { name: 'help', short: 'h', kind: 'boolean', defaultText: '', help: 'print this help and exit', scope: 'cli' },
+  { name: 'foreground', short: 'f', kind: 'boolean', defaultText: String(D.foreground), help: 'stay in the foreground instead of daemonizing', scope: 'everywhere', apply: flag('foreground') },
+  {
+    name: 'pidfile',
+    short: 'p',
+    kind: 'string',
+    arg: 'FILE',
+    defaultText: '',
+    help: 'write the daemon PID to FILE, removed on exit',
+    scope: 'everywhere',
+    apply: (o, v, at) => {
+      if (v === '') throw at('expected a file name');
+      o.pidfile = v as string;
+    },
+  },
+  { name: 'config-file', kind: 'string', arg: 'FILE', defaultText: '', help: 'INI config file; "none" reads no file', scope: 'cli-env', apply: consumedEarlier },
+  { name: 'config-section', kind: 'string', arg: 'NAME', defaultText: DEFAULT_SECTION, help: 'INI section holding the options', scope: 'cli-env', apply: consumedEarlier },
+  { name: 'version', short: 'v', kind: 'boolean', defaultText: '', help: 'print the version and exit', scope: 'cli', apply: consumedEarlier },
+  { name: 'help', short: 'h', kind: 'boolean', defaultText: '', help: 'print this help and exit', scope: 'cli', apply: consumedEarlier },
 ];
 
 const BY_NAME = new Map(OPTIONS.map((o) => [o.name, o]));
@@ -297,58 +335,7 @@ function buildOptions(settings: Settings): DaemonOptions {
   const o = defaults();
   for (const [name, { value, source }] of settings) {
     const at = (what: string): ConfigError => new ConfigError(`invalid ${name} '${String(value)}' (from ${source}): ${what}`);
-    switch (name) {
-      case 'interface':
-        o.interfaces = parseInterfaces(value as string[], source);
-        break;
-      case 'listen-ng':
-        o.listenNg = parseListen(value as string[], source);
-        break;
-      case 'port-min':
-        o.portMin = parseInteger(value as string, 1, 65535, at);
-        break;
-      case 'port-max':
-        o.portMax = parseInteger(value as string, 1, 65535, at);
-        break;
-      case 'timeout':
-        o.timeout = parseInteger(value as string, 0, MAX_SECONDS, at);
-        break;
-      case 'offer-timeout':
-        o.offerTimeout = parseInteger(value as string, 0, MAX_SECONDS, at);
-        break;
-      case 'delete-delay':
-        o.deleteDelay = parseInteger(value as string, 0, MAX_SECONDS, at);
-        break;
-      case 'endpoint-learning':
-        if (!ENDPOINT_LEARNING.includes(value as EndpointLearning)) throw at(`expected one of ${ENDPOINT_LEARNING.join(', ')}`);
-        o.endpointLearning = value as EndpointLearning;
-        break;
-      case 'num-threads':
-        o.threads = parseInteger(value as string, 1, MAX_THREADS, at);
-        break;
-      case 'sip-source':
-        o.sipSource = value as boolean;
-        break;
-      case 'dtls-passive':
-        o.dtlsPassive = value as boolean;
-        break;
-      case 'dtls-cert-file':
-      case 'dtls-key-file':
-        if (value === '') throw at('expected a file name');
-        o.dtlsCertificate = { cert: '', key: '', ...o.dtlsCertificate, [name === 'dtls-cert-file' ? 'cert' : 'key']: value as string };
-        break;
-      case 'log-level':
-        o.logLevel = parseLogLevel(value as string, at);
-        break;
-      case 'foreground':
-        o.foreground = value as boolean;
-        break;
-      case 'pidfile':
-        if (value === '') throw at('expected a file name');
-        o.pidfile = value as string;
-        break;
-      // config-file / config-section were consumed while reading the file.
-    }
+    BY_NAME.get(name)!.apply(o, value, at, source);
   }
   checkPortRange(o.portMin, o.portMax);
   if (o.dtlsCertificate && (!o.dtlsCertificate.cert || !o.dtlsCertificate.key)) throw new ConfigError('dtls-cert-file and dtls-key-file go together');

@@ -4,7 +4,7 @@
  * ignored; options may also arrive inside `flags` or the daemon-parsed `rtpp_flags` string) but
  * strict about types: a wrong type is an NG_BAD_PARAM error that names the key.
  */
-import type { AddressFamily, EndpointLearning } from '../shared/vocabulary.js';
+import { ENDPOINT_LEARNING, type AddressFamily, type EndpointLearning } from '../shared/vocabulary.js';
 import { isIP } from 'node:net';
 import type {
   AnswerRequest,
@@ -48,7 +48,6 @@ const REPLACE_FLAGS: readonly ReplaceFlag[] = [
   'origin-full',
   'zero-address',
 ];
-const ENDPOINT_LEARNING: readonly EndpointLearning[] = ['off', 'immediate', 'delayed', 'heuristic'];
 const TRANSPORT_PROTOCOLS = ['RTP/AVP', 'RTP/AVPF', 'RTP/SAVP', 'RTP/SAVPF', 'UDP/TLS/RTP/SAVP', 'UDP/TLS/RTP/SAVPF', 'accept'];
 
 // ---------------------------------------------------------------------------------------------

@@ -39,14 +39,34 @@ Learning learningArg(const Napi::Value& v) {
   throw Napi::TypeError::New(v.Env(), "unknown endpoint-learning mode " + mode);
 }
 
-Advertised advertisedArg(const Napi::Value& host, const Napi::Value& port) {
+// {address, port} or null.
+Advertised advertisedArg(const Napi::Value& v) {
   Advertised a;
-  if (host.IsNull() || host.IsUndefined()) return a;
+  if (v.IsNull() || v.IsUndefined()) return a;
+  Napi::Object o = v.As<Napi::Object>();
   a.present = true;
-  a.host = host.As<Napi::String>().Utf8Value();
-  a.port = uint16_t(port.As<Napi::Number>().Uint32Value());
+  a.host = o.Get("address").As<Napi::String>().Utf8Value();
+  a.port = uint16_t(o.Get("port").As<Napi::Number>().Uint32Value());
   parseAddress(a.host, a.port, a.parsed);
   return a;
+}
+
+// The keys of the object configure() takes: src/dataplane/native.ts builds it from the same list
+// (Engine.configKeys), and a key either side adds without the other is refused here.
+constexpr const char* kConfigKeys[] = {"sinks", "mux", "policy", "rtp", "rtcp", "srtp"};
+
+void checkConfigKeys(const Napi::Object& o) {
+  Napi::Array keys = o.GetPropertyNames();
+  for (const char* key : kConfigKeys)
+    if (!o.HasOwnProperty(key)) throw Napi::TypeError::New(o.Env(), std::string("configure: missing key ") + key);
+  if (keys.Length() != sizeof kConfigKeys / sizeof kConfigKeys[0])
+    throw Napi::TypeError::New(o.Env(), "configure: unexpected keys beside the ones in Engine.configKeys");
+}
+
+Napi::Array stringList(Napi::Env env, const char* const* names, size_t count) {
+  Napi::Array out = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; i++) out.Set(uint32_t(i), Napi::String::New(env, names[i]));
+  return out;
 }
 
 Napi::Value streamObject(Napi::Env env, const StreamReport& r) {
@@ -94,18 +114,6 @@ std::shared_ptr<const SrtpParams> srtpArg(const Napi::Value& v) {
   return p;
 }
 
-void addTotals(Totals& into, const Totals& t) {
-  into.packetsIn += t.packetsIn;
-  into.bytesIn += t.bytesIn;
-  into.packetsOut += t.packetsOut;
-  into.bytesOut += t.bytesOut;
-  into.malformed += t.malformed;
-  into.unknownSource += t.unknownSource;
-  into.noDestination += t.noDestination;
-  into.sendError += t.sendError;
-  into.srtp += t.srtp;
-}
-
 class Engine : public Napi::ObjectWrap<Engine> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -113,7 +121,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
                        {InstanceMethod<&Engine::bind>("bind"), InstanceMethod<&Engine::configure>("configure"),
                         InstanceMethod<&Engine::release>("release"), InstanceMethod<&Engine::read>("read"),
                         InstanceMethod<&Engine::lastPackets>("lastPackets"),
-                        InstanceMethod<&Engine::counters>("counters"), InstanceMethod<&Engine::close>("close")});
+                        InstanceMethod<&Engine::counters>("counters"), InstanceMethod<&Engine::close>("close"),
+                        StaticValue("configKeys", stringList(env, kConfigKeys, sizeof kConfigKeys / sizeof kConfigKeys[0])),
+                        StaticValue("dropReasons", stringList(env, kDropNames, kDropReasons))});
   }
 
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
@@ -163,27 +173,34 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Napi::String::New(env, "bound");
   }
 
-  // configure(side, peer|null, mux, mode, asymmetric, strictSource, rtpAddr|null, rtpPort, rtcpAddr|null, rtcpPort,
-  //           decrypt|null, encrypt|null, srtpId)
+  // configure(side, {sinks: side[], mux, policy: {mode, asymmetric, strictSource}, rtp: {address, port}|null,
+  //                  rtcp: ...|null, srtp: {decrypt, encrypt, id}|null})
   void configure(const Napi::CallbackInfo& info) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    checkConfigKeys(o);
     auto it = sideShard_.find(sideArg(info[0]));
     if (closed_ || it == sideShard_.end()) return;
     SideConfig config;
-    config.hasPeer = !info[1].IsNull() && !info[1].IsUndefined();
-    if (config.hasPeer) config.peer = sideArg(info[1]);
-    config.mux = info[2].ToBoolean();
-    config.policy.mode = learningArg(info[3]);
-    config.policy.asymmetric = info[4].ToBoolean();
-    config.policy.strictSource = info[5].ToBoolean();
-    config.rtp = advertisedArg(info[6], info[7]);
-    config.rtcp = advertisedArg(info[8], info[9]);
-    try {
-      config.decrypt = srtpArg(info[10]);
-      config.encrypt = srtpArg(info[11]);
-    } catch (const std::runtime_error& e) {
-      throw codedError(info.Env(), "SRTP_INVALID", e.what());
+    Napi::Array sinks = o.Get("sinks").As<Napi::Array>();
+    for (uint32_t i = 0; i < sinks.Length(); i++) config.sinks.push_back(sideArg(sinks.Get(i)));
+    config.mux = o.Get("mux").ToBoolean();
+    Napi::Object policy = o.Get("policy").As<Napi::Object>();
+    config.policy.mode = learningArg(policy.Get("mode"));
+    config.policy.asymmetric = policy.Get("asymmetric").ToBoolean();
+    config.policy.strictSource = policy.Get("strictSource").ToBoolean();
+    config.rtp = advertisedArg(o.Get("rtp"));
+    config.rtcp = advertisedArg(o.Get("rtcp"));
+    Napi::Value srtp = o.Get("srtp");
+    if (!srtp.IsNull() && !srtp.IsUndefined()) {
+      Napi::Object keys = srtp.As<Napi::Object>();
+      try {
+        config.decrypt = srtpArg(keys.Get("decrypt"));
+        config.encrypt = srtpArg(keys.Get("encrypt"));
+      } catch (const std::runtime_error& e) {
+        throw codedError(info.Env(), "SRTP_INVALID", e.what());
+      }
+      config.srtpId = keys.Get("id").As<Napi::String>().Utf8Value();
     }
-    config.srtpId = info[12].IsString() ? info[12].As<Napi::String>().Utf8Value() : "";
     shards_[it->second]->configure(it->first, std::move(config));
   }
 
@@ -250,13 +267,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Env env = info.Env();
     Totals t = final_;
     if (!closed_)
-      for (auto& shard : shards_) addTotals(t, shard->totals());
+      for (auto& shard : shards_) t.add(shard->totals());
     Napi::Object dropped = Napi::Object::New(env);
-    dropped.Set("malformed", double(t.malformed));
-    dropped.Set("unknownSource", double(t.unknownSource));
-    dropped.Set("noDestination", double(t.noDestination));
-    dropped.Set("sendError", double(t.sendError));
-    dropped.Set("srtp", double(t.srtp));
+    for (size_t i = 0; i < kDropReasons; i++) dropped.Set(kDropNames[i], double(t.dropped[i]));
     Napi::Object o = Napi::Object::New(env);
     o.Set("packetsIn", double(t.packetsIn));
     o.Set("bytesIn", double(t.bytesIn));
@@ -273,7 +286,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (closed_) return;
     closed_ = true;
     for (auto& shard : shards_) {
-      addTotals(final_, shard->totals());
+      final_.add(shard->totals());
       shard->stop();
     }
     shards_.clear();

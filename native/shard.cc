@@ -166,11 +166,9 @@ bool Shard::doAddSide(std::unique_ptr<Side> side) {
       return false;
     }
   }
-  Side* added = side.get();
-  sides_[added->id] = std::move(side);
-  // A side configured with this one as its peer before it was bound links up now.
-  for (auto& [id, other] : sides_)
-    if (other->hasPeer && other->peerId == added->id) other->peer = added;
+  sides_[side->id] = std::move(side);
+  // Sides configured with this one as a sink before it was bound link up now.
+  for (auto& [id, other] : sides_) resolveSinks(*other);
   return true;
 }
 
@@ -181,10 +179,8 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
   side.configured = true;
   side.policy = config.policy;
   side.mux = config.mux;
-  side.hasPeer = config.hasPeer;
-  side.peerId = config.peer;
-  auto peer = config.hasPeer ? sides_.find(config.peer) : sides_.end();
-  side.peer = peer == sides_.end() ? nullptr : peer->second.get();
+  side.sinkIds = config.sinks;
+  resolveSinks(side);
   side.rtp.advertise(config.rtp);
   side.rtcp.advertise(config.rtcp);
   if (config.srtpId != side.srtpId) {
@@ -201,10 +197,17 @@ void Shard::doRelease(SideId id) {
   // Closing the fds also takes them out of the epoll set (they are never dup'ed).
   close(gone->rtp.fd);
   close(gone->rtcp.fd);
-  for (auto& [otherId, other] : sides_)
-    if (other->peer == gone) other->peer = nullptr;
   sides_.erase(it);
+  for (auto& [otherId, other] : sides_) resolveSinks(*other);
   released_ = true;
+}
+
+void Shard::resolveSinks(Side& side) {
+  side.sinks.clear();
+  for (SideId id : side.sinkIds) {
+    auto it = sides_.find(id);
+    if (it != sides_.end()) side.sinks.push_back(it->second.get());
+  }
 }
 
 static StreamReport streamReport(const Stream& s) {

@@ -13,18 +13,28 @@
 #include <unordered_map>
 #include <vector>
 
+#include "drops.h"
 #include "side.h"
 
 namespace rtpbridge {
 
 struct Totals {
   uint64_t packetsIn = 0, bytesIn = 0, packetsOut = 0, bytesOut = 0;
-  uint64_t malformed = 0, unknownSource = 0, noDestination = 0, sendError = 0, srtp = 0;
+  uint64_t dropped[kDropReasons] = {};
+
+  void drop(Drop reason, uint64_t n = 1) { dropped[size_t(reason)] += n; }
+  void add(const Totals& t) {
+    packetsIn += t.packetsIn;
+    bytesIn += t.bytesIn;
+    packetsOut += t.packetsOut;
+    bytesOut += t.bytesOut;
+    for (size_t i = 0; i < kDropReasons; i++) dropped[i] += t.dropped[i];
+  }
 };
 
+// What the main thread tells a shard about a side (src/dataplane/types.ts SideConfig, read by engine.cc).
 struct SideConfig {
-  bool hasPeer = false;
-  SideId peer = 0;
+  std::vector<SideId> sinks;
   bool mux = false;
   Policy policy;
   Advertised rtp, rtcp;
@@ -90,11 +100,15 @@ class Shard {
   bool doAddSide(std::unique_ptr<Side> side);
   void doConfigure(SideId id, const SideConfig& config);
   void doRelease(SideId id);
+  // Points side.sinks at the bound sides among side.sinkIds.
+  void resolveSinks(Side& side);
   SideReport report(SideId id) const;
 
   // The packet path (shard_loop.cc).
   void receive(Stream& in);
   void handle(Stream& in, unsigned slot, int64_t nowMs);
+  // Queues a copy of the packet to one sink; `inPlace` when no later sink needs the plain packet.
+  void forwardTo(Side& sink, Kind kind, uint8_t* buf, size_t len, bool inPlace, Stream& from);
   void flush();
   void sendRun(unsigned begin, unsigned end);
 
@@ -125,6 +139,9 @@ class Shard {
     SockAddr txTo[kBatch];
     int txFd[kBatch];
     unsigned txCount = 0;
+    // A packet that goes to several sinks is copied here for all but the last (which takes it in place).
+    uint8_t copyBuf[kBatch][kMaxPacket + kSrtpRoom];
+    unsigned copyCount = 0;
   };
   std::unique_ptr<Batch> batch_;
 };

@@ -28,6 +28,7 @@ void Shard::receive(Stream& in) {
     // One clock read per batch: packets of one batch arrived within microseconds of each other.
     int64_t now = nowMs();
     b.txCount = 0;
+    b.copyCount = 0;
     for (unsigned i = 0; i < unsigned(n); i++) handle(in, i, now);
     flush();
     if (unsigned(n) < kBatch) return;
@@ -46,7 +47,7 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   Stream& stream = in.kind == Kind::RTP && looksLikeRtcp(buf, len) ? side.rtcp : in;
   if (!wellFormed(stream.kind, buf, len)) {
     stream.errors++;
-    totals_.malformed++;
+    totals_.drop(Drop::malformed);
     return;
   }
   // Authenticate before learning, so a forged packet cannot move the media somewhere else.
@@ -54,7 +55,7 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
     int plain = side.decrypt->unprotect(stream.kind, buf, len);
     if (plain < 0) {
       stream.errors++;
-      totals_.srtp++;
+      totals_.drop(Drop::srtp);
       return;
     }
     len = size_t(plain);
@@ -64,7 +65,7 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   bool learnedNow;
   if (!acceptSource(side, stream, source, nowMs, learnedNow)) {
     stream.errors++;
-    totals_.unknownSource++;
+    totals_.drop(Drop::unknownSource);
     return;
   }
   if (learnedNow) sink_({side.id, stream.kind, formatHost(source), source.port()});
@@ -72,27 +73,43 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   stream.bytes += b.rx[slot].msg_len;
   stream.lastPacketMs = nowMs;
 
-  Side* peer = side.peer;
-  if (peer == nullptr) {
-    totals_.noDestination++;
+  size_t sinks = side.sinks.size();
+  if (sinks == 0) {
+    totals_.drop(Drop::noDestination);
     return;
   }
-  Stream& out = stream.kind == Kind::RTP || peer->mux ? peer->rtp : peer->rtcp;
+  for (size_t i = 0; i < sinks; i++) forwardTo(*side.sinks[i], stream.kind, buf, len, i + 1 == sinks, stream);
+}
+
+void Shard::forwardTo(Side& sink, Kind kind, uint8_t* buf, size_t len, bool inPlace, Stream& from) {
+  Batch& b = *batch_;
+  Stream& out = kind == Kind::RTP || sink.mux ? sink.rtp : sink.rtcp;
   if (!out.hasEndpoint) {
-    totals_.noDestination++;
+    totals_.drop(Drop::noDestination);
     return;
   }
   // A destination the socket cannot take (other family, not an IP literal) costs one packet, not the relay.
-  if (out.endpoint.family() != peer->family) {
-    totals_.sendError++;
+  if (out.endpoint.family() != sink.family) {
+    totals_.drop(Drop::sendError);
     return;
   }
-  if (peer->encrypt) {
-    int sealed = peer->encrypt->protect(stream.kind, buf, len, kMaxPacket + kSrtpRoom);
+  // The queue holds pointers into this batch's buffers: send what is queued before reusing any slot.
+  if (b.txCount == kBatch || (!inPlace && b.copyCount == kBatch)) {
+    flush();
+    b.txCount = 0;
+    b.copyCount = 0;
+  }
+  if (!inPlace) {
+    uint8_t* copy = b.copyBuf[b.copyCount++];
+    std::memcpy(copy, buf, len);
+    buf = copy;
+  }
+  if (sink.encrypt) {
+    int sealed = sink.encrypt->protect(kind, buf, len, kMaxPacket + kSrtpRoom);
     // Never let a packet the transform refused out in the clear.
     if (sealed < 0) {
-      stream.errors++;
-      totals_.malformed++;
+      from.errors++;
+      totals_.drop(Drop::malformed);
       return;
     }
     len = size_t(sealed);
@@ -126,10 +143,10 @@ void Shard::sendRun(unsigned begin, unsigned end) {
     if (sent < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-        totals_.sendError += end - begin;
+        totals_.drop(Drop::sendError, end - begin);
         return;
       }
-      totals_.sendError++;
+      totals_.drop(Drop::sendError);
       begin++;
       continue;
     }

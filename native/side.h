@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "address.h"
 #include "packet.h"
@@ -67,10 +68,10 @@ struct Side {
   bool configured = false;
   Policy policy;
   bool mux = false;
-  bool hasPeer = false;
-  SideId peerId = 0;
-  // Resolved from peerId while the peer is bound on this thread; the packet path follows only this.
-  Side* peer = nullptr;
+  // Sides whose participants get what this one sends (through their sockets), as configured...
+  std::vector<SideId> sinkIds;
+  // ...and those of them bound on this thread: the packet path follows only these.
+  std::vector<Side*> sinks;
   // The participant's key (what it sends is SRTP) and the relay's towards it; null while plain.
   std::unique_ptr<Srtp> decrypt, encrypt;
   // Identifies the keys in use, so a repeated configure keeps ROC and replay state.

@@ -227,8 +227,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       }
       const mine = await this.ensureMedia(call, sender, media, preferredFamily(sender, media.index, media.family));
       const theirs = await this.ensureMedia(call, recipient, media, req.addressFamily ?? preferredFamily(recipient, media.index, media.family));
-      mine.side.peer = theirs.side;
-      theirs.side.peer = mine.side;
+      mine.side.sinks = [theirs.side];
+      theirs.side.sinks = [mine.side];
       // In an answer, `theirs` is the offerer and still holds the protocol it offered.
       const offeredProtocol = theirs.protocol;
       const leg = await this.settleCrypto(kind, media, mine, theirs, offeredProtocol, req);

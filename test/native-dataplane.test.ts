@@ -35,10 +35,10 @@ interface Leg {
   phone: Phone;
 }
 
-function config(peer: SideId | null, ep: { rtp?: number | null; rtcp?: number | null; address?: string }, opts: Partial<{ mode: EndpointLearning; strict: boolean; asymmetric: boolean; mux: boolean }> = {}): SideConfig {
+function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | null; address?: string }, opts: Partial<{ mode: EndpointLearning; strict: boolean; asymmetric: boolean; mux: boolean }> = {}): SideConfig {
   const address = ep.address ?? LOCAL;
   return {
-    peer,
+    sinks: sink === null ? [] : [sink],
     mux: opts.mux ?? false,
     policy: learningPolicy(opts.mode ?? 'off', opts.asymmetric ?? false, opts.strict ?? false),
     rtp: ep.rtp ? { address, port: ep.rtp } : null,

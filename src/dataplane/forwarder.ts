@@ -8,8 +8,8 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { RelayError } from '../errors.js';
 import { normaliseAddress, sameEndpoint } from '../util/address.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
-import { SrtpContext } from '../srtp/context.js';
 import { srtpPairId } from '../srtp/keys.js';
+import { EMPTY_CHAIN, runChain, securityChains, type Chain } from './processors.js';
 import { SideHandshakes } from './handshakes.js';
 import { zeroCounters } from './counters.js';
 import { learningPolicy } from './policy.js';
@@ -57,23 +57,26 @@ class Stream {
 
 /** What the packet path reads of a side's config; the rest is applied by configure() and not kept (idle-call heap budget). */
 interface SideRules {
-  peer: SideId | null;
+  sinks: readonly SideId[];
   mux: boolean;
   policy: LearningPolicy;
-  /** DTLS-SRTP towards the participant: nothing goes in or out in the clear, keys or not. */
-  dtls: boolean;
 }
+
+const NO_SIDES: readonly Side[] = Object.freeze([]);
+
+/** The chains of a DTLS leg before its handshake gave keys, named so a repeated configure keeps them. */
+const UNKEYED = 'unkeyed';
 
 class Side {
   readonly rtp: Stream;
   readonly rtcp: Stream;
   rules: SideRules | undefined;
-  peer: Side | undefined;
-  /** The participant's key: what it sends is SRTP. */
-  decrypt: SrtpContext | undefined;
-  /** The relay's key towards the participant: what it receives is SRTP. */
-  encrypt: SrtpContext | undefined;
-  /** Identifies the keys in use, so a repeated configure keeps the contexts' ROC and replay state. */
+  /** The bound sides among rules.sinks: where what the participant sends goes. */
+  sinks: readonly Side[] = NO_SIDES;
+  /** Processors on what the participant sends (SRTP: its key) and on what it is sent (the relay's key). */
+  ingress: Chain = EMPTY_CHAIN;
+  egress: Chain = EMPTY_CHAIN;
+  /** Identifies the keys the chains use, so a repeated configure keeps their ROC and replay state. */
   srtpId = '';
   // Only sides facing ICE or DTLS participants get these: `declare`d so plain sides carry no slots for them
   // (an idle call's heap is a budget, issue 4).
@@ -121,8 +124,8 @@ export class Forwarder {
       return 'bound';
     }
     this.sides.set(id, side);
-    // A peer configured before this side was bound (restart) links up now.
-    for (const other of this.sides.values()) if (other.rules?.peer === id) other.peer = side;
+    // Sides configured with this one as a sink before it was bound (restart) link up now.
+    for (const other of this.sides.values()) if (other.rules?.sinks.includes(id)) this.resolveSinks(other);
     return 'bound';
   }
 
@@ -131,10 +134,11 @@ export class Forwarder {
     if (!side) return;
     // Each message brings its own copy of the policy; share one per combination across thousands of sides.
     const { mode, asymmetric, strictSource } = config.policy;
-    side.rules = { peer: config.peer, mux: config.mux, policy: learningPolicy(mode, asymmetric, strictSource), dtls: config.dtls !== null };
-    side.peer = config.peer === null ? undefined : this.sides.get(config.peer);
+    side.rules = { sinks: config.sinks, mux: config.mux, policy: learningPolicy(mode, asymmetric, strictSource) };
+    this.resolveSinks(side);
     // DTLS keys come from the handshake here, not from the main thread: until it reports them back, keep them.
-    if (config.srtp !== null || config.dtls === null) this.setSrtp(side, config.srtp);
+    const handshakeKeys = config.srtp === null && config.dtls !== null && side.srtpId !== '' && side.srtpId !== UNKEYED;
+    if (!handshakeKeys) this.setSecurity(side, config.srtp, config.dtls !== null);
     side.rtp.advertise(config.rtp);
     side.rtcp.advertise(config.rtcp);
     if (config.ice !== null || config.dtls !== null || side.handshakes !== undefined) {
@@ -165,7 +169,12 @@ export class Forwarder {
     this.sides.delete(id);
     side.handshakes?.close();
     for (const socket of [side.rtp.socket, side.rtcp.socket, ...(side.aliases ?? [])]) socket.close();
-    for (const other of this.sides.values()) if (other.peer === side) other.peer = undefined;
+    for (const other of this.sides.values()) if (other.sinks.includes(side)) this.resolveSinks(other);
+  }
+
+  private resolveSinks(side: Side): void {
+    const ids = side.rules?.sinks ?? [];
+    side.sinks = ids.length === 0 ? NO_SIDES : ids.flatMap((id) => this.sides.get(id) ?? []);
   }
 
   read(ids: readonly SideId[]): Array<[SideId, SideState]> {
@@ -215,42 +224,33 @@ export class Forwarder {
     if (side.handshakes?.active && msg.length > 0 && msg[0]! < 64) return this.handshake(side, stream, msg, rinfo, socket);
     if (!isWellFormed(stream.kind, msg)) return this.drop(stream, 'malformed');
     // Authenticate before learning, so a forged packet cannot move the media somewhere else.
-    let packet = msg;
-    if (side.decrypt !== undefined) {
-      const plain = side.decrypt.unprotect(stream.kind === 'RTCP', msg);
-      if (typeof plain === 'number') return this.drop(stream, 'srtp');
-      packet = plain;
-    } else if (side.rules?.dtls) {
-      // DTLS-SRTP without keys yet (or a refused certificate): this is ciphertext we cannot read.
-      return this.drop(stream, 'srtp');
-    }
+    const packet = side.ingress.length === 0 ? msg : runChain(side.ingress, msg, stream.kind);
+    if (typeof packet === 'string') return this.drop(stream, packet);
     const now = Date.now();
     if (!this.acceptSource(side, stream, rinfo.address, rinfo.port, now)) return this.drop(stream, 'unknownSource');
     stream.packets++;
     stream.bytes += msg.length;
     stream.lastPacketMs = now;
 
-    const peer = side.peer;
-    if (peer === undefined) {
+    const sinks = side.sinks;
+    if (sinks.length === 0) {
       totals.dropped.noDestination++;
       return;
     }
-    const viaRtp = stream.kind === 'RTP' || peer.rules?.mux === true;
-    const out = viaRtp ? peer.rtp : peer.rtcp;
+    for (let i = 0; i < sinks.length; i++) this.forward(sinks[i]!, stream, packet);
+  }
+
+  /** One copy of a (plain) packet to one sink's participant, through the sink's sockets and egress chain. */
+  private forward(sink: Side, from: Stream, plain: Buffer): void {
+    const totals = this.totals;
+    const out = from.kind === 'RTP' || sink.rules?.mux === true ? sink.rtp : sink.rtcp;
     const dest = out.endpoint;
     if (dest === null) {
       totals.dropped.noDestination++;
       return;
     }
-    if (peer.encrypt !== undefined) {
-      const sealed = peer.encrypt.protect(stream.kind === 'RTCP', packet);
-      // Never let a packet the transform refused out in the clear.
-      if (typeof sealed === 'number') return this.drop(stream, 'malformed');
-      packet = sealed;
-    } else if (peer.rules?.dtls) {
-      // Nor to a DTLS-SRTP participant whose handshake has not finished.
-      return this.drop(stream, 'srtp');
-    }
+    const packet = sink.egress.length === 0 ? plain : runChain(sink.egress, plain, from.kind);
+    if (typeof packet === 'string') return this.drop(from, packet);
     try {
       (out.via ?? out.socket).send(packet, dest.port, dest.address);
     } catch {
@@ -288,7 +288,7 @@ export class Forwarder {
           this.onLearned({ side: side.id, kind: stream.kind, endpoint: from });
         },
         secured: (srtp) => {
-          this.setSrtp(side, srtp);
+          this.setSecurity(side, srtp, true);
           if (srtp) this.onSecured({ side: side.id, srtp });
         },
       },
@@ -296,13 +296,12 @@ export class Forwarder {
     );
   }
 
-  /** New contexts only for new keys, so a repeated configure keeps ROC and replay state. */
-  private setSrtp(side: Side, srtp: SrtpKeyPair | null): void {
-    const srtpId = srtpPairId(srtp);
+  /** New chains only for new keys, so a repeated configure keeps ROC and replay state. */
+  private setSecurity(side: Side, srtp: SrtpKeyPair | null, dtls: boolean): void {
+    const srtpId = srtp ? srtpPairId(srtp) : dtls ? UNKEYED : '';
     if (srtpId === side.srtpId) return;
     side.srtpId = srtpId;
-    side.decrypt = srtp ? new SrtpContext(srtp.decrypt) : undefined;
-    side.encrypt = srtp ? new SrtpContext(srtp.encrypt) : undefined;
+    ({ ingress: side.ingress, egress: side.egress } = securityChains(srtp, dtls));
   }
 
   private drop(stream: Stream, reason: DropReason): void {

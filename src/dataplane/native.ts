@@ -12,30 +12,39 @@ import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEve
 /** The addon's Engine class (native/engine.cc). */
 interface NativeEngine {
   bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): BindResult;
-  configure(
-    side: SideId,
-    peer: SideId | null,
-    mux: boolean,
-    mode: string,
-    asymmetric: boolean,
-    strictSource: boolean,
-    rtpAddress: string | null,
-    rtpPort: number,
-    rtcpAddress: string | null,
-    rtcpPort: number,
-    decrypt: NativeSrtp | null,
-    encrypt: NativeSrtp | null,
-    srtpId: string,
-  ): void;
+  configure(side: SideId, config: NativeSideConfig): void;
   release(side: SideId): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
   lastPackets(sides: readonly SideId[]): Float64Array;
-  counters(): Omit<DataPlaneCounters, 'dropped'> & { dropped: Omit<DataPlaneCounters['dropped'], HandshakeDrops> };
+  counters(): DataPlaneCounters;
   close(): void;
 }
 
-/** Drops only the handshake path (the workers) can count. */
-type HandshakeDrops = 'stun' | 'dtls';
+/**
+ * What the addon's configure() takes: SideConfig less what only the workers run (ICE, DTLS), with SRTP
+ * keys already derived. The addon refuses an object whose keys are not exactly its Engine.configKeys.
+ */
+export interface NativeSideConfig {
+  sinks: SideId[];
+  mux: boolean;
+  policy: SideConfig['policy'];
+  rtp: SideConfig['rtp'];
+  rtcp: SideConfig['rtcp'];
+  /** `id` names the keys, so the addon keeps its SRTP state (ROC, replay) while it stays the same. */
+  srtp: { decrypt: NativeSrtp; encrypt: NativeSrtp; id: string } | null;
+}
+
+export function nativeSideConfig(config: SideConfig): NativeSideConfig {
+  const { sinks, mux, policy, rtp, rtcp, srtp } = config;
+  return {
+    sinks,
+    mux,
+    policy,
+    rtp,
+    rtcp,
+    srtp: srtp ? { decrypt: nativeSrtp(srtp.decrypt), encrypt: nativeSrtp(srtp.encrypt), id: srtpPairId(srtp) } : null,
+  };
+}
 
 /** A key as the addon's SRTP (native/srtp.h) takes it: session keys already derived. */
 interface NativeSrtp {
@@ -66,7 +75,12 @@ function nativeSrtp(material: SrtpKeyMaterial): NativeSrtp {
   };
 }
 
-type EngineClass = new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void) => NativeEngine;
+export type EngineClass = {
+  new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void): NativeEngine;
+  /** The keys configure() takes, and the drop reasons the addon counts, in its own words (native/engine.cc). */
+  readonly configKeys: readonly string[];
+  readonly dropReasons: readonly string[];
+};
 
 /** Both src/dataplane (tests) and dist/dataplane (installed) sit two levels below the package root. */
 const ADDON_PATH = '../../build/Release/rtpbridge_native.node';
@@ -103,15 +117,9 @@ export class NativeDataPlane implements DataPlane {
   }
 
   configure(side: SideId, config: SideConfig): void {
-    const { peer, mux, policy, rtp, rtcp, srtp, ice, dtls } = config;
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
-    if (ice || dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE or DTLS');
-    // The addon keeps its SRTP state (ROC, replay) while the id stays the same across configures.
-    const srtpId = srtpPairId(srtp);
-    const [decrypt, encrypt] = srtp ? [nativeSrtp(srtp.decrypt), nativeSrtp(srtp.encrypt)] : [null, null];
-    translateErrors(() =>
-      this.native.configure(side, peer, mux, policy.mode, policy.asymmetric, policy.strictSource, rtp?.address ?? null, rtp?.port ?? 0, rtcp?.address ?? null, rtcp?.port ?? 0, decrypt, encrypt, srtpId),
-    );
+    if (config.ice || config.dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE or DTLS');
+    translateErrors(() => this.native.configure(side, nativeSideConfig(config)));
   }
 
   release(side: SideId): void {
@@ -133,9 +141,7 @@ export class NativeDataPlane implements DataPlane {
   }
 
   async counters(): Promise<DataPlaneCounters> {
-    const c = this.native.counters();
-    // No STUN or DTLS here, so nothing ever fails their checks.
-    return { ...c, dropped: { ...c.dropped, stun: 0, dtls: 0 } };
+    return this.native.counters();
   }
 
   onLearned(listener: (event: LearnedEvent) => void): void {

@@ -45,8 +45,12 @@ export interface SideDtls {
 
 /** What forwarding needs to know about a side; sent whole on every change (it is small). */
 export interface SideConfig {
-  /** Side whose sockets carry this side's packets onwards; null until the call has two parties. */
-  peer: SideId | null;
+  /**
+   * Sides whose participants get what this side's participant sends, each through its own sockets and
+   * keys; empty until the call has two parties. A plain call has one; subscriptions, recording taps and
+   * forks have more.
+   */
+  sinks: SideId[];
   /** The participant multiplexes RTCP onto its RTP port (RFC 5761). */
   mux: boolean;
   policy: LearningPolicy;

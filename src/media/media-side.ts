@@ -6,7 +6,8 @@ import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SrtpKeyPair
  * (peer, mux, learning policy, advertised addresses) and the last state it reported back.
  */
 export class MediaSide {
-  peer: MediaSide | undefined;
+  /** Where what this side's participant sends goes: the other party's side in a plain call. */
+  sinks: readonly MediaSide[] = NO_SINKS;
   /** The participant multiplexes RTCP onto its RTP port (RFC 5761). */
   mux = false;
   policy: LearningPolicy;
@@ -43,9 +44,10 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { peer: this.peer?.id ?? null, mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null };
+    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null };
   }
 }
 
+const NO_SINKS: readonly MediaSide[] = Object.freeze([]);
 const EMPTY_STREAM: StreamState = Object.freeze({ packets: 0, bytes: 0, errors: 0, lastPacketMs: 0, endpoint: null, confirmed: false });
 const EMPTY_STATE: SideState = Object.freeze({ rtp: EMPTY_STREAM, rtcp: EMPTY_STREAM });

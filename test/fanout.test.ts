@@ -1,0 +1,76 @@
+/**
+ * One source feeding several sinks, on whichever engine this pass runs (the addon's shard 0, or the
+ * TypeScript workers' with RTPBRIDGE_NATIVE=0): each sink gets its own copy through its own sockets,
+ * plain or protected with its own key, and a released sink drops out without disturbing the others.
+ */
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { createDataPlane } from '../src/dataplane/index.js';
+import { learningPolicy } from '../src/dataplane/policy.js';
+import type { SideConfig, SideId } from '../src/dataplane/types.js';
+import { SrtpContext } from '../src/srtp/context.js';
+import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
+import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
+
+const BASE = 28520;
+const LOCAL = '127.0.0.1';
+
+function config(sinks: SideId[], phone: Phone, srtp: SideConfig['srtp'] = null): SideConfig {
+  const at = { address: LOCAL, port: phone.port };
+  return { sinks, mux: true, policy: learningPolicy('off', false, false), rtp: at, rtcp: at, srtp, ice: null, dtls: null };
+}
+
+const key = (): SrtpKeyMaterial => ({ suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: randomBytes(16), masterSalt: randomBytes(14) });
+
+t.test('a source with three sinks: plain, SRTP and a released one', async (t) => {
+  const dp = createDataPlane(1);
+  t.teardown(() => dp.close());
+  t.equal(dp.engineOf(0), process.env.RTPBRIDGE_NATIVE === '0' ? 'workers' : 'native', 'shard 0 is the engine this pass tests');
+  const phones = await Promise.all([0, 1, 2, 3].map(() => Phone.open()));
+  t.teardown(() => phones.forEach((p) => p.close()));
+  const [source, plain, secure, gone] = phones as [Phone, Phone, Phone, Phone];
+  const ports = [0, 1, 2, 3].map((i) => BASE + 2 * i);
+  for (let i = 0; i < 4; i++) t.equal(await dp.bind(i + 1, 0, LOCAL, 'IP4', ports[i]!), 'bound');
+  const towardsSecure = key();
+  dp.configure(1, config([2, 3, 4], source));
+  dp.configure(2, config([1], plain));
+  dp.configure(3, config([1], secure, { decrypt: key(), encrypt: towardsSecure }));
+  dp.configure(4, config([1], gone));
+
+  const sent = [1, 2, 3].map((seq) => rtpPacket(seq, { mark: seq }));
+  for (const p of sent) await source.send(p, ports[0]!, LOCAL);
+  await source.send(rtcpPacket(), ports[0]!, LOCAL);
+  const atPlain = await plain.waitFor(4);
+  const atSecure = await secure.waitFor(4);
+  await gone.waitFor(4);
+  t.same(
+    atPlain.map((r) => r.data),
+    [...sent, rtcpPacket()],
+    'the plain sink gets the packets as sent',
+  );
+  t.ok(
+    atPlain.every((r) => r.from.port === ports[1]),
+    'from its own port',
+  );
+  const rx = new SrtpContext(towardsSecure);
+  t.same(
+    atSecure.map((r) => (r.data[1] === 201 ? rx.unprotectRtcp(r.data) : rx.unprotectRtp(r.data))),
+    [...sent, rtcpPacket()],
+    'the SRTP sink gets them under its own key',
+  );
+  t.ok(
+    atSecure.every((r) => r.from.port === ports[2]),
+    'from its own port',
+  );
+
+  dp.release(4);
+  await sleep(50);
+  await source.send(rtpPacket(4), ports[0]!, LOCAL);
+  await plain.waitFor(5);
+  await secure.waitFor(5);
+  await sleep(50);
+  t.equal(gone.received.length, 4, 'a released sink gets nothing more');
+  const counters = await dp.counters();
+  t.equal(counters.packetsIn, 5);
+  t.equal(counters.packetsOut, 4 * 3 + 2, 'one copy per live sink');
+});

@@ -10,4 +10,4 @@ export {
   type AddressFamily,
   type EndpointLearning,
 } from './config/options.js';
-export type * from './call/requests.js';
+export type * from './api/requests.js';

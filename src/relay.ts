@@ -4,9 +4,9 @@ import { pino, type Logger } from 'pino';
 import { DEFAULT_RELAY_OPTIONS, type RelayOptions } from './config/options.js';
 import { RelayError } from './errors.js';
 import { Call, type Monologue, type MonologueMedia } from './call/call.js';
-import { answerCrypto, mediaMayNeedSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './call/sdes.js';
-import { answerSetup, dtlsLines, mayNeedDtls, relayOffersDtls, participantDtls, sameAssociation, setupAgainst, sideDtls } from './call/dtls.js';
-import { ICE_LITE, iceLines, newCredentials, wantsIce } from './call/ice.js';
+import { answerCrypto, mediaMayNeedSrtp, newSdesState, offerCrypto, plainLeg, type LegCrypto } from './offer-answer/sdes.js';
+import { answerSetup, dtlsLines, mayNeedDtls, relayOffersDtls, participantDtls, sameAssociation, setupAgainst, sideDtls } from './offer-answer/dtls.js';
+import { ICE_LITE, iceLines, newCredentials, wantsIce } from './offer-answer/ice.js';
 import { certificateDer, createIdentity, fingerprintOf, type DtlsIdentity } from './dtls/identity.js';
 import {
   markRejected,
@@ -17,8 +17,8 @@ import {
   remoteEndpoints,
   rtcpAttribute,
   type SignalKind,
-} from './call/negotiation.js';
-import type { AnswerRequest, CallInfo, DeleteRequest, DeleteResult, OfferRequest, QueryRequest, RelayStatistics, SdpResult, SignalRequest } from './call/requests.js';
+} from './offer-answer/negotiation.js';
+import type { AnswerRequest, CallInfo, DeleteRequest, DeleteResult, OfferRequest, QueryRequest, RelayStatistics, SdpResult, SignalRequest } from './api/requests.js';
 import { createDataPlane, defaultThreads } from './dataplane/index.js';
 import type { DataPlane, DataPlaneCounters, LearnedEvent, LearningPolicy, SecuredEvent, SideId } from './dataplane/types.js';
 import { InterfaceSet } from './media/interfaces.js';

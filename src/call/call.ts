@@ -1,11 +1,11 @@
 import type { Endpoint, InterfaceAddress, LogicalInterface } from '../shared/vocabulary.js';
 import { RelayError } from '../errors.js';
 import type { SideIce, StreamState } from '../dataplane/types.js';
-import type { DtlsParams } from './dtls.js';
+import type { DtlsParams } from '../offer-answer/dtls.js';
 import type { MediaSide } from '../media/media-side.js';
-import type { SdesState } from './sdes.js';
+import type { SdesState } from '../offer-answer/sdes.js';
 import { endpointInfo } from '../util/address.js';
-import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from './requests.js';
+import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
 
 /** One m= line as seen from one participant, with the relay ports that face that participant. */
 export interface MonologueMedia {

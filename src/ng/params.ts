@@ -19,7 +19,7 @@ import type {
   SdesOptions,
   SignalFlags,
   SignalRequest,
-} from '../call/requests.js';
+} from '../api/requests.js';
 import { NgProtocolError } from '../errors.js';
 import { FINGERPRINT_HASHES } from '../dtls/identity.js';
 import { suiteByFlag } from '../srtp/suites.js';

@@ -1,6 +1,6 @@
 /** Renders Relay results with rtpengine's reply key names, so existing ng clients parse them unchanged. */
 import { DROP_REASONS, type EndpointInfo } from '../shared/vocabulary.js';
-import type { CallInfo, MediaInfo, RelayStatistics, StreamInfo, StreamStats, TagInfo } from '../call/requests.js';
+import type { CallInfo, MediaInfo, RelayStatistics, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
 
 export type NgReplyValue = string | number | NgReplyValue[] | { [key: string]: NgReplyValue | undefined };
 export type NgReply = { result: string; [key: string]: NgReplyValue | undefined };

@@ -7,7 +7,7 @@ import { SrtpError } from '../errors.js';
 import type { DtlsFingerprint, SideDtls } from '../dataplane/types.js';
 import { FINGERPRINT_HASHES } from '../dtls/identity.js';
 import type { SdpMedia } from '../sdp/parse.js';
-import type { DtlsMode, SignalRequest } from './requests.js';
+import type { DtlsMode, SignalRequest } from '../api/requests.js';
 import { isSecureProtocol, offeredProfile } from './sdes.js';
 
 /** A participant's DTLS-SRTP parameters from its SDP. */

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { SideIce } from '../dataplane/types.js';
-import type { IceMode } from './requests.js';
+import type { IceMode } from '../api/requests.js';
 
 /** RFC 8445 §5.1.2.1 type preferences. */
 const TYPE_PREFERENCE = { host: 126, relay: 0 } as const;

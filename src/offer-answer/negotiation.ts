@@ -6,8 +6,8 @@ import type { AddressFamily, Endpoint } from '../shared/vocabulary.js';
 import type { ParsedSdp, SdpMedia } from '../sdp/parse.js';
 import type { MediaPlan } from '../sdp/rewrite.js';
 import { isUnspecified } from '../util/address.js';
-import type { Monologue, MonologueMedia } from './call.js';
-import type { RtcpMuxFlag, SignalRequest } from './requests.js';
+import type { Monologue, MonologueMedia } from '../call/call.js';
+import type { RtcpMuxFlag, SignalRequest } from '../api/requests.js';
 
 export type SignalKind = 'offer' | 'answer';
 

@@ -10,7 +10,7 @@ import type { SrtpKeyPair } from '../srtp/keys.js';
 import { formatCrypto, keyMaterial, parseCryptoLines, type SdesCrypto } from '../sdp/crypto.js';
 import type { SdpMedia } from '../sdp/parse.js';
 import { SRTP_SUITES, type SrtpSuite } from '../srtp/suites.js';
-import type { OsrtpOptions, SdesOptions, SignalRequest } from './requests.js';
+import type { OsrtpOptions, SdesOptions, SignalRequest } from '../api/requests.js';
 
 /** One participant's SDES state for one m= line. */
 export interface SdesState {

@@ -99,7 +99,7 @@ async function main() {
   const mainPerCall = (idle.main - before.main) / CALLS;
   const workerPerCall = (idle.workers - before.workers) / CALLS;
   const socketsPerCall = sockets / CALLS;
-  console.log(`# rtpbridge memory, ${new Date().toISOString()}, node ${process.version}, ${CALLS} calls, engine ${relay.dataPlane.engine}`);
+  console.log(`# rtpbridge memory, ${new Date().toISOString()}, node ${process.version}, ${CALLS} calls, engine ${relay.forwarding.engine}`);
   console.log(`empty relay heap: main ${kib(empty.main)} KiB, workers ${kib(empty.workers)} KiB`);
   console.log(`idle call, control plane (main heap):        ${kib(mainPerCall)} KiB/call`);
   console.log(`idle call, forwarding thread (worker heap):  ${kib(workerPerCall)} KiB/call`);

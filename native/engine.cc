@@ -87,6 +87,22 @@ Napi::Value streamObject(Napi::Env env, const StreamReport& r) {
   return o;
 }
 
+StreamReport streamReportArg(const Napi::Object& o) {
+  StreamReport r;
+  r.packets = uint64_t(o.Get("packets").As<Napi::Number>().DoubleValue());
+  r.bytes = uint64_t(o.Get("bytes").As<Napi::Number>().DoubleValue());
+  r.errors = uint64_t(o.Get("errors").As<Napi::Number>().DoubleValue());
+  r.lastPacketMs = int64_t(o.Get("lastPacketMs").As<Napi::Number>().DoubleValue());
+  r.confirmed = o.Get("confirmed").ToBoolean();
+  Napi::Value endpoint = o.Get("endpoint");
+  r.hasEndpoint = endpoint.IsObject();
+  if (r.hasEndpoint) {
+    r.host = endpoint.As<Napi::Object>().Get("address").As<Napi::String>().Utf8Value();
+    r.port = uint16_t(endpoint.As<Napi::Object>().Get("port").As<Napi::Number>().Uint32Value());
+  }
+  return r;
+}
+
 std::vector<uint8_t> bytesArg(const Napi::Object& o, const char* key) {
   Napi::Buffer<uint8_t> b = o.Get(key).As<Napi::Buffer<uint8_t>>();
   return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
@@ -119,7 +135,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "Engine",
                        {InstanceMethod<&Engine::bind>("bind"), InstanceMethod<&Engine::configure>("configure"),
-                        InstanceMethod<&Engine::release>("release"), InstanceMethod<&Engine::read>("read"),
+                        InstanceMethod<&Engine::release>("release"), InstanceMethod<&Engine::restore>("restore"), InstanceMethod<&Engine::read>("read"),
                         InstanceMethod<&Engine::lastPackets>("lastPackets"),
                         InstanceMethod<&Engine::counters>("counters"), InstanceMethod<&Engine::close>("close"),
                         StaticValue("configKeys", stringList(env, kConfigKeys, sizeof kConfigKeys / sizeof kConfigKeys[0])),
@@ -202,6 +218,18 @@ class Engine : public Napi::ObjectWrap<Engine> {
       config.srtpId = keys.Get("id").As<Napi::String>().Utf8Value();
     }
     shards_[it->second]->configure(it->first, std::move(config));
+  }
+
+  // restore(side, {rtp: StreamState, rtcp: StreamState}): the shape read() returns.
+  void restore(const Napi::CallbackInfo& info) {
+    auto it = sideShard_.find(sideArg(info[0]));
+    if (closed_ || it == sideShard_.end()) return;
+    Napi::Object state = info[1].As<Napi::Object>();
+    SideReport report;
+    report.found = true;
+    report.rtp = streamReportArg(state.Get("rtp").As<Napi::Object>());
+    report.rtcp = streamReportArg(state.Get("rtcp").As<Napi::Object>());
+    shards_[it->second]->restore(it->first, std::move(report));
   }
 
   void release(const Napi::CallbackInfo& info) {

@@ -89,6 +89,10 @@ void Shard::configure(SideId id, SideConfig config) {
   post([this, id, config = std::move(config)] { doConfigure(id, config); });
 }
 
+void Shard::restore(SideId id, SideReport state) {
+  post([this, id, state = std::move(state)] { doRestore(id, state); });
+}
+
 void Shard::release(SideId id) {
   // Waits so the ports are free again when this returns: the caller may bind them at once.
   callAndWait([&] { doRelease(id); });
@@ -188,6 +192,27 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
     side.decrypt = config.decrypt ? std::make_unique<Srtp>(*config.decrypt) : nullptr;
     side.encrypt = config.encrypt ? std::make_unique<Srtp>(*config.encrypt) : nullptr;
   }
+}
+
+static void restoreStream(Stream& s, const StreamReport& r) {
+  s.packets = r.packets;
+  s.bytes = r.bytes;
+  s.errors = r.errors;
+  s.lastPacketMs = r.lastPacketMs;
+  if (!r.hasEndpoint || !r.confirmed) return;
+  Address at;
+  if (!parseAddress(r.host, r.port, at)) return;
+  s.hasEndpoint = true;
+  s.learned = true;
+  s.endpoint = at;
+  s.confirmed = true;
+}
+
+void Shard::doRestore(SideId id, const SideReport& state) {
+  auto it = sides_.find(id);
+  if (it == sides_.end()) return;
+  restoreStream(it->second->rtp, state.rtp);
+  restoreStream(it->second->rtcp, state.rtcp);
 }
 
 void Shard::doRelease(SideId id) {

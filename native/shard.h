@@ -81,6 +81,8 @@ class Shard {
   // thread has carried them out, so their results include every packet it handled before.
   bool addSide(std::unique_ptr<Side> side);
   void configure(SideId id, SideConfig config);
+  // Learned endpoints (confirmed ones only) and counters a side had on another shard.
+  void restore(SideId id, SideReport state);
   void release(SideId id);
   std::vector<SideReport> read(const std::vector<SideId>& ids);
   // Unix ms of each side's last packet (0 if none or unknown): the timeout sweep's only need, kept cheap.
@@ -99,6 +101,7 @@ class Shard {
   // Thread side of the commands.
   bool doAddSide(std::unique_ptr<Side> side);
   void doConfigure(SideId id, const SideConfig& config);
+  void doRestore(SideId id, const SideReport& state);
   void doRelease(SideId id);
   // Points side.sinks at the bound sides among side.sinkIds.
   void resolveSinks(Side& side);

@@ -28,9 +28,9 @@ t.test('counters in query and statistics are exact right after the packets', asy
   const info = await relay.query({ callId: 'exact' });
   t.same(info.totals.RTP, { packets: 201, bytes: 201 * 172, errors: 1 });
   const stats = await relay.statistics();
-  t.equal(stats.engine, relay.dataPlane.engine);
+  t.equal(stats.engine, relay.forwarding.engine);
   // Two forwarding threads asked; with the addon, as many TypeScript workers again stand by for SRTP calls.
-  t.equal(stats.threads, relay.dataPlane.engine === 'workers' ? 2 : 4);
+  t.equal(stats.threads, relay.forwarding.engine === 'workers' ? 2 : 4);
   t.equal(stats.packetsIn, 202);
   t.equal(stats.packetsOut, 201);
   t.equal(stats.bytesOut, 201 * 172);
@@ -102,5 +102,5 @@ t.test('the engine is the native addon (with workers beside it for SRTP) when bu
   t.teardown(() => relay.close());
   const expected = process.env.RTPBRIDGE_NATIVE === '0' || (!built && !process.env.CI) ? 'workers' : 'native+workers';
   // Under CI the addon must have been built: a silent fallback would leave the native path untested.
-  t.equal(relay.dataPlane.engine, expected);
+  t.equal(relay.forwarding.engine, expected);
 });

@@ -123,7 +123,7 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
         ng: bound.map((b) => (b.family === 'IPv6' ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`)),
         interfaces: options.interfaces.map((i) => `${i.name}: ${i.addresses.map((a) => (a.advertised === a.local ? a.local : `${a.local}!${a.advertised}`)).join(', ')}`),
         ports: `${options.portMin}-${options.portMax}`,
-        forwarding: `${relay.dataPlane.engine} x${relay.dataPlane.shards}`,
+        forwarding: `${relay.forwarding.engine} x${relay.forwarding.threads}`,
       },
       'rtpbridge listening',
     );

@@ -73,8 +73,8 @@ export class Call {
   constructor(
     readonly callId: string,
     readonly created: number,
-    /** The forwarding thread all of this call's ports live on (a packet leaves by its peer's socket). */
-    readonly shard: number,
+    /** The forwarding thread all of this call's ports live on (a packet leaves by its sink's socket); placement may move it. */
+    public shard: number,
   ) {
     this.lastSignal = created;
   }

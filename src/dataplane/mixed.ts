@@ -38,6 +38,10 @@ export class MixedDataPlane implements DataPlane {
     this.owner.get(side)?.configure(side, config);
   }
 
+  restore(side: SideId, state: SideState): void {
+    this.owner.get(side)?.restore(side, state);
+  }
+
   release(side: SideId): void {
     this.owner.get(side)?.release(side);
     this.owner.delete(side);

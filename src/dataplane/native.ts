@@ -13,6 +13,7 @@ import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEve
 interface NativeEngine {
   bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): BindResult;
   configure(side: SideId, config: NativeSideConfig): void;
+  restore(side: SideId, state: SideState): void;
   release(side: SideId): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
   lastPackets(sides: readonly SideId[]): Float64Array;
@@ -120,6 +121,10 @@ export class NativeDataPlane implements DataPlane {
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
     if (config.ice || config.dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE or DTLS');
     translateErrors(() => this.native.configure(side, nativeSideConfig(config)));
+  }
+
+  restore(side: SideId, state: SideState): void {
+    this.native.restore(side, state);
   }
 
   release(side: SideId): void {

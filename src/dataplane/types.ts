@@ -127,6 +127,11 @@ export interface DataPlane {
    */
   bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias?: boolean): Promise<BindResult>;
   configure(side: SideId, config: SideConfig): void;
+  /**
+   * Gives a bound and configured side back the learned endpoints and counters it had elsewhere (another
+   * shard, or a thread that died); what the state says was not confirmed is left to learning.
+   */
+  restore(side: SideId, state: SideState): void;
   /** Closes the side's sockets; its state is gone afterwards. */
   release(side: SideId): void;
   /** Exact current state of the given sides (flushes whatever the threads have not reported yet). */

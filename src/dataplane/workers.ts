@@ -87,6 +87,13 @@ export class WorkerDataPlane implements DataPlane {
     this.post(record.shard, { op: 'configure', side, config });
   }
 
+  restore(side: SideId, state: SideState): void {
+    const record = this.sides.get(side);
+    if (!record) return;
+    record.state = state;
+    this.post(record.shard, { op: 'restore', side, state });
+  }
+
   release(side: SideId): void {
     const record = this.sides.get(side);
     if (!record) return;

@@ -28,7 +28,6 @@ export class MediaSide {
 
   constructor(
     readonly id: SideId,
-    readonly shard: number,
     readonly address: InterfaceAddress,
     readonly rtpPort: number,
     policy: LearningPolicy,

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SideIce } from '../dataplane/types.js';
 import type { IceMode } from '../api/requests.js';
+import type { MediaStep } from './context.js';
 
 /** RFC 8445 §5.1.2.1 type preferences. */
 const TYPE_PREFERENCE = { host: 126, relay: 0 } as const;
@@ -63,3 +64,32 @@ export function iceLines(credentials: SideIce, addresses: readonly CandidateAddr
 }
 
 export const ICE_LITE = 'a=ice-lite';
+
+/**
+ * ICE attributes for the recipient, when rtpengine's rules want them: a candidate on every address of
+ * its interface (binding the extra ports the first time); the recipient's side answers the checks.
+ */
+export const settleIce: MediaStep = async ({ call, kind, req, recipient, media, mine, theirs, plan }, { ports }) => {
+  if (media.hasIce || mine.offeredIce !== undefined) mine.offeredIce = media.hasIce;
+  if (!wantsIce(req.ice, media.hasIce, theirs.offeredIce === true)) {
+    if (theirs.side.ice) theirs.side.ice = null;
+    return;
+  }
+  const side = theirs.side;
+  if (!side.aliases) {
+    side.aliases = [];
+    for (const address of recipient.iface!.addresses) {
+      if (address === side.address) continue;
+      side.aliases.push({ address, rtpPort: await ports.allocate(side.id, call.shard, address.local, address.family, true) });
+    }
+  }
+  theirs.iceCredentials ??= newCredentials();
+  side.ice = theirs.iceCredentials;
+  const muxed = plan.rtcpMuxOnly === true || (plan.rtcpMux && kind === 'answer');
+  const candidates = [{ address: plan.address, rtpPort: plan.rtpPort, rtcpPort: plan.rtcpPort }, ...side.aliases.map((a) => ({ address: a.address.advertised, rtpPort: a.rtpPort, rtcpPort: a.rtpPort + 1 }))];
+  plan.ice = iceLines(
+    theirs.iceCredentials,
+    candidates.map((c) => ({ ...c, rtcpPort: muxed ? undefined : c.rtcpPort })),
+    req.ice === 'force-relay',
+  );
+};

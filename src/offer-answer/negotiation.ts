@@ -1,15 +1,15 @@
 /**
- * The offer/answer decisions that do not touch sockets: where a participant wants media, what each
- * m= line of the outgoing SDP says, rtcp-mux negotiation, transport profile and SDP version.
+ * The offer/answer decisions that do not touch sockets or keys: where a participant wants media,
+ * rtcp-mux, a=mid, hold, and the SDP version.
  */
 import type { AddressFamily, Endpoint } from '../shared/vocabulary.js';
 import type { ParsedSdp, SdpMedia } from '../sdp/parse.js';
 import type { MediaPlan } from '../sdp/rewrite.js';
 import { isUnspecified } from '../util/address.js';
 import type { Monologue, MonologueMedia } from '../call/call.js';
-import type { RtcpMuxFlag, SignalRequest } from '../api/requests.js';
-
-export type SignalKind = 'offer' | 'answer';
+import type { SignalRequest } from '../api/requests.js';
+import { learningPolicy } from '../dataplane/policy.js';
+import type { MediaStep } from './context.js';
 
 /**
  * Where the sender of this SDP wants its media: the SDP address, unless SIP-source-address says to use
@@ -28,13 +28,12 @@ export function remoteEndpoints(media: SdpMedia, req: SignalRequest, useSipSourc
 }
 
 /**
- * The outgoing m= line for `theirs` (the recipient), settling rtcp-mux (RFC 5761) rtpengine's way: by
- * default go along with the offerer; `offer`/`require` add it towards the answerer, `demux` hides it
- * from the answerer but still accepts it from the offerer, `reject` refuses it. The answer settles
- * what each side actually does.
+ * rtcp-mux (RFC 5761) rtpengine's way: by default go along with the offerer; `offer`/`require` add it
+ * towards the answerer, `demux` hides it from the answerer but still accepts it from the offerer,
+ * `reject` refuses it. The answer settles what each side actually does.
  */
-export function planMedia(kind: SignalKind, muxFlags: readonly RtcpMuxFlag[], media: SdpMedia, mine: MonologueMedia, theirs: MonologueMedia): MediaPlan {
-  const flags = new Set(muxFlags);
+export const settleRtcpMux: MediaStep = ({ kind, req, media, mine, theirs, plan }) => {
+  const flags = new Set(req.rtcpMux ?? []);
   let mux: boolean;
   let muxOnly = false;
   if (kind === 'offer') {
@@ -51,19 +50,36 @@ export function planMedia(kind: SignalKind, muxFlags: readonly RtcpMuxFlag[], me
     mux = theirs.muxOffered && (theirs.muxPolicy === 'accept' || (theirs.muxPolicy === 'follow' && mine.side.mux));
     theirs.side.mux = mux;
   }
+  plan.rtcpMux = mux;
+  plan.rtcpMuxOnly = muxOnly;
+  // An offer cannot know yet whether mux will be accepted, so it keeps naming the separate RTCP port.
+  plan.rtcpPort = mux && kind === 'answer' ? theirs.side.rtpPort : theirs.side.rtcpPort;
+};
+
+/** Where the sender wants its media, and how the relay learns where it really comes from. */
+export const settleEndpoints: MediaStep = ({ req, media, mine, useSipSource }, { options }) => {
+  mine.side.policy = learningPolicy(req.endpointLearning ?? options.endpointLearning, req.flags?.asymmetric ?? false, req.flags?.strictSource ?? false);
+  const remote = remoteEndpoints(media, req, useSipSource);
+  mine.side.rtp = remote.rtp;
+  mine.side.rtcp = remote.rtcp;
+};
+
+/** a=mid: kept from the offer, repeated in the answer that goes back to its sender. */
+export const carryMid: MediaStep = ({ kind, media, mine, theirs, plan }) => {
+  // Set only when there is one, so plain calls' media objects keep their shape (memory budget).
+  if (kind === 'offer' && (media.mid !== undefined || mine.mid !== undefined)) mine.mid = media.mid;
+  else if (kind === 'answer') plan.mid = theirs.mid;
+};
+
+/** A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop. */
+export const passHold: MediaStep = ({ media, replace, plan }) => {
+  if (media.address !== undefined && isUnspecified(media.address) && !replace.has('zero-address')) plan.address = media.address;
+};
+
+/** The outgoing m= line before the steps: the recipient's relay address and ports. */
+export function basePlan(media: SdpMedia, theirs: MonologueMedia): MediaPlan {
   const a = theirs.address;
-  return {
-    index: media.index,
-    rejected: false,
-    address: a.advertised,
-    family: a.family,
-    rtpPort: theirs.side.rtpPort,
-    // An offer cannot know yet whether mux will be accepted, so it keeps naming the separate RTCP port.
-    rtcpPort: mux && kind === 'answer' ? theirs.side.rtpPort : theirs.side.rtcpPort,
-    rtcpMux: mux,
-    rtcpMuxOnly: muxOnly,
-    protocol: theirs.protocol,
-  };
+  return { index: media.index, rejected: false, address: a.advertised, family: a.family, rtpPort: theirs.side.rtpPort, rtcpPort: theirs.side.rtcpPort, rtcpMux: false };
 }
 
 export function rejectedPlan(media: SdpMedia): MediaPlan {

@@ -1,0 +1,75 @@
+/**
+ * Offer/answer as a pipeline: the parties of the message, then for every m= line its relay ports and a
+ * fixed list of steps, each with one concern, then the rewritten SDP. Codec negotiation and
+ * transcoding go in as steps between transport and rtcp-mux. The pipeline changes the call model only;
+ * the caller commits the change (which configures the data plane).
+ */
+import type { Call } from '../call/call.js';
+import type { SignalRequest } from '../api/requests.js';
+import type { ParsedSdp } from '../sdp/parse.js';
+import { rewriteSdp, type MediaPlan } from '../sdp/rewrite.js';
+import type { MediaContext, MediaStep, OfferAnswerDeps, SignalContext, SignalKind } from './context.js';
+import { ICE_LITE, settleIce, wantsIce } from './ice.js';
+import { mayNeedDtls } from './dtls.js';
+import { mediaPorts } from './media-ports.js';
+import { basePlan, carryMid, markRejected, nextSdpVersion, passHold, preferredFamily, rejectedPlan, rtcpAttribute, settleEndpoints, settleRtcpMux } from './negotiation.js';
+import { settleTransport } from './transport.js';
+import type { CallNeeds } from '../placement/placement.js';
+
+/** In order: later steps read what earlier ones settled (ICE writes candidates for the rtcp-mux outcome). */
+const MEDIA_STEPS: readonly MediaStep[] = [settleTransport, settleEndpoints, settleRtcpMux, settleIce, carryMid, passHold];
+
+export class OfferAnswer {
+  constructor(private readonly deps: OfferAnswerDeps) {}
+
+  /** Applies the offer or answer to the call's model and returns the SDP for the recipient. */
+  async negotiate(call: Call, kind: SignalKind, req: SignalRequest, sdp: ParsedSdp): Promise<string> {
+    const ctx = this.parties(call, kind, req);
+    const plans: MediaPlan[] = [];
+    for (const media of sdp.medias) {
+      if (media.port === 0) {
+        markRejected(ctx.sender, ctx.recipient, media.index);
+        plans.push(rejectedPlan(media));
+        continue;
+      }
+      const mine = await mediaPorts(call, ctx.sender, media, preferredFamily(ctx.sender, media.index, media.family), this.deps);
+      const theirs = await mediaPorts(call, ctx.recipient, media, req.addressFamily ?? preferredFamily(ctx.recipient, media.index, media.family), this.deps);
+      // What each participant sends goes to the other.
+      mine.side.sinks = [theirs.side];
+      theirs.side.sinks = [mine.side];
+      const mediaCtx: MediaContext = { ...ctx, media, mine, theirs, plan: basePlan(media, theirs) };
+      for (const step of MEDIA_STEPS) await step(mediaCtx, this.deps);
+      plans.push(mediaCtx.plan);
+    }
+    const draft = {
+      medias: plans,
+      replaceOrigin: ctx.replace.has('origin') || ctx.replace.has('origin-full'),
+      sessionLines: plans.some((p) => p.ice !== undefined) ? [ICE_LITE] : [],
+      rtcpAttribute: rtcpAttribute(req),
+    } as const;
+    const out = rewriteSdp(sdp, draft);
+    if (!ctx.replace.has('sdp-version') && !ctx.replace.has('force-increment-sdp-ver')) return out;
+    const version = nextSdpVersion(ctx.recipient, out, sdp, ctx.replace.has('force-increment-sdp-ver'));
+    return rewriteSdp(sdp, { ...draft, originVersion: version });
+  }
+
+  /** Sender and recipient of the message, their interfaces and label. */
+  private parties(call: Call, kind: SignalKind, req: SignalRequest): SignalContext {
+    const { interfaces, options } = this.deps;
+    const { sender, recipient } = kind === 'offer' ? call.offerParties(req.fromTag, req.toTag) : call.answerParties(req.fromTag, req.toTag ?? '');
+    if (req.direction) {
+      sender.iface = interfaces.resolve(req.direction[0]);
+      recipient.iface = interfaces.resolve(req.direction[1]);
+    }
+    sender.iface ??= interfaces.resolve(undefined);
+    recipient.iface ??= interfaces.resolve(undefined);
+    if (req.label !== undefined) sender.label = req.label;
+    const useSipSource = req.flags?.sipSourceAddress === true || (options.sipSource && req.flags?.trustAddress !== true);
+    return { call, kind, req, sender, recipient, replace: new Set(req.replace), useSipSource };
+  }
+}
+
+/** What the call needs of the data plane for this SDP: ICE checks or a DTLS handshake on its ports. */
+export function callNeeds(sdp: ParsedSdp, req: SignalRequest): CallNeeds {
+  return { handshakes: sdp.medias.some((m) => wantsIce(req.ice, m.hasIce, false) || mayNeedDtls(m, req)) };
+}

@@ -1,0 +1,74 @@
+/**
+ * Which forwarding shard carries a call. Both sides of a call live on one shard (a packet leaves by its
+ * sink's socket). The native addon is the accelerator: it forwards plain RTP and SDES-SRTP and runs no
+ * packet processor beyond SRTP, no ICE and no DTLS; the TypeScript workers are the general path that runs
+ * everything. Calls that need nothing more go on the addon's shards; a call that needs more goes on a
+ * worker shard, and a call already on the addon whose re-offer needs more is moved there: same ports,
+ * same learned endpoints and counters, a gap of a few milliseconds in its media.
+ */
+import type { Logger } from 'pino';
+import type { Call } from '../call/call.js';
+import type { DataPlane } from '../dataplane/types.js';
+import { RelayError } from '../errors.js';
+
+/** What a call needs of the data plane beyond forwarding and SDES-SRTP. */
+export interface CallNeeds {
+  /** ICE checks or a DTLS handshake on the call's ports. */
+  handshakes: boolean;
+}
+
+export class Placement {
+  private next = 0;
+  /** Shards that run everything, and the rest (all shards, if every one runs everything). */
+  private readonly general: readonly number[];
+  private readonly fast: readonly number[];
+
+  constructor(
+    private readonly dataPlane: DataPlane,
+    private readonly log: Logger,
+  ) {
+    const all = Array.from({ length: dataPlane.shards }, (_, i) => i);
+    this.general = dataPlane.handshakeShards;
+    const fast = all.filter((s) => !this.general.includes(s));
+    this.fast = fast.length > 0 ? fast : all;
+  }
+
+  /** Round robin over the shards that fit: the general ones for calls that need them, the fast ones for the rest. */
+  place(needs: CallNeeds): number {
+    const fitting = this.fits(needs);
+    if (fitting.length === 0) throw new RelayError('SRTP_INVALID', 'no forwarding thread here can run ICE or DTLS');
+    return fitting[this.next++ % fitting.length]!;
+  }
+
+  /** Whether the call's shard can give it what it now needs; the caller moves it when not. */
+  suits(call: Call, needs: CallNeeds): boolean {
+    return !needs.handshakes || this.general.includes(call.shard);
+  }
+
+  /**
+   * Moves the call's sides to a shard that runs what it needs, on the same ports: each side's state is
+   * read, its sockets closed and bound again on the new shard, configured as before and given its
+   * learned endpoints and counters back. The caller commits the move.
+   */
+  async move(call: Call, needs: CallNeeds): Promise<number> {
+    const from = call.shard;
+    const to = this.place(needs);
+    const sides = [...call.sides()];
+    const states = await this.dataPlane.read(sides.map((s) => s.id));
+    for (const side of sides) this.dataPlane.release(side.id);
+    for (const side of sides) {
+      const bound = await this.dataPlane.bind(side.id, to, side.address.local, side.address.family, side.rtpPort);
+      if (bound !== 'bound') throw new RelayError('NO_PORTS', `port ${side.rtpPort} on ${side.address.local} was taken while the call moved`);
+      this.dataPlane.configure(side.id, side.config());
+      const state = states.get(side.id);
+      if (state) this.dataPlane.restore(side.id, state);
+    }
+    call.shard = to;
+    this.log.info({ callId: call.callId, from, to }, 'call moved to a forwarding thread that runs ICE and DTLS');
+    return from;
+  }
+
+  private fits(needs: CallNeeds): readonly number[] {
+    return needs.handshakes ? this.general : this.fast;
+  }
+}

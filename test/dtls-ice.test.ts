@@ -231,3 +231,48 @@ t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and count
   await victim.web.handshake(other.webPort, 'client');
   await media(t, victim.web, victim.sip, other.webPort, other.sipPort);
 });
+
+t.test('a re-INVITE adds DTLS-SRTP and ICE to a call that started plain: same ports, moved to a thread that runs them', async (t) => {
+  const { ng, relay } = await relayAt(t, 7, { endpointLearning: 'immediate' });
+  const { web, sip } = await peers(t);
+  const engine = process.env.RTPBRIDGE_NATIVE === '0' ? 'workers' : 'native';
+  // First a plain call: the future WebRTC peer answers RTP/AVP from its one socket.
+  const offer = await ng.request({ command: 'offer', 'call-id': 'w9', 'from-tag': 'sip', sdp: phoneSdp({ address: '127.0.0.1', port: sip.port, extra: [`a=rtcp:${sip.port}`] }) });
+  const webPort = relayEndpoints(String(offer.sdp))[0]!.port;
+  const answer = await ng.request({ command: 'answer', 'call-id': 'w9', 'from-tag': 'sip', 'to-tag': 'web', sdp: phoneSdp({ address: '127.0.0.1', port: web.port, extra: [`a=rtcp:${web.port}`] }) });
+  const sipPort = relayEndpoints(String(answer.sdp))[0]!.port;
+  const plain = rtpPacket(1, { ssrc: 0x5150001 });
+  await sip.send(plain, sipPort, '127.0.0.1');
+  const deadline = Date.now() + 2000;
+  while (web.rtp.length === 0 && Date.now() < deadline) await sleep(10);
+  t.same(web.rtp[0], plain, 'plain media flows first');
+  t.equal((await relay.query({ callId: 'w9' })).engine, engine, `the plain call runs on the ${engine} engine`);
+
+  // The caller re-offers towards WebRTC; the callee answers with DTLS (active) and ICE.
+  const reoffer = await ng.request({
+    command: 'offer',
+    'call-id': 'w9',
+    'from-tag': 'sip',
+    'to-tag': 'web',
+    sdp: phoneSdp({ address: '127.0.0.1', port: sip.port, extra: [`a=rtcp:${sip.port}`] }),
+    ICE: 'force',
+    'transport-protocol': 'UDP/TLS/RTP/SAVPF',
+  });
+  t.equal(reoffer.result, 'ok', String(reoffer['error-reason'] ?? ''));
+  const toWeb = String(reoffer.sdp);
+  t.equal(relayEndpoints(toWeb)[0]!.port, webPort, 'the callee keeps its relay port');
+  t.match(toWeb, /\r\na=setup:actpass\r\na=fingerprint:sha-256 /);
+  t.equal((await relay.query({ callId: 'w9' })).engine, 'workers', 'the call now runs where ICE and DTLS do');
+  const answerSdp = web.offer('active').replace('a=group:BUNDLE 0\r\n', '').replace(/m=audio (\d+) UDP\/TLS\/RTP\/SAVPF 111 0/, 'm=audio $1 UDP/TLS/RTP/SAVPF 0');
+  const reanswer = await ng.request({ command: 'answer', 'call-id': 'w9', 'from-tag': 'sip', 'to-tag': 'web', sdp: answerSdp, ICE: 'remove', 'transport-protocol': 'RTP/AVP' });
+  t.equal(reanswer.result, 'ok', String(reanswer['error-reason'] ?? ''));
+  t.equal(relayEndpoints(String(reanswer.sdp))[0]!.port, sipPort, 'the caller keeps its relay port');
+  const info = await relay.query({ callId: 'w9' });
+  const sipStream = info.tags.find((tag) => tag.tag === 'sip')!.medias[0]!.streams[0]!;
+  t.equal(sipStream.stats.packets, 1, 'the counters survived the move');
+  t.same(sipStream.endpoint, { family: 'IPv4', address: '127.0.0.1', port: sip.port }, 'and so did the learned endpoint');
+  web.rtp.length = 0;
+  await nominate(t, web, webPort, iceOf(toWeb));
+  await web.handshake(webPort, 'client');
+  await media(t, web, sip, webPort, sipPort);
+});

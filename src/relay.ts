@@ -197,7 +197,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.registry.run(req.callId, async () => {
       let call = this.registry.get(req.callId);
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
-      const needs = callNeeds(sdp, req);
+      const needs = callNeeds(kind, sdp, req);
       const created = call === undefined;
       if (!call) {
         call = new Call(req.callId, Date.now(), this.placement.place(needs));

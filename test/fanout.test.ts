@@ -64,7 +64,8 @@ t.test('a source with three sinks: plain, SRTP and a released one', async (t) =>
   );
 
   dp.release(4);
-  await sleep(50);
+  // A read is answered after every earlier message to the thread, the release included.
+  t.equal((await dp.read([1, 4])).size, 1, 'the released side is gone');
   await source.send(rtpPacket(4), ports[0]!, LOCAL);
   await plain.waitFor(5);
   await secure.waitFor(5);

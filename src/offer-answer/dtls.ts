@@ -33,9 +33,9 @@ export function relayOffersDtls(media: SdpMedia, req: Pick<SignalRequest, 'dtls'
   return req.dtls !== 'off' && isSecureProtocol(offeredProfile(media, req.transportProtocol));
 }
 
-/** Whether DTLS may run on this m= line: the sender offers it, or the relay will offer it. */
-export function mayNeedDtls(media: SdpMedia, req: Pick<SignalRequest, 'dtls' | 'transportProtocol'>): boolean {
-  return (req.dtls !== 'off' && media.fingerprint !== undefined && isSecureProtocol(media.protocol)) || relayOffersDtls(media, req);
+/** Whether DTLS may run on this m= line: its sender does DTLS, or (in an offer) the relay will offer it. */
+export function mayNeedDtls(media: SdpMedia, req: Pick<SignalRequest, 'dtls' | 'transportProtocol'>, offer: boolean): boolean {
+  return (req.dtls !== 'off' && media.fingerprint !== undefined && isSecureProtocol(media.protocol)) || (offer && relayOffersDtls(media, req));
 }
 
 /** The relay's a=setup answering `offererSetup`: the opposite role, and for actpass rtpengine's preference (active). */

@@ -6,17 +6,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SideIce } from '../dataplane/types.js';
 import type { IceMode } from '../api/requests.js';
-import type { MediaStep } from './context.js';
+import type { MediaStep, SignalKind } from './context.js';
 
 /** RFC 8445 §5.1.2.1 type preferences. */
 const TYPE_PREFERENCE = { host: 126, relay: 0 } as const;
 const LOCAL_PREFERENCE = 65535;
 
 /**
- * rtpengine's rule: `force`/`force-relay` always, `remove` never, `default` when the SDP being
- * rewritten had ICE or, in an answer, when the recipient itself offered ICE.
+ * rtpengine's rule: `force`/`force-relay` always, `remove` never, `default` in an offer when the SDP
+ * being rewritten had ICE (or the recipient did ICE before), in an answer only when the recipient
+ * offered ICE: an answer may not bring ICE to an offerer that did not ask for it (RFC 8839 §4.2).
  */
-export function wantsIce(mode: IceMode | undefined, senderHasIce: boolean, recipientOfferedIce: boolean): boolean {
+export function wantsIce(mode: IceMode | undefined, kind: SignalKind, senderHasIce: boolean, recipientOfferedIce: boolean): boolean {
   switch (mode ?? 'default') {
     case 'remove':
       return false;
@@ -25,7 +26,7 @@ export function wantsIce(mode: IceMode | undefined, senderHasIce: boolean, recip
     case 'optional':
       return true;
     default:
-      return senderHasIce || recipientOfferedIce;
+      return recipientOfferedIce || (kind === 'offer' && senderHasIce);
   }
 }
 
@@ -71,7 +72,7 @@ export const ICE_LITE = 'a=ice-lite';
  */
 export const settleIce: MediaStep = async ({ call, kind, req, recipient, media, mine, theirs, plan }, { ports }) => {
   if (media.hasIce || mine.offeredIce !== undefined) mine.offeredIce = media.hasIce;
-  if (!wantsIce(req.ice, media.hasIce, theirs.offeredIce === true)) {
+  if (!wantsIce(req.ice, kind, media.hasIce, theirs.offeredIce === true)) {
     if (theirs.side.ice) theirs.side.ice = null;
     return;
   }

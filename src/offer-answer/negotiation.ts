@@ -71,9 +71,13 @@ export const carryMid: MediaStep = ({ kind, media, mine, theirs, plan }) => {
   else if (kind === 'answer') plan.mid = theirs.mid;
 };
 
-/** A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop. */
+/**
+ * A zero address is the legacy "hold" signal; pass it on rather than inviting media the relay must drop.
+ * Not with ICE: there it is only the placeholder of an agent whose candidates say where media goes
+ * (browsers write `c=IN IP4 0.0.0.0` and port 9), and the recipient must get the relay's address.
+ */
 export const passHold: MediaStep = ({ media, replace, plan }) => {
-  if (media.address !== undefined && isUnspecified(media.address) && !replace.has('zero-address')) plan.address = media.address;
+  if (media.address !== undefined && isUnspecified(media.address) && !media.hasIce && !replace.has('zero-address')) plan.address = media.address;
 };
 
 /** The outgoing m= line before the steps: the recipient's relay address and ports. */

@@ -70,6 +70,6 @@ export class OfferAnswer {
 }
 
 /** What the call needs of the data plane for this SDP: ICE checks or a DTLS handshake on its ports. */
-export function callNeeds(sdp: ParsedSdp, req: SignalRequest): CallNeeds {
-  return { handshakes: sdp.medias.some((m) => wantsIce(req.ice, m.hasIce, false) || mayNeedDtls(m, req)) };
+export function callNeeds(kind: SignalKind, sdp: ParsedSdp, req: SignalRequest): CallNeeds {
+  return { handshakes: sdp.medias.some((m) => wantsIce(req.ice, kind, m.hasIce, false) || mayNeedDtls(m, req, kind === 'offer')) };
 }

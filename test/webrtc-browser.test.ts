@@ -1,7 +1,8 @@
 /**
  * The WebRTC bridge with a real browser (ports 29100-29199): headless Chromium with a fake microphone
- * offers UDP/TLS/RTP/SAVPF + ICE + rtcp-mux; the offer and answer go through rtpbridge's ng interface
- * to a plain RTP/AVP phone in this test.
+ * talks UDP/TLS/RTP/SAVPF + ICE + rtcp-mux to rtpbridge, which bridges it through its ng interface to
+ * a plain RTP/AVP phone in this test. Both ways round: the browser offers, or the phone offers and the
+ * relay turns the offer into a WebRTC one for the browser.
  *
  * RTP headers cross SRTP in the clear, so counting packets would not tell forwarded ciphertext from
  * decrypted media. The page therefore uses encoded insertable streams with PCMU (payload type 0, whose
@@ -16,7 +17,7 @@ import puppeteer, { type Page } from 'puppeteer-core';
 import t, { type Test } from 'tap';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, sleep } from './helpers/media.js';
-import { crlf, relayEndpoints } from './helpers/sdp.js';
+import { crlf, phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
 const PORT_BASE = 29100;
 const CHROMIUM = '/usr/bin/chromium';
@@ -82,6 +83,12 @@ window.makeOffer = async () => {
   await pc.setLocalDescription(await pc.createOffer());
   return pc.localDescription.sdp;
 };
+window.makeAnswer = async (offer) => {
+  await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+  await wire(pc.getTransceivers()[0]);
+  await pc.setLocalDescription(await pc.createAnswer());
+  return pc.localDescription.sdp;
+};
 window.progress = () => ({ sentFrames, received: received.length, errors, ice: pc.iceConnectionState, state: pc.connectionState });
 window.takeReceived = () => received.splice(0);
 // page.evaluate() runs its function in the page, where api() gives what the test's api() types.
@@ -91,6 +98,7 @@ window.api = () => window;
 interface PageApi {
   pc: RTCPeerConnection;
   makeOffer(): Promise<string>;
+  makeAnswer(offer: string): Promise<string>;
   progress(): { sentFrames: number; received: number; errors: string[]; ice: string; state: string };
   takeReceived(): Array<{ pt: number; hex: string }>;
 }
@@ -183,7 +191,7 @@ async function exchange(t: Test, page: Page, phone: Phone, relayPort: number): P
 
 t.test('Chromium offer bridged to a plain RTP phone and back, payloads checked both ways', async (t) => {
   const page = await openPage(t);
-  const { ng, relay } = await startRelay(t, PORT_BASE, { portMax: PORT_BASE + 99 });
+  const { ng, relay } = await startRelay(t, PORT_BASE, { portMax: PORT_BASE + 49 });
   const phone = await Phone.open();
   t.teardown(() => phone.close());
 
@@ -207,3 +215,28 @@ t.test('Chromium offer bridged to a plain RTP phone and back, payloads checked b
   t.equal((await relay.query({ callId: 'chromium-offers' })).engine, 'workers', 'the call runs on the TypeScript workers (ICE and DTLS)');
 });
 
+t.test('plain RTP phone offer bridged to Chromium as WebRTC, payloads checked both ways', async (t) => {
+  const page = await openPage(t);
+  const { ng, relay } = await startRelay(t, PORT_BASE + 50, { portMax: PORT_BASE + 99 });
+  const phone = await Phone.open();
+  t.teardown(() => phone.close());
+
+  const phoneOffer = phoneSdp({ address: '127.0.0.1', port: phone.port, extra: [`a=rtcp:${phone.port}`] });
+  const offer = await ng.request({ command: 'offer', 'call-id': 'chromium-answers', 'from-tag': 'phone', sdp: phoneOffer, 'transport-protocol': 'UDP/TLS/RTP/SAVPF', ICE: 'force', 'rtcp-mux': ['offer'] });
+  t.equal(offer.result, 'ok', String(offer['error-reason'] ?? ''));
+  const toBrowser = String(offer.sdp);
+  t.match(toBrowser, /\r\nm=audio \d+ UDP\/TLS\/RTP\/SAVPF 0 8 101\r\n/, 'the browser is offered DTLS-SRTP');
+  for (const attr of ['a=fingerprint:sha-256 ', 'a=setup:actpass', 'a=ice-ufrag:', 'a=ice-pwd:', 'a=candidate:', 'a=rtcp-mux']) t.ok(toBrowser.includes(attr), `the offer to the browser has ${attr}`);
+
+  const browserAnswer = await page.evaluate((sdp) => api().makeAnswer(sdp), toBrowser);
+  t.match(browserAnswer, /\r\nm=audio \d+ UDP\/TLS\/RTP\/SAVPF 0\r\n/, 'the browser answers DTLS-SRTP with PCMU only');
+  t.match(browserAnswer, /\r\na=setup:active\r\n/, 'the browser is the DTLS client, so the relay is the server');
+  const answer = await ng.request({ command: 'answer', 'call-id': 'chromium-answers', 'from-tag': 'phone', 'to-tag': 'browser', sdp: browserAnswer });
+  t.equal(answer.result, 'ok', String(answer['error-reason'] ?? ''));
+  const toPhone = String(answer.sdp);
+  t.match(toPhone, /\r\nm=audio \d+ RTP\/AVP 0\r\n/, 'the phone gets a plain RTP answer, PCMU');
+  t.notMatch(toPhone, /a=(fingerprint|setup|crypto)/, 'and no DTLS or SDES');
+
+  await exchange(t, page, phone, relayEndpoints(toPhone)[0]!.port);
+  t.equal((await relay.query({ callId: 'chromium-answers' })).engine, 'workers', 'the call runs on the TypeScript workers (ICE and DTLS)');
+});

@@ -73,19 +73,23 @@ function senderLines(media: SdpMedia): SdesCrypto[] {
   return usable;
 }
 
+/** The SDES state of both participants of an m= line. */
+export interface SdesParties {
+  offerer: SdesState;
+  answerer: SdesState;
+}
+
+/** The ng options SDES negotiation reads: `transport-protocol`, `SDES` and `OSRTP`. */
+export type SdesRequest = Pick<SignalRequest, 'transportProtocol' | 'sdes' | 'osrtp'>;
+
 /**
  * Offer from `offerer` to `answerer`: remembers what the offerer offered and returns what the answerer
- * is offered. `requested` is the ng `transport-protocol`.
+ * is offered.
  */
-export function offerCrypto(
-  media: SdpMedia,
-  offerer: SdesState,
-  answerer: SdesState,
-  requested: string | undefined,
-  sdes: SdesOptions,
-  osrtp: OsrtpOptions,
-  dtls: DtlsKeying,
-): LegCrypto {
+export function offerCrypto(media: SdpMedia, { offerer, answerer }: SdesParties, req: SdesRequest, dtls: DtlsKeying): LegCrypto {
+  const requested = req.transportProtocol;
+  const sdes = req.sdes ?? {};
+  const osrtp = req.osrtp ?? {};
   const offered = senderLines(media);
   const protocol = offeredProfile(media, requested);
   const secureIn = isSecureProtocol(media.protocol);
@@ -105,20 +109,19 @@ export function offerCrypto(
 }
 
 /**
- * Answer from `answerer` back to `offerer`: settles both legs and returns what the offerer is answered.
- * Sets each side's key pair (null for a plain leg).
+ * Answer from `answerer` back to `offerer`, who offered `offeredProtocol`: settles both legs and returns
+ * what the offerer is answered, with each side's key pair (null for a plain leg).
  */
 export function answerCrypto(
   media: SdpMedia,
-  answerer: SdesState,
-  offerer: SdesState,
+  { offerer, answerer }: SdesParties,
   offeredProtocol: string,
-  requested: string | undefined,
-  sdes: SdesOptions,
-  osrtp: OsrtpOptions,
+  req: SdesRequest,
   dtls: DtlsKeying,
 ): { leg: LegCrypto; answererSrtp: SrtpKeyPair | null; offererSrtp: SrtpKeyPair | null } {
-  const wanted = requested === 'accept' ? undefined : requested;
+  const sdes = req.sdes ?? {};
+  const osrtp = req.osrtp ?? {};
+  const wanted = req.transportProtocol === 'accept' ? undefined : req.transportProtocol;
   // An answerer that chose DTLS-SRTP gets its keys from the handshake, whatever a=crypto it also sent.
   const answered = dtls.recipient ? [] : senderLines(media);
   const answererSrtp = settleAnswerer(media, answered, answerer);

@@ -30,7 +30,7 @@ export const settleTransport: MediaStep = async (ctx, deps) => {
   theirs.sdes ??= newSdesState();
   if (kind === 'offer') {
     const dtlsOut = relayOffersDtls(media, req);
-    const leg = offerCrypto(media, mine.sdes, theirs.sdes, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {}, { sender: dtlsIn !== undefined, recipient: dtlsOut });
+    const leg = offerCrypto(media, { offerer: mine.sdes, answerer: theirs.sdes }, req, { sender: dtlsIn !== undefined, recipient: dtlsOut });
     mine.dtlsParams = dtlsIn;
     if (!dtlsOut) {
       theirs.side.dtls = null;
@@ -45,7 +45,7 @@ export const settleTransport: MediaStep = async (ctx, deps) => {
   const answererDtls = mine.side.dtls ? dtlsIn : undefined;
   const offererDtls = req.dtls === 'off' ? undefined : theirs.dtlsParams;
   const keying = { sender: offererDtls !== undefined, recipient: answererDtls !== undefined };
-  const settled = answerCrypto(media, mine.sdes, theirs.sdes, offeredProtocol, req.transportProtocol, req.sdes ?? {}, req.osrtp ?? {}, keying);
+  const settled = answerCrypto(media, { offerer: theirs.sdes, answerer: mine.sdes }, offeredProtocol, req, keying);
   mine.dtlsParams = answererDtls;
   if (answererDtls) setDtls(mine, sideDtls(setupAgainst(answererDtls.setup), answererDtls.fingerprint));
   else {

@@ -13,6 +13,8 @@ export interface BenchOptions {
   pin: boolean;
   /** Also measure SRTP <-> RTP capacity (needs a loadgen built with libsrtp2). */
   srtp: boolean;
+  /** A built rtpbridge tree to measure beside this one (relay `baseline`). */
+  baseline?: string;
 }
 
 export interface Plans {
@@ -26,18 +28,20 @@ export interface Plans {
 
 export const USAGE = `usage: npm run bench -- [options]
   --quick                fewer, shorter trials (smoke run, under 2 minutes)
-  --relays=LIST          comma-separated, from ${RELAY_NAMES.join(',')} (default: all)
+  --relays=LIST          comma-separated, from ${RELAY_NAMES.join(',')} (default: all but baseline)
   --reps=N               repetitions, relays interleaved within each (default 1)
   --sizing               calls per core and how many relays a media tier needs
   --tier-calls=N         tier size for --sizing (default 10000 concurrent calls)
   --json                 machine-readable output on stdout
   --no-pin               do not pin the relay to CPU 1 and the generator to CPU 0
+  --baseline=DIR         also measure the rtpbridge built in DIR (its native addon), e.g. a
+                         git worktree of an earlier commit after npm ci: before/after in one run
   --srtp                 also measure capacity with SDES-SRTP callers bridged to plain callees
                          (needs libsrtp2-dev for the generator), as a ratio to plain capacity
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const o: BenchOptions = { quick: false, relays: [...RELAY_NAMES], sizing: false, tierCalls: 10_000, json: false, reps: 1, pin: true, srtp: false };
+  const o: BenchOptions = { quick: false, relays: RELAY_NAMES.filter((n) => n !== 'baseline'), sizing: false, tierCalls: 10_000, json: false, reps: 1, pin: true, srtp: false };
   for (const arg of argv) {
     const [key, value] = arg.split('=', 2) as [string, string | undefined];
     if (key === '--quick') o.quick = true;
@@ -48,8 +52,11 @@ export function parseOptions(argv: string[]): BenchOptions {
     else if (key === '--reps') o.reps = positiveInt(key, value);
     else if (key === '--tier-calls') o.tierCalls = positiveInt(key, value);
     else if (key === '--relays') o.relays = relayList(value ?? '');
+    else if (key === '--baseline' && value) o.baseline = value;
     else throw new Error(arg === '--help' || arg === '-h' ? '' : `unknown option ${arg}`);
   }
+  // The baseline runs right after this tree's native relay, so the two meet the same machine state.
+  if (o.baseline && !o.relays.includes('baseline')) o.relays.splice(o.relays.indexOf('native') + 1, 0, 'baseline');
   return o;
 }
 

@@ -6,7 +6,7 @@ import { exited, spawnTracked, stopChild } from './children.js';
 import { NgClient } from './ng-client.js';
 import { BUILD, LOGS, REPO } from './paths.js';
 
-export const RELAY_NAMES = ['native', 'workers', 'naive', 'rtpengine'] as const;
+export const RELAY_NAMES = ['native', 'workers', 'baseline', 'naive', 'rtpengine'] as const;
 export type RelayName = (typeof RELAY_NAMES)[number];
 
 /**
@@ -29,8 +29,14 @@ interface RelaySpec {
 
 const media = [`--port-min=${MEDIA_PORTS.min}`, `--port-max=${MEDIA_PORTS.max}`];
 
-function rtpbridge(ngPort: number): string[] {
-  return [process.execPath, join(REPO, 'dist/bin/rtpbridge.js'), '--foreground', '--interface=127.0.0.1',
+/** Another built rtpbridge tree (`--baseline=DIR`, e.g. a git worktree of an earlier commit), run with its addon. */
+let baselineTree: string | undefined;
+export function setBaselineTree(dir: string): void {
+  baselineTree = dir;
+}
+
+function rtpbridge(ngPort: number, tree = REPO): string[] {
+  return [process.execPath, join(tree, 'dist/bin/rtpbridge.js'), '--foreground', '--interface=127.0.0.1',
     `--listen-ng=127.0.0.1:${ngPort}`, ...media, '--delete-delay=0', '--timeout=600', '--num-threads=1'];
 }
 
@@ -51,6 +57,18 @@ const SPECS: Record<RelayName, RelaySpec> = {
     unavailable: () => undefined,
     argv: () => rtpbridge(22302),
     env: { RTPBRIDGE_NATIVE: '0' },
+  },
+  baseline: {
+    label: 'baseline native',
+    ngPort: 22305,
+    unavailable: () => {
+      if (baselineTree === undefined) return 'no --baseline=DIR given';
+      return existsSync(join(baselineTree, 'build/Release/rtpbridge_native.node')) && existsSync(join(baselineTree, 'dist/bin/rtpbridge.js'))
+        ? undefined
+        : `${baselineTree} has no built dist/ and addon (npm ci there)`;
+    },
+    argv: () => rtpbridge(22305, baselineTree),
+    env: { RTPBRIDGE_NATIVE: '1' },
   },
   naive: {
     label: 'naive Node',

@@ -8,7 +8,7 @@
  */
 import { parseOptions, plans, USAGE, type Plans } from './cli.js';
 import { buildLoadgen, machine } from './machine.js';
-import { relayLabel, relayUnavailable, startRelay, type RelayName } from './relays.js';
+import { relayLabel, relayUnavailable, setBaselineTree, startRelay, type RelayName } from './relays.js';
 import { json, table, type RelayRun, type Repetition } from './report.js';
 import { searchMax } from './search.js';
 import { runTrial, type TrialResult } from './trial.js';
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     process.exitCode = message ? 2 : 0;
     return;
   }
+  if (options.baseline) setBaselineTree(options.baseline);
   const loadgen = buildLoadgen();
   const p = plans(options.quick);
   const notes: string[] = [];

@@ -32,10 +32,8 @@ SideId sideArg(const Napi::Value& v) { return SideId(v.As<Napi::Number>().Double
 
 Learning learningArg(const Napi::Value& v) {
   std::string mode = v.As<Napi::String>().Utf8Value();
-  if (mode == "off") return Learning::Off;
-  if (mode == "immediate") return Learning::Immediate;
-  if (mode == "delayed") return Learning::Delayed;
-  if (mode == "heuristic") return Learning::Heuristic;
+  for (size_t i = 0; i < kLearningModes; i++)
+    if (mode == kLearningNames[i]) return Learning(i);
   throw Napi::TypeError::New(v.Env(), "unknown endpoint-learning mode " + mode);
 }
 
@@ -139,7 +137,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
                         InstanceMethod<&Engine::lastPackets>("lastPackets"),
                         InstanceMethod<&Engine::counters>("counters"), InstanceMethod<&Engine::close>("close"),
                         StaticValue("configKeys", stringList(env, kConfigKeys, sizeof kConfigKeys / sizeof kConfigKeys[0])),
-                        StaticValue("dropReasons", stringList(env, kDropNames, kDropReasons))});
+                        StaticValue("dropReasons", stringList(env, kDropNames, kDropReasons)),
+                        StaticValue("learningModes", stringList(env, kLearningNames, kLearningModes))});
   }
 
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {

@@ -14,7 +14,11 @@ namespace rtpbridge {
 
 using SideId = int64_t;
 
+// Endpoint-learning modes, in the order and words of src/shared/vocabulary.ts's ENDPOINT_LEARNING
+// (test/drop-reasons.test.ts compares them through Engine.learningModes).
 enum class Learning : uint8_t { Off, Immediate, Delayed, Heuristic };
+constexpr const char* kLearningNames[] = {"off", "immediate", "delayed", "heuristic"};
+constexpr size_t kLearningModes = sizeof kLearningNames / sizeof kLearningNames[0];
 
 struct Policy {
   Learning mode = Learning::Delayed;

@@ -1,14 +1,14 @@
 /**
  * What both engines share is described once and checked here: the drop reasons (src/shared/vocabulary.ts
- * and native/drops.h) and the object the addon's configure() takes (src/dataplane/native.ts and
- * native/engine.cc's key list).
+ * and native/drops.h), the learning modes, and the object the addon's configure() takes
+ * (src/dataplane/native.ts and native/engine.cc's key list).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
 import { nativeSideConfig, type EngineClass } from '../src/dataplane/native.js';
 import { learningPolicy } from '../src/dataplane/policy.js';
-import { DROP_REASONS } from '../src/shared/vocabulary.js';
+import { DROP_REASONS, ENDPOINT_LEARNING } from '../src/shared/vocabulary.js';
 
 const header = readFileSync(new URL('../native/drops.h', import.meta.url), 'utf8');
 
@@ -27,6 +27,7 @@ t.test('the built addon counts the same reasons and takes the config native.ts b
     return;
   }
   t.same(Engine.dropReasons, [...DROP_REASONS]);
+  t.same(Engine.learningModes, [...ENDPOINT_LEARNING]);
   const sample = nativeSideConfig({
     sinks: [2],
     mux: false,

@@ -81,6 +81,7 @@ export type EngineClass = {
   /** The keys configure() takes, and the drop reasons the addon counts, in its own words (native/engine.cc). */
   readonly configKeys: readonly string[];
   readonly dropReasons: readonly string[];
+  readonly learningModes: readonly string[];
 };
 
 /** Both src/dataplane (tests) and dist/dataplane (installed) sit two levels below the package root. */

@@ -114,8 +114,8 @@ t.test('interoperates with libsrtp2 in both directions, across a sequence-number
   const bin = compileReference();
   // 65533..65535 then 0..2: ROC goes to 1 mid-stream, and the tag covers the ROC.
   const seqs = [65533, 65534, 65535, 0, 1, 2];
-  // libsrtp has no NULL_HMAC_SHA1_32 policy; Debian's NSS-backed libsrtp2 2.5 derives AES-192 session
-  // keys differently from rtpengine and from us (we match rtpengine; see test/srtp-rtpengine.test.ts).
+  // libsrtp has no NULL_HMAC_SHA1_32 policy; libsrtp2 before 2.8 derives AES-192 session keys wrongly
+  // (its issue #763); we match RFC 6188 §7.4 (test/srtp-rfc-vectors.test.ts) and rtpengine.
   const skip = new Set(['NULL_HMAC_SHA1_32', 'AES_192_CM_HMAC_SHA1_80', 'AES_192_CM_HMAC_SHA1_32']);
   for (const suite of SRTP_SUITES.filter((s) => !skip.has(s.name))) {
     const m = material(suite);

@@ -10,6 +10,7 @@ import { SrtpContext } from '../src/srtp/context.js';
 import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
 import { SRTP_SUITES } from '../src/srtp/suites.js';
 import { Phone, canBind, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
+import { requireTool } from './helpers/tools.js';
 
 const BASE = 28000;
 const LOCAL = '127.0.0.1';
@@ -19,12 +20,9 @@ let nextSide = 1;
 // is its own process, so this changes nothing for the others).
 delete process.env.RTPBRIDGE_NATIVE;
 const probe = loadNativeDataPlane(1);
-if (!probe) {
-  // CI builds the addon; a missing one there is a broken build, elsewhere just a machine without a compiler.
-  if (process.env.CI) t.fail('the native addon is not built (build/Release/rtpbridge_native.node)');
-  else t.plan(0, 'native addon not built: run `npx node-gyp rebuild`');
-} else {
-  void probe.close();
+// .ci/run builds the addon; a missing one there is a broken build, elsewhere just a machine without a compiler.
+if (requireTool(t, 'the native addon (build/Release/rtpbridge_native.node)', probe !== undefined, 'run `npx node-gyp rebuild`')) {
+  void probe!.close();
   run();
 }
 

@@ -12,6 +12,7 @@ import t from 'tap';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, sleep } from './helpers/media.js';
 import { relayEndpoints } from './helpers/sdp.js';
+import { requireTool } from './helpers/tools.js';
 
 const PORT_BASE = 29100;
 const CHROMIUM = '/usr/bin/chromium';
@@ -33,7 +34,7 @@ window.inbound = async () => {
 </script>`;
 
 t.test('Chromium offer bridged to a plain RTP phone and back', async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+  if (!requireTool(t, CHROMIUM, existsSync(CHROMIUM), 'apt-get install chromium')) return;
   const { ng } = await startRelay(t, PORT_BASE, { portMax: PORT_BASE + 99 });
   const phone = await Phone.open();
   t.teardown(() => phone.close());

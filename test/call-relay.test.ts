@@ -4,16 +4,14 @@ import { startRelay } from './helpers/fixture.js';
 import { freed, Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 21000;
-
 
 t.test('ping answers pong', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE);
+  const { ng } = await startRelay(t);
   t.same(await ng.request({ command: 'ping' }), { result: 'pong' });
 });
 
 t.test('offer/answer relays RTP and RTCP both ways and query reports it', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE);
+  const { ng } = await startRelay(t);
   const alice = await Phone.open();
   const aliceRtcp = await Phone.open('127.0.0.1', alice.port + 1).catch(() => undefined);
   const bob = await Phone.open();
@@ -81,7 +79,7 @@ t.test('offer/answer relays RTP and RTCP both ways and query reports it', async 
 });
 
 t.test('re-offer keeps ports; re-INVITE from the callee (tags swapped) too', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 200);
+  const { ng } = await startRelay(t);
   const alice = await Phone.open();
   const bob = await Phone.open();
   const bob2 = await Phone.open();
@@ -106,7 +104,7 @@ t.test('re-offer keeps ports; re-INVITE from the callee (tags swapped) too', asy
 });
 
 t.test('forking: two answers with different to-tags, media follows the latest', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 400);
+  const { ng } = await startRelay(t);
   const alice = await Phone.open();
   const fork1 = await Phone.open();
   const fork2 = await Phone.open();
@@ -127,7 +125,7 @@ t.test('forking: two answers with different to-tags, media follows the latest', 
 });
 
 t.test('audio+video with a rejected stream and media-level c=', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 600);
+  const { ng } = await startRelay(t);
   const sdp = phoneSdp({ address: '127.0.0.1', port: 4000, video: 0, sessionConnection: false });
   const offer = await ng.request({ command: 'offer', 'call-id': 'c4', 'from-tag': 'A', sdp });
   t.equal(offer.result, 'ok');
@@ -145,7 +143,7 @@ t.test('audio+video with a rejected stream and media-level c=', async (t) => {
 });
 
 t.test('NAT: the real source is learned from the first packets', async (t) => {
-  const { ng, relay } = await startRelay(t, PORT_BASE + 800, { endpointLearning: 'immediate' });
+  const { ng, relay } = await startRelay(t, { endpointLearning: 'immediate' });
   const alice = await Phone.open();
   const aliceBehindNat = await Phone.open();
   const bob = await Phone.open();
@@ -170,7 +168,7 @@ t.test('NAT: the real source is learned from the first packets', async (t) => {
 });
 
 t.test('strict-source drops and counts packets from other sources after learning', async (t) => {
-  const { ng, relay } = await startRelay(t, PORT_BASE + 1000, { endpointLearning: 'immediate' });
+  const { ng, relay } = await startRelay(t, { endpointLearning: 'immediate' });
   const alice = await Phone.open();
   const intruder = await Phone.open();
   const bob = await Phone.open();
@@ -193,7 +191,7 @@ t.test('strict-source drops and counts packets from other sources after learning
 });
 
 t.test('SIP-source-address uses received-from; trust-address uses the SDP', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 1200);
+  const { ng } = await startRelay(t);
   const base = { 'call-id': 'c8', 'from-tag': 'A', 'received from': ['IP4', '127.0.0.9'] };
   await ng.request({ command: 'offer', ...base, flags: ['SIP-source-address'], sdp: phoneSdp({ address: '127.0.0.1', port: 5000 }) });
   let q = await ng.request({ command: 'query', 'call-id': 'c8' });
@@ -207,7 +205,7 @@ t.test('SIP-source-address uses received-from; trust-address uses the SDP', asyn
 });
 
 t.test('retransmitted cookie replays the identical reply without re-executing', async (t) => {
-  const { ng, relay } = await startRelay(t, PORT_BASE + 1400);
+  const { ng, relay } = await startRelay(t);
   const created: string[] = [];
   relay.on('call:created', (e) => created.push(e.callId));
   const body = { command: 'offer', 'call-id': 'c9', 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 6000 }) };
@@ -223,7 +221,7 @@ t.test('retransmitted cookie replays the identical reply without re-executing', 
 });
 
 t.test('query with a superseded fork tag still describes the call (Kamailio $rtpstat)', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 1600);
+  const { ng } = await startRelay(t);
   const base = { 'call-id': 'qf', 'from-tag': 'A' };
   await ng.request({ command: 'offer', ...base, sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
   await ng.request({ command: 'answer', ...base, 'to-tag': 'F1', sdp: phoneSdp({ address: '127.0.0.1', port: 4100 }) });

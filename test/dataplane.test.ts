@@ -3,10 +3,9 @@ import t from 'tap';
 import { Relay } from '../src/relay.js';
 import { WorkerDataPlane } from '../src/dataplane/workers.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
+import { mediaPorts } from './helpers/ports.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { nativeAddonBuilt, requireAll } from './helpers/tools.js';
-
-const PORT_BASE = 26800;
 
 async function twoPartyCall(relay: Relay, callId: string) {
   const [alice, bob] = await Promise.all([Phone.open(), Phone.open()]);
@@ -16,7 +15,7 @@ async function twoPartyCall(relay: Relay, callId: string) {
 }
 
 t.test('counters in query and statistics are exact right after the packets', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE, portMax: PORT_BASE + 49, threads: 2 });
+  const relay = new Relay({ ...(await mediaPorts(50)), threads: 2 });
   t.teardown(() => relay.close());
   const c = await twoPartyCall(relay, 'exact');
   t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
@@ -38,7 +37,7 @@ t.test('counters in query and statistics are exact right after the packets', asy
 });
 
 t.test('calls are spread over the forwarding threads and all relay', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE + 50, portMax: PORT_BASE + 99, threads: 2 });
+  const relay = new Relay({ ...(await mediaPorts(50)), threads: 2 });
   t.teardown(() => relay.close());
   const calls = [await twoPartyCall(relay, 'one'), await twoPartyCall(relay, 'two')];
   t.teardown(() => calls.forEach((c) => [c.alice, c.bob].forEach((p) => p.close())));
@@ -53,7 +52,7 @@ t.test('calls are spread over the forwarding threads and all relay', async (t) =
 
 t.test('a forwarding worker that dies is replaced and media resumes within 1 s', async (t) => {
   const dataPlane = new WorkerDataPlane(1);
-  const relay = new Relay({ portMin: PORT_BASE + 100, portMax: PORT_BASE + 149, endpointLearning: 'immediate' }, { dataPlane });
+  const relay = new Relay({ ...(await mediaPorts(50)), endpointLearning: 'immediate' }, { dataPlane });
   t.teardown(() => relay.close());
   const c = await twoPartyCall(relay, 'phoenix');
   t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
@@ -82,7 +81,7 @@ t.test('a forwarding worker that dies is replaced and media resumes within 1 s',
 });
 
 t.test('statistics report packet rates per second', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE + 150, portMax: PORT_BASE + 199, threads: 1 });
+  const relay = new Relay({ ...(await mediaPorts(50)), threads: 1 });
   t.teardown(() => relay.close());
   const c = await twoPartyCall(relay, 'rate');
   t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
@@ -97,7 +96,7 @@ t.test('statistics report packet rates per second', async (t) => {
 });
 
 t.test('the engine is the native addon (with workers beside it for SRTP) when built, TypeScript workers with RTPBRIDGE_NATIVE=0', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE + 200, portMax: PORT_BASE + 249, threads: 1 });
+  const relay = new Relay({ ...(await mediaPorts(50)), threads: 1 });
   t.teardown(() => relay.close());
   const expected = process.env.RTPBRIDGE_NATIVE === '0' || (!nativeAddonBuilt() && !requireAll()) ? 'workers' : 'native+workers';
   // Under RTPBRIDGE_TEST_REQUIRE_ALL=1 (.ci/run) the addon must have been built: a silent fallback would

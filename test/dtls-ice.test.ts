@@ -1,5 +1,5 @@
 /**
- * DTLS-SRTP and ICE-lite end to end (ports 28500-28799, 30 per test): a WebRTC-like peer (werift DTLS, our STUN
+ * DTLS-SRTP and ICE-lite end to end: a WebRTC-like peer (werift DTLS, our STUN
  * codec, SRTP) bridged through the relay's ng offer/answer to a plain RTP phone, with real packets.
  */
 import t, { type Test } from 'tap';
@@ -10,14 +10,6 @@ import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import type { NgClient } from './helpers/ng-client.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { WebrtcPeer, type RelayIce } from './helpers/webrtc-peer.js';
-
-const PORT_BASE = 28500;
-
-/** Each test gets its own 30 ports: files run in parallel and the ranges above belong to other files. */
-function relayAt(t: Test, slot: number, options: Parameters<typeof startRelay>[2] = {}, deps: Parameters<typeof startRelay>[4] = {}) {
-  const base = PORT_BASE + slot * 30;
-  return startRelay(t, base, { portMax: base + 29, ...options }, '127.0.0.1:0', deps);
-}
 
 async function peers(t: Test): Promise<{ web: WebrtcPeer; sip: Phone }> {
   const web = await WebrtcPeer.open();
@@ -76,7 +68,7 @@ async function media(t: Test, web: WebrtcPeer, sip: Phone, webPort: number, sipP
 }
 
 t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and back', async (t) => {
-  const { ng } = await relayAt(t, 0);
+  const { ng } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toSip, toWeb, webPort, sipPort } = await bridge(ng, 'w1', web, sip, { DTLS: 'passive' });
 
@@ -109,7 +101,7 @@ t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and ba
 });
 
 t.test('default DTLS role: the relay is active (client) and connects after the nomination', async (t) => {
-  const { ng } = await relayAt(t, 1);
+  const { ng } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w2', web, sip);
   t.match(toWeb, /\r\na=setup:active\r\n/, 'actpass offer answered active, as rtpengine does');
@@ -120,7 +112,7 @@ t.test('default DTLS role: the relay is active (client) and connects after the n
 });
 
 t.test('a certificate that does not match a=fingerprint gets no keys: media is dropped, never forwarded', async (t) => {
-  const { ng } = await relayAt(t, 2);
+  const { ng } = await startRelay(t);
   const { web, sip } = await peers(t);
   const wrong = web.fingerprint.replace(/^../, web.fingerprint.startsWith('00') ? '11' : '00');
   const { toWeb, webPort } = await bridge(ng, 'w3', web, sip, { DTLS: 'passive' }, web.offer('actpass', wrong));
@@ -135,7 +127,7 @@ t.test('a certificate that does not match a=fingerprint gets no keys: media is d
 });
 
 t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=force, the callee starts DTLS', async (t) => {
-  const { ng } = await relayAt(t, 3);
+  const { ng } = await startRelay(t);
   const { web, sip } = await peers(t);
   const offer = await ng.request({
     command: 'offer',
@@ -160,7 +152,7 @@ t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=fo
 });
 
 t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, media follows the nominated one', async (t) => {
-  const { ng } = await relayAt(t, 5, {
+  const { ng } = await startRelay(t, {
     interfaces: [{ name: 'default', addresses: [{ local: '127.0.0.1', advertised: '127.0.0.1', family: 'IP4' }, { local: '::1', advertised: '::1', family: 'IP6' }] }],
   });
   const web = await WebrtcPeer.open('::1');
@@ -182,7 +174,7 @@ t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, medi
 
 t.test('a forwarding worker that dies comes back with the DTLS-SRTP keys: no new handshake needed', async (t) => {
   const dataPlane = new WorkerDataPlane(1);
-  const { ng, relay } = await relayAt(t, 6, {}, { dataPlane });
+  const { ng, relay } = await startRelay(t, {}, '127.0.0.1:0', { dataPlane });
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w8', web, sip, { DTLS: 'passive' });
   await nominate(t, web, webPort, iceOf(toWeb));
@@ -205,7 +197,7 @@ t.test('a forwarding worker that dies comes back with the DTLS-SRTP keys: no new
 });
 
 t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and counted, the other call carries on', async (t) => {
-  const { ng } = await relayAt(t, 4);
+  const { ng } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w5', web, sip, { DTLS: 'passive' });
   await nominate(t, web, webPort, iceOf(toWeb));

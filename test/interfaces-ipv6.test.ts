@@ -4,7 +4,6 @@ import { startRelay } from './helpers/fixture.js';
 import { Phone, rtpPacket } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 22000;
 const dualStack = [
   {
     name: 'default',
@@ -16,12 +15,12 @@ const dualStack = [
 ];
 
 t.test('ng over an IPv6 listener', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE, { interfaces: dualStack }, '[::1]:0');
+  const { ng } = await startRelay(t, { interfaces: dualStack }, '[::1]:0');
   t.same(await ng.request({ command: 'ping' }), { result: 'pong' });
 });
 
 t.test('IPv6 call end to end', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 200, { interfaces: dualStack });
+  const { ng } = await startRelay(t, { interfaces: dualStack });
   const alice = await Phone.open('::1');
   const bob = await Phone.open('::1');
   t.teardown(() => [alice, bob].forEach((p) => p.close()));
@@ -38,7 +37,7 @@ t.test('IPv6 call end to end', async (t) => {
 });
 
 t.test('address family bridges an IPv4 caller to an IPv6 callee', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 400, { interfaces: dualStack });
+  const { ng } = await startRelay(t, { interfaces: dualStack });
   const alice = await Phone.open('127.0.0.1');
   const bob = await Phone.open('::1');
   t.teardown(() => [alice, bob].forEach((p) => p.close()));
@@ -61,7 +60,7 @@ t.test('direction picks named interfaces and the advertised address', async (t) 
     { name: 'ext', addresses: [{ local: '127.0.0.2', advertised: '127.0.0.2', family: 'IP4' as const }] },
     { name: 'nat', addresses: [{ local: '127.0.0.3', advertised: '198.51.100.7', family: 'IP4' as const }] },
   ];
-  const { ng } = await startRelay(t, PORT_BASE + 600, { interfaces });
+  const { ng } = await startRelay(t, { interfaces });
   const alice = await Phone.open('127.0.0.1');
   const bob = await Phone.open('127.0.0.2');
   t.teardown(() => [alice, bob].forEach((p) => p.close()));

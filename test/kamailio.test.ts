@@ -23,8 +23,6 @@ import { requireTool } from './helpers/tools.js';
 import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
 import type { NgDict } from '../src/ng/message.js';
 
-const PORT_BASE = 27000;
-const PORT_MAX = PORT_BASE + 199;
 const FIXTURES = fileURLToPath(new URL('./fixtures/kamailio/', import.meta.url));
 /** How long the UAC holds the call between ACK and BYE; the RTP exchange happens in this window. */
 const HOLD_MS = 3000;
@@ -203,7 +201,7 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
 
   // 1. The relay, with delete-delay 0 so Kamailio's rtpengine_delete frees the call at once. Every
   // ng exchange is recorded: what Kamailio really sends is the point of this test.
-  const { relay, server, ngPort } = await startRelay(t, PORT_BASE, { deleteDelay: 0 });
+  const { relay, server, ngPort, ports } = await startRelay(t, { deleteDelay: 0 });
   const ngLog: Ng[] = [];
   const execute = server.commands.execute.bind(server.commands);
   server.commands.execute = async (dict: NgDict, controller: string) => {
@@ -300,7 +298,7 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   const callerFacing = rtpPort(fromTag);
   const calleeFacing = rtpPort(toTag);
   for (const [who, port] of [['caller', callerFacing], ['callee', calleeFacing]] as const) {
-    t.ok(port >= PORT_BASE && port <= PORT_MAX, `${who}-facing relay port ${port} is in the relay's range`);
+    t.ok(port >= ports.portMin && port <= ports.portMax, `${who}-facing relay port ${port} is in the relay's range`);
   }
 
   // What each SIP endpoint actually received after Kamailio rewrote the SDP.

@@ -1,6 +1,7 @@
 /** `import ... from 'rtpbridge'` as an embedding service would write it: the package's own exports map. */
 import t from 'tap';
 import { existsSync } from 'node:fs';
+import { mediaPorts } from './helpers/ports.js';
 
 t.test('the package entry point exposes the typed API', async (t) => {
   const lib = await import('rtpbridge');
@@ -8,7 +9,7 @@ t.test('the package entry point exposes the typed API', async (t) => {
     t.ok(name in lib, `exports ${name}`);
   }
   t.ok(existsSync(new URL('../dist/index.d.ts', import.meta.url)), 'type declarations are built');
-  const relay = new lib.Relay({ portMin: 28900, portMax: 28999 });
+  const relay = new lib.Relay(await mediaPorts());
   t.teardown(() => relay.close());
   await t.rejects(relay.query({ callId: 'none' }), { code: 'CALL_NOT_FOUND' });
   const err = await relay.query({ callId: 'none' }).catch((e: unknown) => e);

@@ -5,7 +5,6 @@ import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { decode } from '../src/ng/bencode.js';
 
-const PORT_BASE = 24000;
 const goodSdp = phoneSdp({ address: '127.0.0.1', port: 10000 });
 const offer = (extra: Record<string, unknown>) => ({ command: 'offer', 'call-id': 'bad', 'from-tag': 'A', sdp: goodSdp, ...extra });
 const without = (key: string) => {
@@ -78,7 +77,7 @@ const dicts: Array<[string, Record<string, unknown>, RegExp]> = [
 
 t.test(`${raw.length + dicts.length} malformed messages each get an error reply`, async (t) => {
   t.ok(raw.length + dicts.length >= 30);
-  const { ng, relay } = await startRelay(t, PORT_BASE);
+  const { ng, relay } = await startRelay(t);
   let n = 0;
   for (const [name, input, reason] of raw) {
     const cookie = `raw${n++}`;
@@ -102,13 +101,13 @@ t.test(`${raw.length + dicts.length} malformed messages each get an error reply`
 });
 
 t.test('a datagram without any cookie is dropped and the server keeps answering', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 200);
+  const { ng } = await startRelay(t);
   await t.rejects(ng.raw('', 300), /no ng reply/);
   t.same(await ng.request({ command: 'ping' }), { result: 'pong' });
 });
 
 t.test('after the barrage a normal call still works end to end', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 400);
+  const { ng } = await startRelay(t);
   for (const [, dict] of dicts) await ng.request(dict);
   const alice = await Phone.open();
   const bob = await Phone.open();
@@ -128,7 +127,7 @@ t.test('after the barrage a normal call still works end to end', async (t) => {
 });
 
 t.test('an SDP port with no room for RTCP above it costs RTCP, not the relay', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 600);
+  const { ng } = await startRelay(t);
   const bob = await Phone.open();
   t.teardown(() => bob.close());
   const o = await ng.request({ command: 'offer', 'call-id': 'edge', 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 65535 }) });

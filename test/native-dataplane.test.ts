@@ -1,4 +1,4 @@
-/** The native addon's data plane driven directly, against real UDP sockets (ports 28000-28499). */
+/** The native addon's data plane driven directly, against real UDP sockets. */
 import t, { type Test } from 'tap';
 import { RelayError } from '../src/errors.js';
 import { loadNativeDataPlane } from '../src/dataplane/native.js';
@@ -10,9 +10,11 @@ import { SrtpContext } from '../src/srtp/context.js';
 import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
 import { SRTP_SUITES } from '../src/srtp/suites.js';
 import { Phone, canBind, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
+import { mediaPorts } from './helpers/ports.js';
 import { requireTool } from './helpers/tools.js';
 
-const BASE = 28000;
+/** The tests bind pairs at fixed offsets from here, up to about BASE + 290 (the SRTP suite loop). */
+const { portMin: BASE } = await mediaPorts(400);
 const LOCAL = '127.0.0.1';
 let nextSide = 1;
 

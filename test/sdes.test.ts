@@ -11,8 +11,6 @@ import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import type { NgClient } from './helpers/ng-client.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 29200;
-
 interface CryptoLine {
   tag: number;
   suite: string;
@@ -72,7 +70,7 @@ async function answer(ng: NgClient, callId: string, sdp: string, extra: Record<s
 }
 
 t.test('plain caller to an SRTP callee: every suite offered in rtpengine order, the answer picks one', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE);
+  const { ng } = await startRelay(t);
   const caller = await phone(t);
   const callee = await phone(t);
   const o = await offer(ng, 'p2s', sdpFor(caller), { 'transport-protocol': 'RTP/SAVP' });
@@ -102,7 +100,7 @@ t.test('plain caller to an SRTP callee: every suite offered in rtpengine order, 
 });
 
 t.test('SRTP caller to a plain callee, GCM and HMAC suites; tampered packets dropped and counted', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 40);
+  const { ng } = await startRelay(t);
   for (const name of ['AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_256_GCM', 'AES_192_CM_HMAC_SHA1_80']) {
     const suite = suiteByName(name)!;
     const caller = await phone(t);
@@ -137,7 +135,7 @@ t.test('SRTP caller to a plain callee, GCM and HMAC suites; tampered packets dro
 });
 
 t.test('SDES-only, SDES-no, SDES-nonew, SDES-pad, SDES-lifetime and session parameters shape the offer', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 80);
+  const { ng } = await startRelay(t);
   const p = await phone(t);
   const suites = async (callId: string, extra: Record<string, unknown>, sdp = sdpFor(p)) =>
     cryptoLines(String((await offer(ng, callId, sdp, { 'transport-protocol': 'RTP/SAVP', ...extra })).sdp));
@@ -158,7 +156,7 @@ t.test('SDES-only, SDES-no, SDES-nonew, SDES-pad, SDES-lifetime and session para
 });
 
 t.test('OSRTP: offer turns a plain offer opportunistic; a plain answer falls back, accept forces SRTP', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 120);
+  const { ng } = await startRelay(t);
   const caller = await phone(t);
   const callee = await phone(t);
   const o = await offer(ng, 'os1', sdpFor(caller), { OSRTP: ['offer'], SDES: ['only-AES_CM_128_HMAC_SHA1_80'] });
@@ -187,7 +185,7 @@ t.test('OSRTP: offer turns a plain offer opportunistic; a plain answer falls bac
 });
 
 t.test('SRTP on both legs with different suites: the relay re-encrypts', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 160);
+  const { ng } = await startRelay(t);
   const caller = await phone(t);
   const callee = await phone(t);
   const s1 = suiteByName('AES_CM_128_HMAC_SHA1_80')!;
@@ -211,7 +209,7 @@ t.test('SRTP on both legs with different suites: the relay re-encrypts', async (
 });
 
 t.test('bad crypto: clear ng errors, and the call survives', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 180);
+  const { ng } = await startRelay(t);
   const p = await phone(t);
   const bad = await offer(ng, 'bad1', sdpFor(p, ['a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=', 'a=crypto:2 NOT_A_SUITE inline:AAAA', 'a=crypto:x'], 'RTP/SAVP'), {
     'transport-protocol': 'RTP/AVP',

@@ -1,5 +1,5 @@
 /**
- * The WebRTC bridge with a real browser (ports 29100-29199): headless Chromium with a fake microphone
+ * The WebRTC bridge with a real browser: headless Chromium with a fake microphone
  * offers UDP/TLS/RTP/SAVPF + ICE + rtcp-mux; the offer and answer go through rtpbridge's ng interface
  * to a plain RTP/AVP phone in this test. The phone must receive decrypted RTP, and what it sends back
  * must show up in the browser's getStats() as inbound packets. Needs `apt-get install chromium`.
@@ -14,7 +14,6 @@ import { Phone, sleep } from './helpers/media.js';
 import { relayEndpoints } from './helpers/sdp.js';
 import { requireTool } from './helpers/tools.js';
 
-const PORT_BASE = 29100;
 const CHROMIUM = '/usr/bin/chromium';
 
 /** The page: a peer connection with the fake microphone; the test drives it through these globals. */
@@ -35,7 +34,7 @@ window.inbound = async () => {
 
 t.test('Chromium offer bridged to a plain RTP phone and back', async (t) => {
   if (!requireTool(t, CHROMIUM, existsSync(CHROMIUM), 'apt-get install chromium')) return;
-  const { ng } = await startRelay(t, PORT_BASE, { portMax: PORT_BASE + 99 });
+  const { ng } = await startRelay(t);
   const phone = await Phone.open();
   t.teardown(() => phone.close());
 

@@ -1,5 +1,6 @@
 /** End to end over real UDP: ng offer/answer, then RTP and RTCP through the relay's ports both ways. */
 import t from 'tap';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { freed, Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
@@ -11,7 +12,7 @@ t.test('ping answers pong', async (t) => {
 });
 
 t.test('offer/answer relays RTP and RTCP both ways and query reports it', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const alice = await Phone.open();
   const aliceRtcp = await Phone.open('127.0.0.1', alice.port + 1).catch(() => undefined);
   const bob = await Phone.open();
@@ -68,6 +69,7 @@ t.test('offer/answer relays RTP and RTCP both ways and query reports it', async 
   t.type(q['last signal'], 'number');
 
   t.same((await ng.request({ command: 'list' })).calls, ['c1']);
+  await expectEngine(t, relay, 'c1', { handshakes: false });
 
   const del = await ng.request({ command: 'delete', 'call-id': 'c1', 'from-tag': 'A', 'delete delay': 0 });
   t.equal(del.result, 'ok');
@@ -79,7 +81,7 @@ t.test('offer/answer relays RTP and RTCP both ways and query reports it', async 
 });
 
 t.test('re-offer keeps ports; re-INVITE from the callee (tags swapped) too', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const alice = await Phone.open();
   const bob = await Phone.open();
   const bob2 = await Phone.open();
@@ -101,10 +103,11 @@ t.test('re-offer keeps ports; re-INVITE from the callee (tags swapped) too', asy
   t.equal(bob.received.length, 0, 'media goes to the new callee address');
   const q = await ng.request({ command: 'query', 'call-id': 'c2' });
   t.same(Object.keys(q.tags as object).sort(), ['A', 'B']);
+  await expectEngine(t, relay, 'c2', { handshakes: false });
 });
 
 t.test('forking: two answers with different to-tags, media follows the latest', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const alice = await Phone.open();
   const fork1 = await Phone.open();
   const fork2 = await Phone.open();
@@ -122,6 +125,7 @@ t.test('forking: two answers with different to-tags, media follows the latest', 
   await alice.waitFor(1);
   const q = await ng.request({ command: 'query', 'call-id': 'c3' });
   t.equal((q.tags as any).A['in dialogue with'], 'F2');
+  await expectEngine(t, relay, 'c3', { handshakes: false });
 });
 
 t.test('audio+video with a rejected stream and media-level c=', async (t) => {
@@ -165,6 +169,7 @@ t.test('NAT: the real source is learned from the first packets', async (t) => {
   t.equal(s.endpoint.port, aliceBehindNat.port);
   t.equal(s['advertised endpoint'].port, alice.port);
   t.ok(s.flags.includes('confirmed'));
+  await expectEngine(t, relay, 'c6', { handshakes: false });
 });
 
 t.test('strict-source drops and counts packets from other sources after learning', async (t) => {
@@ -188,6 +193,7 @@ t.test('strict-source drops and counts packets from other sources after learning
   const q = await ng.request({ command: 'query', 'call-id': 'c7' });
   t.same((q.tags as any).A.medias[0].streams[0].stats, { packets: 2, bytes: 344, errors: 2 });
   t.equal((await relay.statistics()).dropped.unknownSource, 2);
+  await expectEngine(t, relay, 'c7', { handshakes: false });
 });
 
 t.test('SIP-source-address uses received-from; trust-address uses the SDP', async (t) => {

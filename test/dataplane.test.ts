@@ -2,6 +2,7 @@
 import t from 'tap';
 import { Relay } from '../src/relay.js';
 import { WorkerDataPlane } from '../src/dataplane/workers.js';
+import { expectEngine } from './helpers/engine.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
 import { mediaPorts } from './helpers/ports.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
@@ -26,6 +27,7 @@ t.test('counters in query and statistics are exact right after the packets', asy
   await c.alice.waitFor(1);
   const info = await relay.query({ callId: 'exact' });
   t.same(info.totals.RTP, { packets: 201, bytes: 201 * 172, errors: 1 });
+  await expectEngine(t, relay, 'exact', { handshakes: false });
   const stats = await relay.statistics();
   t.equal(stats.engine, relay.dataPlane.engine);
   // Two forwarding threads asked; with the addon, as many TypeScript workers again stand by for SRTP calls.
@@ -48,6 +50,8 @@ t.test('calls are spread over the forwarding threads and all relay', async (t) =
     await c.alice.waitFor(1);
   }
   t.pass('both calls relay in both directions');
+  await expectEngine(t, relay, 'one', { handshakes: false });
+  await expectEngine(t, relay, 'two', { handshakes: false });
 });
 
 t.test('a forwarding worker that dies is replaced and media resumes within 1 s', async (t) => {
@@ -78,6 +82,7 @@ t.test('a forwarding worker that dies is replaced and media resumes within 1 s',
   const aRtp = info.tags.find((x) => x.tag === 'A')!.medias[0]!.streams[0]!;
   t.ok(aRtp.stats.packets >= 11, 'counters carried over from before the restart');
   t.equal(aRtp.endpoint?.port, c.alice.port, 'learned endpoint carried over');
+  await expectEngine(t, relay, 'phoenix', { handshakes: false, workersOnly: true });
 });
 
 t.test('statistics report packet rates per second', async (t) => {
@@ -93,6 +98,7 @@ t.test('statistics report packet rates per second', async (t) => {
   const stats = await relay.statistics();
   t.ok(stats.packetRateIn > 40 && stats.packetRateIn < 200, `packetRateIn ${stats.packetRateIn} near the 100 pps sent`);
   t.ok(stats.packetRateOut > 40 && stats.packetRateOut < 200, `packetRateOut ${stats.packetRateOut}`);
+  await expectEngine(t, relay, 'rate', { handshakes: false });
 });
 
 t.test('the engine is the native addon (with workers beside it for SRTP) when built, TypeScript workers with RTPBRIDGE_NATIVE=0', async (t) => {

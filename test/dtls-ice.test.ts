@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap';
 import { WorkerDataPlane } from '../src/dataplane/workers.js';
 import { readXorAddress, StunAttr } from '../src/ice/stun.js';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import type { NgClient } from './helpers/ng-client.js';
@@ -68,7 +69,7 @@ async function media(t: Test, web: WebrtcPeer, sip: Phone, webPort: number, sipP
 }
 
 t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and back', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toSip, toWeb, webPort, sipPort } = await bridge(ng, 'w1', web, sip, { DTLS: 'passive' });
 
@@ -98,10 +99,11 @@ t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and ba
   await media(t, web, sip, webPort, sipPort);
   const stats = ((await ng.request({ command: 'statistics' })).statistics as any).totalstatistics;
   t.equal(stats.droppedstun, 1, 'the forged check is dropped and counted');
+  await expectEngine(t, relay, 'w1', { handshakes: true });
 });
 
 t.test('default DTLS role: the relay is active (client) and connects after the nomination', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w2', web, sip);
   t.match(toWeb, /\r\na=setup:active\r\n/, 'actpass offer answered active, as rtpengine does');
@@ -109,10 +111,11 @@ t.test('default DTLS role: the relay is active (client) and connects after the n
   await nominate(t, web, webPort, iceOf(toWeb));
   await handshake;
   await media(t, web, sip, webPort, sipPort);
+  await expectEngine(t, relay, 'w2', { handshakes: true });
 });
 
 t.test('a certificate that does not match a=fingerprint gets no keys: media is dropped, never forwarded', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const wrong = web.fingerprint.replace(/^../, web.fingerprint.startsWith('00') ? '11' : '00');
   const { toWeb, webPort } = await bridge(ng, 'w3', web, sip, { DTLS: 'passive' }, web.offer('actpass', wrong));
@@ -124,10 +127,11 @@ t.test('a certificate that does not match a=fingerprint gets no keys: media is d
   t.equal(sip.received.length, 0, 'nothing reaches the SIP phone');
   const stats = ((await ng.request({ command: 'statistics' })).statistics as any).totalstatistics;
   t.equal(stats.droppedsrtp, 5, 'the packets are dropped and counted');
+  await expectEngine(t, relay, 'w3', { handshakes: true });
 });
 
 t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=force, the callee starts DTLS', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const offer = await ng.request({
     command: 'offer',
@@ -149,10 +153,11 @@ t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=fo
   await nominate(t, web, webPort, iceOf(toWeb));
   await web.handshake(webPort, 'client');
   await media(t, web, sip, webPort, relayEndpoints(String(answer.sdp))[0]!.port);
+  await expectEngine(t, relay, 'w4', { handshakes: true });
 });
 
 t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, media follows the nominated one', async (t) => {
-  const { ng } = await startRelay(t, {
+  const { ng, relay } = await startRelay(t, {
     interfaces: [{ name: 'default', addresses: [{ local: '127.0.0.1', advertised: '127.0.0.1', family: 'IP4' }, { local: '::1', advertised: '::1', family: 'IP6' }] }],
   });
   const web = await WebrtcPeer.open('::1');
@@ -170,6 +175,7 @@ t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, medi
   await nominate(t, web, v6Port, iceOf(toWeb));
   await web.handshake(v6Port, 'client');
   await media(t, web, sip, v6Port, sipPort);
+  await expectEngine(t, relay, 'w7', { handshakes: true });
 });
 
 t.test('a forwarding worker that dies comes back with the DTLS-SRTP keys: no new handshake needed', async (t) => {
@@ -194,10 +200,11 @@ t.test('a forwarding worker that dies comes back with the DTLS-SRTP keys: no new
   await sip.send(rtpPacket(500, { pt: 111, ssrc: 0xbbbb0001 }), sipPort, '127.0.0.1');
   while (web.rtp.length === 0 && Date.now() < deadline + 2000) await sleep(10);
   t.same(web.rx!.unprotectRtp(web.rtp[0]!), rtpPacket(500, { pt: 111, ssrc: 0xbbbb0001 }), 'and encrypted towards it with the same keys');
+  await expectEngine(t, relay, 'w8', { handshakes: true, workersOnly: true });
 });
 
 t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and counted, the other call carries on', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w5', web, sip, { DTLS: 'passive' });
   await nominate(t, web, webPort, iceOf(toWeb));
@@ -222,4 +229,6 @@ t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and count
   await nominate(t, victim.web, other.webPort, iceOf(other.toWeb));
   await victim.web.handshake(other.webPort, 'client');
   await media(t, victim.web, victim.sip, other.webPort, other.sipPort);
+  await expectEngine(t, relay, 'w5', { handshakes: true });
+  await expectEngine(t, relay, 'w6', { handshakes: true });
 });

@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { requireTool } from './helpers/tools.js';
 import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
@@ -326,6 +327,7 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   t.equal(atCallee[0]!.from.port, calleeFacing, 'from the relay port in its SDP');
   t.same(atCaller.map((r) => r.data.readUInt32BE(8)), Array(PACKETS).fill(0xca11ee), 'caller hears the callee');
   t.equal(atCaller[0]!.from.port, callerFacing, 'from the relay port in its SDP');
+  await expectEngine(t, relay, callId, { handshakes: false });
 
   // 5. BYE: both SIPp instances finish cleanly and Kamailio's rtpengine_delete ends the call.
   const [uacExit, uasExit] = await Promise.all([uac.waitExit(HOLD_MS + 10_000), uas.waitExit(HOLD_MS + 10_000)]).catch((err: Error) =>

@@ -2,6 +2,7 @@
 import t, { type Test } from 'tap';
 import type { EndpointLearning } from '../src/config/options.js';
 import { Relay } from '../src/relay.js';
+import { expectEngine } from './helpers/engine.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
 import { mediaPorts } from './helpers/ports.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
@@ -29,6 +30,7 @@ t.test('off: media always goes to the SDP address', async (t) => {
   await c.bob.send(rtpPacket(2), c.toAlice, '127.0.0.1');
   await c.alice.waitFor(1);
   t.equal(c.nat.received.length, 0);
+  await expectEngine(t, c.relay, 'off', { handshakes: false });
 });
 
 t.test('delayed: follows the source for 3 s, then commits', async (t) => {
@@ -47,6 +49,7 @@ t.test('delayed: follows the source for 3 s, then commits', async (t) => {
   t.equal((await c.stream()).endpoint?.port, c.nat.port, 'a later source does not move a committed endpoint');
   await c.bob.send(rtpPacket(4), c.toAlice, '127.0.0.1');
   await c.nat.waitFor(1);
+  await expectEngine(t, c.relay, 'delayed', { handshakes: false });
 });
 
 t.test('heuristic: a source matching the SDP beats any other', async (t) => {
@@ -60,6 +63,7 @@ t.test('heuristic: a source matching the SDP beats any other', async (t) => {
   await c.nat.send(rtpPacket(3), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(3);
   t.equal((await c.stream()).endpoint?.port, c.alice.port, 'and is not displaced by a worse match');
+  await expectEngine(t, c.relay, 'heuristic', { handshakes: false });
 });
 
 t.test('asymmetric: never learns, forwards from anywhere', async (t) => {
@@ -76,4 +80,5 @@ t.test('asymmetric: never learns, forwards from anywhere', async (t) => {
   await bob.send(rtpPacket(2), relayEndpoints(offer.sdp)[0]!.port, '127.0.0.1');
   await alice.waitFor(1);
   t.equal(nat.received.length, 0, 'media keeps going to the SDP address');
+  await expectEngine(t, relay, 'asym', { handshakes: false });
 });

@@ -1,6 +1,7 @@
 /** Call lifetime: delete variants, delete-delay, media timeout, and the library's typed events. */
 import t from 'tap';
 import { Relay } from '../src/index.js';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { mediaPorts } from './helpers/ports.js';
 import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
@@ -55,6 +56,7 @@ t.test('delete-delay keeps the call (and its media) until the delay ends', async
   t.equal((await ng.request({ command: 'query', 'call-id': 'dd' })).result, 'ok', 'still there during the delay');
   await alice.send(rtpPacket(1), relayPort, '127.0.0.1');
   await bob.waitFor(1);
+  await expectEngine(t, relay, 'dd', { handshakes: false });
   await sleep(2300);
   t.same(deleted, ['dd:delete']);
   t.equal((await ng.request({ command: 'query', 'call-id': 'dd' })).result, 'error');
@@ -102,6 +104,7 @@ t.test('media keeps a call alive past the timeout', async (t) => {
     await sleep(200);
   }
   t.same(relay.list(), ['alive']);
+  await expectEngine(t, relay, 'alive', { handshakes: false });
 });
 
 t.test('library API: typed methods and events without the ng server', async (t) => {

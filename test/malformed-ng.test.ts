@@ -1,5 +1,6 @@
 /** Bad input over real UDP: every malformed message gets an ng error reply and the relay keeps serving. */
 import t from 'tap';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
@@ -107,7 +108,7 @@ t.test('a datagram without any cookie is dropped and the server keeps answering'
 });
 
 t.test('after the barrage a normal call still works end to end', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   for (const [, dict] of dicts) await ng.request(dict);
   const alice = await Phone.open();
   const bob = await Phone.open();
@@ -124,10 +125,11 @@ t.test('after the barrage a normal call still works end to end', async (t) => {
   await bob.waitFor(2);
   const q = await ng.request({ command: 'query', 'call-id': 'good' });
   t.same((q.tags as any).A.medias[0].streams[0].stats, { packets: 2, bytes: 344, errors: 1 });
+  await expectEngine(t, relay, 'good', { handshakes: false });
 });
 
 t.test('an SDP port with no room for RTCP above it costs RTCP, not the relay', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const bob = await Phone.open();
   t.teardown(() => bob.close());
   const o = await ng.request({ command: 'offer', 'call-id': 'edge', 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 65535 }) });
@@ -140,4 +142,5 @@ t.test('an SDP port with no room for RTCP above it costs RTCP, not the relay', a
   t.same(await ng.request({ command: 'ping' }), { result: 'pong' }, 'still serving');
   const q = await ng.request({ command: 'query', 'call-id': 'edge' });
   t.equal((q.tags as any).B.medias[0].streams[0].stats.packets, 1);
+  await expectEngine(t, relay, 'edge', { handshakes: false });
 });

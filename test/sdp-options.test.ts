@@ -1,5 +1,6 @@
 /** ng options that shape the rewritten SDP: ICE, rtcp-mux, replace, transport protocol; plus list/statistics. */
 import t from 'tap';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { mediaPorts } from './helpers/ports.js';
 import { Phone, rtcpPacket, rtpPacket } from './helpers/media.js';
@@ -32,7 +33,7 @@ t.test('ICE attributes never leak the endpoints past the relay', async (t) => {
 });
 
 t.test('rtcp-mux offered by both sides: RTCP travels on the RTP ports', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const alice = await Phone.open();
   const bob = await Phone.open();
   t.teardown(() => [alice, bob].forEach((p) => p.close()));
@@ -53,10 +54,11 @@ t.test('rtcp-mux offered by both sides: RTCP travels on the RTP ports', async (t
   const media = (q.tags as any).A.medias[0];
   t.ok(media.flags.includes('rtcp-mux'));
   t.equal(media.streams[1].stats.packets, 1, 'RTCP counted on the RTCP stream');
+  await expectEngine(t, relay, 'mux', { handshakes: false });
 });
 
 t.test('rtcp-mux demux: callee is not offered mux, caller still gets it, RTCP crosses over', async (t) => {
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const alice = await Phone.open();
   const bob = await Phone.open();
   const bobRtcp = await Phone.open('127.0.0.1', bob.port + 1).catch(() => undefined);
@@ -71,6 +73,7 @@ t.test('rtcp-mux demux: callee is not offered mux, caller still gets it, RTCP cr
     const got = await bobRtcp.waitFor(1);
     t.equal(got[0]!.data[1], 201, 'muxed RTCP from the caller reaches the callee RTCP port');
   }
+  await expectEngine(t, relay, 'demux', { handshakes: false });
 });
 
 t.test('rtcp-mux reject and offer', async (t) => {

@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import puppeteer from 'puppeteer-core';
 import t from 'tap';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, sleep } from './helpers/media.js';
 import { relayEndpoints } from './helpers/sdp.js';
@@ -34,7 +35,7 @@ window.inbound = async () => {
 
 t.test('Chromium offer bridged to a plain RTP phone and back', async (t) => {
   if (!requireTool(t, CHROMIUM, existsSync(CHROMIUM), 'apt-get install chromium')) return;
-  const { ng } = await startRelay(t);
+  const { ng, relay } = await startRelay(t);
   const phone = await Phone.open();
   t.teardown(() => phone.close());
 
@@ -99,4 +100,5 @@ t.test('Chromium offer bridged to a plain RTP phone and back', async (t) => {
     if (i % 10 === 9) stats = await page.evaluate(() => (window as unknown as { inbound: () => Promise<typeof stats> }).inbound());
   }
   t.ok(stats.packetsReceived > 0, `the browser's getStats() shows inbound packets from the relay (${stats.packetsReceived}, ICE ${stats.ice}, ${stats.dtls})`);
+  await expectEngine(t, relay, 'chromium', { handshakes: true });
 });

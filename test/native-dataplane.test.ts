@@ -299,8 +299,9 @@ function run(): void {
     t.equal(await dp.bind(b.id, 0, LOCAL, 'IP4', b.rtpPort), 'bound');
     dp.configure(b.id, config(a.id, { rtp: b.phone.port }));
     await a.phone.send(rtpPacket(2), a.rtpPort, LOCAL);
-    await b.phone.waitFor(1);
-    t.pass('forwarding resumed');
+    const [resumed] = await b.phone.waitFor(1);
+    t.equal(resumed!.data.readUInt16BE(2), 2, 'forwarding resumed with the packet sent after the re-bind');
+    t.equal(resumed!.from.port, b.rtpPort, 'through the re-bound RTP socket');
   });
 
   t.test('two shards forward independently', async (t) => {

@@ -7,20 +7,18 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mediaPorts } from './helpers/ports.js';
 
 const BIN = fileURLToPath(new URL('../dist/bin/rtpbridge.js', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-/** This file's media ports, 100 per daemon, clear of the ranges the other test files use. */
-const PORT_BASE = 26000;
-let rangesUsed = 0;
-
-function nextRange(): { min: number; max: number } {
-  const min = PORT_BASE + 100 * rangesUsed++;
-  return { min, max: min + 99 };
+/** 100 media ports per daemon, a range no other test process uses (test/helpers/ports.ts). */
+async function nextRange(): Promise<{ min: number; max: number }> {
+  const { portMin, portMax } = await mediaPorts(100);
+  return { min: portMin, max: portMax };
 }
 
-function portRange(): string[] {
-  const { min, max } = nextRange();
+async function portRange(): Promise<string[]> {
+  const { min, max } = await nextRange();
   return [`--port-min=${min}`, `--port-max=${max}`];
 }
 
@@ -139,17 +137,17 @@ async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
-const base = (): string[] => ['--foreground', '--interface=127.0.0.1', '--log-level=warn', ...portRange()];
+const base = async (): Promise<string[]> => ['--foreground', '--interface=127.0.0.1', '--log-level=warn', ...(await portRange())];
 
 t.test('answers ping on the ng port given on the command line', async (t) => {
   const port = await freePort();
-  startDaemon(t, [...base(), `--listen-ng=127.0.0.1:${port}`]);
+  startDaemon(t, [...(await base()), `--listen-ng=127.0.0.1:${port}`]);
   await expectPong(t, '127.0.0.1', port);
 });
 
 t.test('reads listeners from --config-file and accepts unknown rtpengine options', async (t) => {
   const [p1, p2] = [await freePort(), await freePort()];
-  const { min, max } = nextRange();
+  const { min, max } = await nextRange();
   const dir = t.testdir({
     'rtpengine.conf': ['[rtpengine]', 'table = 0', 'interface = 127.0.0.1', `listen-ng = 127.0.0.1:${p1};127.0.0.1:${p2}`, `port-min = ${min}`, `port-max = ${max}`, 'tos = 184', ''].join('\n'),
   });
@@ -161,21 +159,21 @@ t.test('reads listeners from --config-file and accepts unknown rtpengine options
 
 t.test('takes its ng listener from RTPBRIDGE_LISTEN_NG', async (t) => {
   const port = await freePort();
-  const { min, max } = nextRange();
+  const { min, max } = await nextRange();
   startDaemon(t, ['--foreground'], { RTPBRIDGE_LISTEN_NG: `127.0.0.1:${port}`, RTPBRIDGE_PORT_MIN: String(min), RTPBRIDGE_PORT_MAX: String(max), RTPBRIDGE_LOG_LEVEL: '4' });
   await expectPong(t, '127.0.0.1', port);
 });
 
 t.test('answers on an IPv6 listener', { skip: (await hasIpv6Loopback()) ? false : 'no IPv6 loopback' }, async (t) => {
   const port = await freePort('::1');
-  startDaemon(t, [...base(), `--listen-ng=[::1]:${port}`]);
+  startDaemon(t, [...(await base()), `--listen-ng=[::1]:${port}`]);
   await expectPong(t, '::1', port);
 });
 
 t.test('writes the pidfile, exits 0 on SIGTERM and removes it', async (t) => {
   const port = await freePort();
   const pidfile = join(t.testdir(), 'rtpbridge.pid');
-  const d = startDaemon(t, [...base(), `--listen-ng=127.0.0.1:${port}`, `--pidfile=${pidfile}`]);
+  const d = startDaemon(t, [...(await base()), `--listen-ng=127.0.0.1:${port}`, `--pidfile=${pidfile}`]);
   await expectPong(t, '127.0.0.1', port);
   t.equal(readFileSync(pidfile, 'utf8').trim(), String(d.child.pid));
   d.child.kill('SIGTERM');
@@ -192,7 +190,7 @@ t.test('daemonizes without --foreground: launcher exits 0, the daemon answers', 
   t.teardown(() => {
     if (daemonPid !== undefined && isRunning(daemonPid)) process.kill(daemonPid, 'SIGKILL');
   });
-  const args = base().filter((a) => a !== '--foreground');
+  const args = (await base()).filter((a) => a !== '--foreground');
   const launcher = startDaemon(t, [...args, `--listen-ng=127.0.0.1:${port}`, `--pidfile=${pidfile}`]);
   const { code } = await withinMs(launcher.exited, 15_000, 'launcher exit');
   t.equal(code, 0, 'launcher exits 0');
@@ -210,7 +208,7 @@ t.test('launcher fails when the daemon cannot start', async (t) => {
   const squatter = udpSocket('127.0.0.1');
   await new Promise<void>((resolve) => squatter.bind(port, '127.0.0.1', () => resolve()));
   t.teardown(() => squatter.close());
-  const args = base().filter((a) => a !== '--foreground');
+  const args = (await base()).filter((a) => a !== '--foreground');
   const launcher = startDaemon(t, [...args, `--listen-ng=127.0.0.1:${port}`]);
   const { code } = await withinMs(launcher.exited, 15_000, 'launcher exit');
   t.equal(code, 1);
@@ -239,6 +237,6 @@ t.test('an existing rtpengine config file written for a shell works unchanged', 
   const port = await freePort();
   const file = join(t.testdir(), 'x.conf');
   writeFileSync(file, `[rtpengine]\nlisten-ng = ${port}\ninterface = 127.0.0.1\nnum-threads = 4\nlog-facility = local1\n`);
-  startDaemon(t, ['-f', '--table', '0', '-F', `--config-file=${file}`, '--log-level=3', ...portRange()]);
+  startDaemon(t, ['-f', '--table', '0', '-F', `--config-file=${file}`, '--log-level=3', ...(await portRange())]);
   await expectPong(t, '127.0.0.1', port);
 });

@@ -1,12 +1,11 @@
 /** The forwarding threads behind the Relay: placement, exact counters, drops by reason, worker restart. */
 import t from 'tap';
-import { existsSync } from 'node:fs';
 import { Relay } from '../src/relay.js';
 import { WorkerDataPlane } from '../src/dataplane/workers.js';
+import { expectEngine, nativeInUse } from './helpers/engine.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
+import { mediaPorts } from './helpers/ports.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
-
-const PORT_BASE = 26800;
 
 async function twoPartyCall(relay: Relay, callId: string) {
   const [alice, bob] = await Promise.all([Phone.open(), Phone.open()]);
@@ -16,7 +15,7 @@ async function twoPartyCall(relay: Relay, callId: string) {
 }
 
 t.test('counters in query and statistics are exact right after the packets', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE, portMax: PORT_BASE + 49, threads: 2 });
+  const relay = new Relay({ ...(await mediaPorts(50)), threads: 2 });
   t.teardown(() => relay.close());
   const c = await twoPartyCall(relay, 'exact');
   t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
@@ -27,6 +26,7 @@ t.test('counters in query and statistics are exact right after the packets', asy
   await c.alice.waitFor(1);
   const info = await relay.query({ callId: 'exact' });
   t.same(info.totals.RTP, { packets: 201, bytes: 201 * 172, errors: 1 });
+  await expectEngine(t, relay, 'exact', { handshakes: false });
   const stats = await relay.statistics();
   t.equal(stats.engine, relay.forwarding.engine);
   // Two forwarding threads asked; with the addon, as many TypeScript workers again stand by for SRTP calls.
@@ -38,22 +38,26 @@ t.test('counters in query and statistics are exact right after the packets', asy
 });
 
 t.test('calls are spread over the forwarding threads and all relay', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE + 50, portMax: PORT_BASE + 99, threads: 2 });
+  const relay = new Relay({ ...(await mediaPorts(50)), threads: 2 });
   t.teardown(() => relay.close());
   const calls = [await twoPartyCall(relay, 'one'), await twoPartyCall(relay, 'two')];
   t.teardown(() => calls.forEach((c) => [c.alice, c.bob].forEach((p) => p.close())));
   for (const c of calls) {
     await c.alice.send(rtpPacket(1), c.toAlice, '127.0.0.1');
     await c.bob.send(rtpPacket(2), c.toBob, '127.0.0.1');
-    await c.bob.waitFor(1);
-    await c.alice.waitFor(1);
+    const [atBob] = await c.bob.waitFor(1);
+    const [atAlice] = await c.alice.waitFor(1);
+    t.same([atBob!.data.readUInt16BE(2), atBob!.from.port], [1, c.toBob], 'alice to bob, from the port bob was given');
+    t.same([atAlice!.data.readUInt16BE(2), atAlice!.from.port], [2, c.toAlice], 'bob to alice, from the port alice was given');
   }
-  t.pass('both calls relay in both directions');
+  for (const callId of ['one', 'two']) t.same((await relay.query({ callId })).totals.RTP, { packets: 2, bytes: 2 * 172, errors: 0 }, `${callId}: both packets counted`);
+  await expectEngine(t, relay, 'one', { handshakes: false });
+  await expectEngine(t, relay, 'two', { handshakes: false });
 });
 
 t.test('a forwarding worker that dies is replaced and media resumes within 1 s', async (t) => {
   const dataPlane = new WorkerDataPlane(1);
-  const relay = new Relay({ portMin: PORT_BASE + 100, portMax: PORT_BASE + 149, endpointLearning: 'immediate' }, { dataPlane });
+  const relay = new Relay({ ...(await mediaPorts(50)), endpointLearning: 'immediate' }, { dataPlane });
   t.teardown(() => relay.close());
   const c = await twoPartyCall(relay, 'phoenix');
   t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
@@ -77,12 +81,14 @@ t.test('a forwarding worker that dies is replaced and media resumes within 1 s',
   await c.alice.waitFor(1);
   const info = await relay.query({ callId: 'phoenix' });
   const aRtp = info.tags.find((x) => x.tag === 'A')!.medias[0]!.streams[0]!;
-  t.ok(aRtp.stats.packets >= 11, 'counters carried over from before the restart');
+  // 10 before the restart, then those the new worker got: every one of them reached bob.
+  t.equal(aRtp.stats.packets, c.bob.received.length, 'counters carried over from before the restart');
   t.equal(aRtp.endpoint?.port, c.alice.port, 'learned endpoint carried over');
+  await expectEngine(t, relay, 'phoenix', { handshakes: false, workersOnly: true });
 });
 
 t.test('statistics report packet rates per second', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE + 150, portMax: PORT_BASE + 199, threads: 1 });
+  const relay = new Relay({ ...(await mediaPorts(50)), threads: 1 });
   t.teardown(() => relay.close());
   const c = await twoPartyCall(relay, 'rate');
   t.teardown(() => [c.alice, c.bob].forEach((p) => p.close()));
@@ -94,13 +100,14 @@ t.test('statistics report packet rates per second', async (t) => {
   const stats = await relay.statistics();
   t.ok(stats.packetRateIn > 40 && stats.packetRateIn < 200, `packetRateIn ${stats.packetRateIn} near the 100 pps sent`);
   t.ok(stats.packetRateOut > 40 && stats.packetRateOut < 200, `packetRateOut ${stats.packetRateOut}`);
+  await expectEngine(t, relay, 'rate', { handshakes: false });
 });
 
 t.test('the engine is the native addon (with workers beside it for SRTP) when built, TypeScript workers with RTPBRIDGE_NATIVE=0', async (t) => {
-  const built = existsSync(new URL('../build/Release/rtpbridge_native.node', import.meta.url));
-  const relay = new Relay({ portMin: PORT_BASE + 200, portMax: PORT_BASE + 249, threads: 1 });
+  const relay = new Relay({ ...(await mediaPorts(50)), threads: 1 });
   t.teardown(() => relay.close());
-  const expected = process.env.RTPBRIDGE_NATIVE === '0' || (!built && !process.env.CI) ? 'workers' : 'native+workers';
-  // Under CI the addon must have been built: a silent fallback would leave the native path untested.
+  const expected = nativeInUse() ? 'native+workers' : 'workers';
+  // Under RTPBRIDGE_TEST_REQUIRE_ALL=1 (.ci/run) the addon must have been built: a silent fallback would
+  // leave the native path untested.
   t.equal(relay.forwarding.engine, expected);
 });

@@ -9,6 +9,7 @@ import t from 'tap';
 import { nativeSideConfig, type EngineClass } from '../src/dataplane/native.js';
 import { learningPolicy } from '../src/dataplane/policy.js';
 import { DROP_REASONS, ENDPOINT_LEARNING } from '../src/shared/vocabulary.js';
+import { nativeAddonBuilt, requireTool } from './helpers/tools.js';
 
 const header = readFileSync(new URL('../native/drops.h', import.meta.url), 'utf8');
 
@@ -18,14 +19,8 @@ t.test('native/drops.h lists the shared drop reasons, in order', async (t) => {
 });
 
 t.test('the built addon counts the same reasons and takes the config native.ts builds', async (t) => {
-  let Engine: EngineClass;
-  try {
-    ({ Engine } = createRequire(import.meta.url)('../build/Release/rtpbridge_native.node') as { Engine: EngineClass });
-  } catch (err) {
-    if (process.env.RTPBRIDGE_TEST_REQUIRE_ALL) throw err;
-    t.skip('native addon not built');
-    return;
-  }
+  if (!requireTool(t, 'the native addon', nativeAddonBuilt(), 'npx node-gyp rebuild')) return;
+  const { Engine } = createRequire(import.meta.url)('../build/Release/rtpbridge_native.node') as { Engine: EngineClass };
   t.same(Engine.dropReasons, [...DROP_REASONS]);
   t.same(Engine.learningModes, [...ENDPOINT_LEARNING]);
   const sample = nativeSideConfig({

@@ -1,23 +1,16 @@
 /**
- * DTLS-SRTP and ICE-lite end to end (ports 28500-28799, 30 per test): a WebRTC-like peer (werift DTLS, our STUN
+ * DTLS-SRTP and ICE-lite end to end: a WebRTC-like peer (werift DTLS, our STUN
  * codec, SRTP) bridged through the relay's ng offer/answer to a plain RTP phone, with real packets.
  */
 import t, { type Test } from 'tap';
 import { WorkerDataPlane } from '../src/dataplane/workers.js';
 import { readXorAddress, StunAttr } from '../src/ice/stun.js';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import type { NgClient } from './helpers/ng-client.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { WebrtcPeer, type RelayIce } from './helpers/webrtc-peer.js';
-
-const PORT_BASE = 28500;
-
-/** Each test gets its own 30 ports: files run in parallel and the ranges above belong to other files. */
-function relayAt(t: Test, slot: number, options: Parameters<typeof startRelay>[2] = {}, deps: Parameters<typeof startRelay>[4] = {}) {
-  const base = PORT_BASE + slot * 30;
-  return startRelay(t, base, { portMax: base + 29, ...options }, '127.0.0.1:0', deps);
-}
 
 async function peers(t: Test): Promise<{ web: WebrtcPeer; sip: Phone }> {
   const web = await WebrtcPeer.open();
@@ -76,7 +69,7 @@ async function media(t: Test, web: WebrtcPeer, sip: Phone, webPort: number, sipP
 }
 
 t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and back', async (t) => {
-  const { ng } = await relayAt(t, 0);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toSip, toWeb, webPort, sipPort } = await bridge(ng, 'w1', web, sip, { DTLS: 'passive' });
 
@@ -106,10 +99,11 @@ t.test('browser offer (DTLS passive relay, ICE-lite) to a plain SIP phone and ba
   await media(t, web, sip, webPort, sipPort);
   const stats = ((await ng.request({ command: 'statistics' })).statistics as any).totalstatistics;
   t.equal(stats.droppedstun, 1, 'the forged check is dropped and counted');
+  await expectEngine(t, relay, 'w1', { handshakes: true });
 });
 
 t.test('default DTLS role: the relay is active (client) and connects after the nomination', async (t) => {
-  const { ng } = await relayAt(t, 1);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w2', web, sip);
   t.match(toWeb, /\r\na=setup:active\r\n/, 'actpass offer answered active, as rtpengine does');
@@ -117,10 +111,11 @@ t.test('default DTLS role: the relay is active (client) and connects after the n
   await nominate(t, web, webPort, iceOf(toWeb));
   await handshake;
   await media(t, web, sip, webPort, sipPort);
+  await expectEngine(t, relay, 'w2', { handshakes: true });
 });
 
 t.test('a certificate that does not match a=fingerprint gets no keys: media is dropped, never forwarded', async (t) => {
-  const { ng } = await relayAt(t, 2);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const wrong = web.fingerprint.replace(/^../, web.fingerprint.startsWith('00') ? '11' : '00');
   const { toWeb, webPort } = await bridge(ng, 'w3', web, sip, { DTLS: 'passive' }, web.offer('actpass', wrong));
@@ -132,10 +127,11 @@ t.test('a certificate that does not match a=fingerprint gets no keys: media is d
   t.equal(sip.received.length, 0, 'nothing reaches the SIP phone');
   const stats = ((await ng.request({ command: 'statistics' })).statistics as any).totalstatistics;
   t.equal(stats.droppedsrtp, 5, 'the packets are dropped and counted');
+  await expectEngine(t, relay, 'w3', { handshakes: true });
 });
 
 t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=force, the callee starts DTLS', async (t) => {
-  const { ng } = await relayAt(t, 3);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const offer = await ng.request({
     command: 'offer',
@@ -157,10 +153,11 @@ t.test('plain SIP caller to a WebRTC callee: UDP/TLS/RTP/SAVPF offer with ICE=fo
   await nominate(t, web, webPort, iceOf(toWeb));
   await web.handshake(webPort, 'client');
   await media(t, web, sip, webPort, relayEndpoints(String(answer.sdp))[0]!.port);
+  await expectEngine(t, relay, 'w4', { handshakes: true });
 });
 
 t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, media follows the nominated one', async (t) => {
-  const { ng } = await relayAt(t, 5, {
+  const { ng, relay } = await startRelay(t, {
     interfaces: [{ name: 'default', addresses: [{ local: '127.0.0.1', advertised: '127.0.0.1', family: 'IP4' }, { local: '::1', advertised: '::1', family: 'IP6' }] }],
   });
   const web = await WebrtcPeer.open('::1');
@@ -178,11 +175,12 @@ t.test('an interface with an IPv4 and an IPv6 address: a candidate on each, medi
   await nominate(t, web, v6Port, iceOf(toWeb));
   await web.handshake(v6Port, 'client');
   await media(t, web, sip, v6Port, sipPort);
+  await expectEngine(t, relay, 'w7', { handshakes: true });
 });
 
 t.test('a forwarding worker that dies comes back with the DTLS-SRTP keys: no new handshake needed', async (t) => {
   const dataPlane = new WorkerDataPlane(1);
-  const { ng, relay } = await relayAt(t, 6, {}, { dataPlane });
+  const { ng, relay } = await startRelay(t, {}, '127.0.0.1:0', { dataPlane });
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w8', web, sip, { DTLS: 'passive' });
   await nominate(t, web, webPort, iceOf(toWeb));
@@ -202,10 +200,11 @@ t.test('a forwarding worker that dies comes back with the DTLS-SRTP keys: no new
   await sip.send(rtpPacket(500, { pt: 111, ssrc: 0xbbbb0001 }), sipPort, '127.0.0.1');
   while (web.rtp.length === 0 && Date.now() < deadline + 2000) await sleep(10);
   t.same(web.rx!.unprotectRtp(web.rtp[0]!), rtpPacket(500, { pt: 111, ssrc: 0xbbbb0001 }), 'and encrypted towards it with the same keys');
+  await expectEngine(t, relay, 'w8', { handshakes: true, workersOnly: true });
 });
 
 t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and counted, the other call carries on', async (t) => {
-  const { ng } = await relayAt(t, 4);
+  const { ng, relay } = await startRelay(t);
   const { web, sip } = await peers(t);
   const { toWeb, webPort, sipPort } = await bridge(ng, 'w5', web, sip, { DTLS: 'passive' });
   await nominate(t, web, webPort, iceOf(toWeb));
@@ -224,18 +223,19 @@ t.test('a DTLS ClientHello flood and STUN garbage on one port: dropped and count
   }
   await media(t, web, sip, webPort, sipPort);
   const stats = ((await ng.request({ command: 'statistics' })).statistics as any).totalstatistics;
-  t.ok(stats.droppeddtls >= 400, `DTLS from an address that never passed ICE is dropped (${stats.droppeddtls})`);
-  t.ok(stats.droppedstun >= 400, `STUN junk is dropped (${stats.droppedstun})`);
+  t.equal(stats.droppeddtls, 500, 'every ClientHello from an address that never passed ICE is dropped and counted');
+  t.equal(stats.droppedstun, 500, 'every STUN junk packet is dropped and counted');
   // The flooded call still works once the flood is over.
   await nominate(t, victim.web, other.webPort, iceOf(other.toWeb));
   await victim.web.handshake(other.webPort, 'client');
   await media(t, victim.web, victim.sip, other.webPort, other.sipPort);
+  await expectEngine(t, relay, 'w5', { handshakes: true });
+  await expectEngine(t, relay, 'w6', { handshakes: true });
 });
 
 t.test('a re-INVITE adds DTLS-SRTP and ICE to a call that started plain: same ports, moved to a thread that runs them', async (t) => {
-  const { ng, relay } = await relayAt(t, 7, { endpointLearning: 'immediate' });
+  const { ng, relay } = await startRelay(t, { endpointLearning: 'immediate' });
   const { web, sip } = await peers(t);
-  const engine = process.env.RTPBRIDGE_NATIVE === '0' ? 'workers' : 'native';
   // First a plain call: the future WebRTC peer answers RTP/AVP from its one socket.
   const offer = await ng.request({ command: 'offer', 'call-id': 'w9', 'from-tag': 'sip', sdp: phoneSdp({ address: '127.0.0.1', port: sip.port, extra: [`a=rtcp:${sip.port}`] }) });
   const webPort = relayEndpoints(String(offer.sdp))[0]!.port;
@@ -246,7 +246,7 @@ t.test('a re-INVITE adds DTLS-SRTP and ICE to a call that started plain: same po
   const deadline = Date.now() + 2000;
   while (web.rtp.length === 0 && Date.now() < deadline) await sleep(10);
   t.same(web.rtp[0], plain, 'plain media flows first');
-  t.equal((await relay.query({ callId: 'w9' })).engine, engine, `the plain call runs on the ${engine} engine`);
+  await expectEngine(t, relay, 'w9', { handshakes: false });
 
   // The caller re-offers towards WebRTC; the callee answers with DTLS (active) and ICE.
   const reoffer = await ng.request({
@@ -262,7 +262,7 @@ t.test('a re-INVITE adds DTLS-SRTP and ICE to a call that started plain: same po
   const toWeb = String(reoffer.sdp);
   t.equal(relayEndpoints(toWeb)[0]!.port, webPort, 'the callee keeps its relay port');
   t.match(toWeb, /\r\na=setup:actpass\r\na=fingerprint:sha-256 /);
-  t.equal((await relay.query({ callId: 'w9' })).engine, 'workers', 'the call now runs where ICE and DTLS do');
+  await expectEngine(t, relay, 'w9', { handshakes: true });
   const answerSdp = web.offer('active').replace('a=group:BUNDLE 0\r\n', '').replace(/m=audio (\d+) UDP\/TLS\/RTP\/SAVPF 111 0/, 'm=audio $1 UDP/TLS/RTP/SAVPF 0');
   const reanswer = await ng.request({ command: 'answer', 'call-id': 'w9', 'from-tag': 'sip', 'to-tag': 'web', sdp: answerSdp, ICE: 'remove', 'transport-protocol': 'RTP/AVP' });
   t.equal(reanswer.result, 'ok', String(reanswer['error-reason'] ?? ''));

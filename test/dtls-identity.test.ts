@@ -1,5 +1,5 @@
 /**
- * The relay's DTLS certificate (ports 28800-28899): made at start-up by default, or read from PEM files,
+ * The relay's DTLS certificate: made at start-up by default, or read from PEM files,
  * and what a=fingerprint says of it.
  */
 import { execFileSync } from 'node:child_process';
@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { Relay } from '../src/relay.js';
 import { createIdentity, fingerprintOf } from '../src/dtls/identity.js';
+import { mediaPorts } from './helpers/ports.js';
 import { phoneSdp } from './helpers/sdp.js';
-
-const PORT_BASE = 28800;
 
 function fingerprintIn(sdp: string): string {
   return /a=fingerprint:sha-256 (\S+)/.exec(sdp)![1]!;
@@ -30,7 +29,7 @@ t.test('default: an ECDSA P-256 certificate made at start-up, fingerprinted in S
   t.equal(fingerprintOf(cert.raw, 'sha-256'), cert.fingerprint256, 'our sha-256 fingerprint is the standard one');
   t.equal(fingerprintOf(cert.raw, 'SHA-1'), cert.fingerprint);
 
-  const relay = new Relay({ portMin: PORT_BASE, portMax: PORT_BASE + 49 });
+  const relay = new Relay(await mediaPorts(50));
   t.teardown(() => relay.close());
   const mine = new X509Certificate((await relay.dtlsIdentity).certPem);
   t.equal(fingerprintIn(await dtlsOffer(relay, 'd1')), mine.fingerprint256, 'the offer names the relay certificate');
@@ -41,7 +40,7 @@ t.test('--dtls-cert-file/--dtls-key-file: that certificate (RSA here), and a cle
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=rtpbridge-test'], { stdio: 'ignore' });
-  const relay = new Relay({ portMin: PORT_BASE + 50, portMax: PORT_BASE + 99, dtlsCertificate: { cert, key } });
+  const relay = new Relay({ ...(await mediaPorts(50)), dtlsCertificate: { cert, key } });
   t.teardown(() => relay.close());
   t.equal((await relay.dtlsIdentity).signature, 'rsa');
   const der = new X509Certificate((await relay.dtlsIdentity).certPem).raw;

@@ -11,8 +11,8 @@ import type { SideConfig, SideId } from '../src/dataplane/types.js';
 import { SrtpContext } from '../src/srtp/context.js';
 import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
 import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
+import { mediaPorts } from './helpers/ports.js';
 
-const BASE = 28520;
 const LOCAL = '127.0.0.1';
 
 function config(sinks: SideId[], phone: Phone, srtp: SideConfig['srtp'] = null): SideConfig {
@@ -29,7 +29,8 @@ t.test('a source with three sinks: plain, SRTP and a released one', async (t) =>
   const phones = await Promise.all([0, 1, 2, 3].map(() => Phone.open()));
   t.teardown(() => phones.forEach((p) => p.close()));
   const [source, plain, secure, gone] = phones as [Phone, Phone, Phone, Phone];
-  const ports = [0, 1, 2, 3].map((i) => BASE + 2 * i);
+  const { portMin } = await mediaPorts(8);
+  const ports = [0, 1, 2, 3].map((i) => portMin + 2 * i);
   for (let i = 0; i < 4; i++) t.equal(await dp.bind(i + 1, 0, LOCAL, 'IP4', ports[i]!), 'bound');
   const towardsSecure = key();
   dp.configure(1, config([2, 3, 4], source));

@@ -1,10 +1,10 @@
 /** Logical interfaces, `direction`, `address family` and IPv4<->IPv6 bridging, with real packets. */
 import t from 'tap';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, rtpPacket } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 22000;
 const dualStack = [
   {
     name: 'default',
@@ -16,12 +16,12 @@ const dualStack = [
 ];
 
 t.test('ng over an IPv6 listener', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE, { interfaces: dualStack }, '[::1]:0');
+  const { ng } = await startRelay(t, { interfaces: dualStack }, '[::1]:0');
   t.same(await ng.request({ command: 'ping' }), { result: 'pong' });
 });
 
 t.test('IPv6 call end to end', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 200, { interfaces: dualStack });
+  const { ng, relay } = await startRelay(t, { interfaces: dualStack });
   const alice = await Phone.open('::1');
   const bob = await Phone.open('::1');
   t.teardown(() => [alice, bob].forEach((p) => p.close()));
@@ -35,10 +35,11 @@ t.test('IPv6 call end to end', async (t) => {
   await alice.waitFor(1);
   const q = await ng.request({ command: 'query', 'call-id': 'v6' });
   t.same((q.tags as any).A.medias[0].streams[0].endpoint, { family: 'IPv6', address: '::1', port: alice.port });
+  await expectEngine(t, relay, 'v6', { handshakes: false });
 });
 
 t.test('address family bridges an IPv4 caller to an IPv6 callee', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 400, { interfaces: dualStack });
+  const { ng, relay } = await startRelay(t, { interfaces: dualStack });
   const alice = await Phone.open('127.0.0.1');
   const bob = await Phone.open('::1');
   t.teardown(() => [alice, bob].forEach((p) => p.close()));
@@ -53,6 +54,7 @@ t.test('address family bridges an IPv4 caller to an IPv6 callee', async (t) => {
   await bob.send(rtpPacket(2), relayEndpoints(offer.sdp as string)[0]!.port, '::1');
   const atAlice = await alice.waitFor(1);
   t.equal(atAlice[0]!.from.address, '127.0.0.1');
+  await expectEngine(t, relay, 'bridge', { handshakes: false });
 });
 
 t.test('direction picks named interfaces and the advertised address', async (t) => {
@@ -61,7 +63,7 @@ t.test('direction picks named interfaces and the advertised address', async (t) 
     { name: 'ext', addresses: [{ local: '127.0.0.2', advertised: '127.0.0.2', family: 'IP4' as const }] },
     { name: 'nat', addresses: [{ local: '127.0.0.3', advertised: '198.51.100.7', family: 'IP4' as const }] },
   ];
-  const { ng } = await startRelay(t, PORT_BASE + 600, { interfaces });
+  const { ng, relay } = await startRelay(t, { interfaces });
   const alice = await Phone.open('127.0.0.1');
   const bob = await Phone.open('127.0.0.2');
   t.teardown(() => [alice, bob].forEach((p) => p.close()));
@@ -73,6 +75,7 @@ t.test('direction picks named interfaces and the advertised address', async (t) 
   await alice.send(rtpPacket(1), relayEndpoints(answer.sdp as string)[0]!.port, '127.0.0.1');
   const atBob = await bob.waitFor(1);
   t.equal(atBob[0]!.from.address, '127.0.0.2', 'leaves through the ext interface');
+  await expectEngine(t, relay, 'dir', { handshakes: false });
 
   const nat = await ng.request({ command: 'offer', 'call-id': 'adv', 'from-tag': 'A', direction: ['int', 'nat'], sdp: phoneSdp({ address: '127.0.0.1', port: 7000 }) });
   t.match(nat.sdp as string, /\r\nc=IN IP4 198\.51\.100\.7\r\n/, 'the advertised address goes into SDP');

@@ -2,14 +2,14 @@
 import t, { type Test } from 'tap';
 import type { EndpointLearning } from '../src/config/options.js';
 import { Relay } from '../src/relay.js';
+import { expectEngine } from './helpers/engine.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
+import { mediaPorts } from './helpers/ports.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 26600;
-
 /** Alice's SDP names `alice`; what the relay learns decides whether Bob's media reaches `alice` or `nat`. */
-async function call(t: Test, mode: EndpointLearning, base: number) {
-  const relay = new Relay({ portMin: base, portMax: base + 49, endpointLearning: mode });
+async function call(t: Test, mode: EndpointLearning) {
+  const relay = new Relay({ ...(await mediaPorts(50)), endpointLearning: mode });
   const [alice, nat, bob] = await Promise.all([Phone.open(), Phone.open(), Phone.open()]);
   t.teardown(async () => {
     [alice, nat, bob].forEach((p) => p.close());
@@ -24,16 +24,17 @@ async function call(t: Test, mode: EndpointLearning, base: number) {
 }
 
 t.test('off: media always goes to the SDP address', async (t) => {
-  const c = await call(t, 'off', PORT_BASE);
+  const c = await call(t, 'off');
   await c.nat.send(rtpPacket(1), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(1);
   await c.bob.send(rtpPacket(2), c.toAlice, '127.0.0.1');
   await c.alice.waitFor(1);
   t.equal(c.nat.received.length, 0);
+  await expectEngine(t, c.relay, 'off', { handshakes: false });
 });
 
 t.test('delayed: follows the source for 3 s, then commits', async (t) => {
-  const c = await call(t, 'delayed', PORT_BASE + 50);
+  const c = await call(t, 'delayed');
   await c.nat.send(rtpPacket(1), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(1);
   t.equal((await c.stream()).endpoint?.port, c.nat.port, 'learned at once');
@@ -48,10 +49,11 @@ t.test('delayed: follows the source for 3 s, then commits', async (t) => {
   t.equal((await c.stream()).endpoint?.port, c.nat.port, 'a later source does not move a committed endpoint');
   await c.bob.send(rtpPacket(4), c.toAlice, '127.0.0.1');
   await c.nat.waitFor(1);
+  await expectEngine(t, c.relay, 'delayed', { handshakes: false });
 });
 
 t.test('heuristic: a source matching the SDP beats any other', async (t) => {
-  const c = await call(t, 'heuristic', PORT_BASE + 100);
+  const c = await call(t, 'heuristic');
   await c.nat.send(rtpPacket(1), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(1);
   t.equal((await c.stream()).endpoint?.port, c.nat.port, 'any source is better than none');
@@ -61,10 +63,11 @@ t.test('heuristic: a source matching the SDP beats any other', async (t) => {
   await c.nat.send(rtpPacket(3), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(3);
   t.equal((await c.stream()).endpoint?.port, c.alice.port, 'and is not displaced by a worse match');
+  await expectEngine(t, c.relay, 'heuristic', { handshakes: false });
 });
 
 t.test('asymmetric: never learns, forwards from anywhere', async (t) => {
-  const relay = new Relay({ portMin: PORT_BASE + 150, portMax: PORT_BASE + 199, endpointLearning: 'immediate' });
+  const relay = new Relay({ ...(await mediaPorts(50)), endpointLearning: 'immediate' });
   const [alice, nat, bob] = await Promise.all([Phone.open(), Phone.open(), Phone.open()]);
   t.teardown(async () => {
     [alice, nat, bob].forEach((p) => p.close());
@@ -77,4 +80,5 @@ t.test('asymmetric: never learns, forwards from anywhere', async (t) => {
   await bob.send(rtpPacket(2), relayEndpoints(offer.sdp)[0]!.port, '127.0.0.1');
   await alice.waitFor(1);
   t.equal(nat.received.length, 0, 'media keeps going to the SDP address');
+  await expectEngine(t, relay, 'asym', { handshakes: false });
 });

@@ -111,9 +111,9 @@ t.test('malformed input', async (t) => {
 t.test('64 KiB of garbage is rejected quickly and cleanly', async (t) => {
   const noise = Buffer.alloc(64 * 1024);
   for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919 + 13) % 256;
-  rejects(t, noise, 'NG_MALFORMED', /./);
-  rejects(t, Buffer.alloc(64 * 1024, '9'), 'NG_MALFORMED', /out of range|truncated/);
-  rejects(t, Buffer.from('i' + '1'.repeat(65535)), 'NG_MALFORMED', /out of range|truncated/);
+  rejects(t, noise, 'NG_MALFORMED', /^invalid bencode at byte 0: unexpected '\r'$/);
+  rejects(t, Buffer.alloc(64 * 1024, '9'), 'NG_MALFORMED', /^truncated bencode at byte 65536$/);
+  rejects(t, Buffer.from('i' + '1'.repeat(65535)), 'NG_MALFORMED', /^truncated bencode at byte 65536$/);
 });
 
 t.test('nesting limit', async (t) => {

@@ -6,12 +6,11 @@ import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { SrtpContext } from '../src/srtp/context.js';
 import { suiteByName, type SrtpSuite } from '../src/srtp/suites.js';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import type { NgClient } from './helpers/ng-client.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
-
-const PORT_BASE = 29200;
 
 interface CryptoLine {
   tag: number;
@@ -72,7 +71,7 @@ async function answer(ng: NgClient, callId: string, sdp: string, extra: Record<s
 }
 
 t.test('plain caller to an SRTP callee: every suite offered in rtpengine order, the answer picks one', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE);
+  const { ng, relay } = await startRelay(t);
   const caller = await phone(t);
   const callee = await phone(t);
   const o = await offer(ng, 'p2s', sdpFor(caller), { 'transport-protocol': 'RTP/SAVP' });
@@ -99,10 +98,12 @@ t.test('plain caller to an SRTP callee: every suite offered in rtpengine order, 
     { phone: callee, relayPort: relayEndpoints(String(o.sdp))[0]!.port, tx: context(suite, calleeKey), rx: context(suite, relayKey) },
     'AES_CM_128_HMAC_SHA1_80',
   );
+  // The callee was offered RTP/SAVP, on which the relay offers DTLS too: the call may need a handshake.
+  await expectEngine(t, relay, 'p2s', { handshakes: true });
 });
 
 t.test('SRTP caller to a plain callee, GCM and HMAC suites; tampered packets dropped and counted', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 40);
+  const { ng, relay } = await startRelay(t);
   for (const name of ['AES_CM_128_HMAC_SHA1_32', 'AEAD_AES_256_GCM', 'AES_192_CM_HMAC_SHA1_80']) {
     const suite = suiteByName(name)!;
     const caller = await phone(t);
@@ -131,13 +132,14 @@ t.test('SRTP caller to a plain callee, GCM and HMAC suites; tampered packets dro
     t.equal(callee.received.length, 2, `${name}: nothing more reached the callee`);
     const q = await ng.request({ command: 'query', 'call-id': callId });
     t.equal((q.tags as any).caller.medias[0].streams[0].stats.errors, 2, 'counted on the caller stream');
+    await expectEngine(t, relay, callId, { handshakes: false });
   }
   const stats = (await ng.request({ command: 'statistics' })).statistics as any;
   t.equal(stats.totalstatistics.droppedsrtp, 6, 'statistics: dropped SRTP');
 });
 
 t.test('SDES-only, SDES-no, SDES-nonew, SDES-pad, SDES-lifetime and session parameters shape the offer', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 80);
+  const { ng, relay } = await startRelay(t);
   const p = await phone(t);
   const suites = async (callId: string, extra: Record<string, unknown>, sdp = sdpFor(p)) =>
     cryptoLines(String((await offer(ng, callId, sdp, { 'transport-protocol': 'RTP/SAVP', ...extra })).sdp));
@@ -158,7 +160,7 @@ t.test('SDES-only, SDES-no, SDES-nonew, SDES-pad, SDES-lifetime and session para
 });
 
 t.test('OSRTP: offer turns a plain offer opportunistic; a plain answer falls back, accept forces SRTP', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 120);
+  const { ng, relay } = await startRelay(t);
   const caller = await phone(t);
   const callee = await phone(t);
   const o = await offer(ng, 'os1', sdpFor(caller), { OSRTP: ['offer'], SDES: ['only-AES_CM_128_HMAC_SHA1_80'] });
@@ -167,6 +169,7 @@ t.test('OSRTP: offer turns a plain offer opportunistic; a plain answer falls bac
   const a = await answer(ng, 'os1', sdpFor(callee));
   t.notMatch(a.sdp, /a=crypto/);
   await exchange(t, { phone: caller, relayPort: relayEndpoints(String(a.sdp))[0]!.port }, { phone: callee, relayPort: relayEndpoints(String(o.sdp))[0]!.port }, 'OSRTP declined: plain both ways');
+  await expectEngine(t, relay, 'os1', { handshakes: false });
 
   // An OSRTP offer from the caller, accepted for it although the callee is plain.
   const suite = suiteByName('AES_CM_128_HMAC_SHA1_80')!;
@@ -184,10 +187,11 @@ t.test('OSRTP: offer turns a plain offer opportunistic; a plain answer falls bac
     { phone: callee2, relayPort: relayEndpoints(String(o2.sdp))[0]!.port },
     'OSRTP accepted',
   );
+  await expectEngine(t, relay, 'os2', { handshakes: false });
 });
 
 t.test('SRTP on both legs with different suites: the relay re-encrypts', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 160);
+  const { ng, relay } = await startRelay(t);
   const caller = await phone(t);
   const callee = await phone(t);
   const s1 = suiteByName('AES_CM_128_HMAC_SHA1_80')!;
@@ -208,10 +212,12 @@ t.test('SRTP on both legs with different suites: the relay re-encrypts', async (
     { phone: callee, relayPort: relayEndpoints(String(o.sdp))[0]!.port, tx: context(s2, k2), rx: context(s2, offered.find((l) => l.tag === gcmTag)!.key) },
     'SDES to SDES',
   );
+  // The caller's RTP/SAVP offer is passed on as RTP/SAVP, on which the relay offers DTLS too.
+  await expectEngine(t, relay, 'ss', { handshakes: true });
 });
 
 t.test('bad crypto: clear ng errors, and the call survives', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 180);
+  const { ng, relay } = await startRelay(t);
   const p = await phone(t);
   const bad = await offer(ng, 'bad1', sdpFor(p, ['a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=', 'a=crypto:2 NOT_A_SUITE inline:AAAA', 'a=crypto:x'], 'RTP/SAVP'), {
     'transport-protocol': 'RTP/AVP',

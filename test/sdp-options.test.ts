@@ -1,14 +1,15 @@
 /** ng options that shape the rewritten SDP: ICE, rtcp-mux, replace, transport protocol; plus list/statistics. */
 import t from 'tap';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
+import { mediaPorts } from './helpers/ports.js';
 import { Phone, rtcpPacket, rtpPacket } from './helpers/media.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
-const PORT_BASE = 25000;
 const iceLines = ['a=ice-ufrag:abcd', 'a=ice-pwd:0123456789abcdef012345', 'a=candidate:1 1 UDP 2130706431 192.0.2.10 4000 typ host', 'a=end-of-candidates'];
 
 t.test('ICE attributes never leak the endpoints past the relay', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE);
+  const { ng } = await startRelay(t);
   for (const ICE of [undefined, 'default', 'force', 'remove']) {
     const res = await ng.request({ command: 'offer', 'call-id': `ice-${ICE}`, 'from-tag': 'A', ...(ICE && { ICE }), sdp: phoneSdp({ address: '127.0.0.1', port: 4000, extra: iceLines }) });
     t.equal(res.result, 'ok');
@@ -32,7 +33,7 @@ t.test('ICE attributes never leak the endpoints past the relay', async (t) => {
 });
 
 t.test('rtcp-mux offered by both sides: RTCP travels on the RTP ports', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 200);
+  const { ng, relay } = await startRelay(t);
   const alice = await Phone.open();
   const bob = await Phone.open();
   t.teardown(() => [alice, bob].forEach((p) => p.close()));
@@ -53,28 +54,27 @@ t.test('rtcp-mux offered by both sides: RTCP travels on the RTP ports', async (t
   const media = (q.tags as any).A.medias[0];
   t.ok(media.flags.includes('rtcp-mux'));
   t.equal(media.streams[1].stats.packets, 1, 'RTCP counted on the RTCP stream');
+  await expectEngine(t, relay, 'mux', { handshakes: false });
 });
 
 t.test('rtcp-mux demux: callee is not offered mux, caller still gets it, RTCP crosses over', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 400);
+  const { ng, relay } = await startRelay(t);
   const alice = await Phone.open();
-  const bob = await Phone.open();
-  const bobRtcp = await Phone.open('127.0.0.1', bob.port + 1).catch(() => undefined);
-  t.teardown(() => [alice, bob, bobRtcp].forEach((p) => p?.close()));
+  const [bob, bobRtcp] = await Phone.openPair();
+  t.teardown(() => [alice, bob, bobRtcp].forEach((p) => p.close()));
   const base = { 'call-id': 'demux', 'from-tag': 'A' };
   const offer = await ng.request({ command: 'offer', ...base, 'rtcp-mux': ['demux'], sdp: phoneSdp({ address: '127.0.0.1', port: alice.port, rtcpMux: true }) });
   t.notMatch(offer.sdp, /a=rtcp-mux/, 'callee is not offered mux');
   const answer = await ng.request({ command: 'answer', ...base, 'to-tag': 'B', sdp: phoneSdp({ address: '127.0.0.1', port: bob.port }) });
   t.match(answer.sdp, /\r\na=rtcp-mux\r\n/, 'caller still gets mux');
-  if (bobRtcp) {
-    await alice.send(rtcpPacket(), relayEndpoints(answer.sdp as string)[0]!.port, '127.0.0.1');
-    const got = await bobRtcp.waitFor(1);
-    t.equal(got[0]!.data[1], 201, 'muxed RTCP from the caller reaches the callee RTCP port');
-  }
+  await alice.send(rtcpPacket(), relayEndpoints(answer.sdp as string)[0]!.port, '127.0.0.1');
+  const got = await bobRtcp.waitFor(1);
+  t.equal(got[0]!.data[1], 201, 'muxed RTCP from the caller reaches the callee RTCP port');
+  await expectEngine(t, relay, 'demux', { handshakes: false });
 });
 
 t.test('rtcp-mux reject and offer', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 600);
+  const { ng } = await startRelay(t);
   const rejected = await ng.request({ command: 'offer', 'call-id': 'rej', 'from-tag': 'A', 'rtcp-mux': ['reject'], sdp: phoneSdp({ address: '127.0.0.1', port: 4000, rtcpMux: true }) });
   t.notMatch(rejected.sdp, /a=rtcp-mux/);
   const answer = await ng.request({ command: 'answer', 'call-id': 'rej', 'from-tag': 'A', 'to-tag': 'B', sdp: phoneSdp({ address: '127.0.0.1', port: 4100, rtcpMux: true }) });
@@ -84,7 +84,7 @@ t.test('rtcp-mux reject and offer', async (t) => {
 });
 
 t.test('replace origin and SDP version', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 800);
+  const { ng } = await startRelay(t);
   const base = { command: 'offer', 'call-id': 'orig', 'from-tag': 'A' };
   const sdp = phoneSdp({ address: '127.0.0.5', port: 4000, version: 7 });
   const plain = await ng.request({ ...base, sdp });
@@ -101,7 +101,7 @@ t.test('replace origin and SDP version', async (t) => {
 });
 
 t.test('transport protocol between plain profiles; SRTP gets SDES keys and DTLS actpass (test/sdes.test.ts, test/dtls.test.ts)', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 1000);
+  const { ng } = await startRelay(t);
   const avpf = await ng.request({ command: 'offer', 'call-id': 'tp', 'from-tag': 'A', 'transport protocol': 'RTP/AVPF', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
   t.match(avpf.sdp, /\r\nm=audio \d+ RTP\/AVPF 0 8 101\r\n/);
   const savp = await ng.request({ command: 'offer', 'call-id': 'tp2', 'from-tag': 'A', 'transport protocol': 'RTP/SAVP', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
@@ -114,7 +114,7 @@ t.test('transport protocol between plain profiles; SRTP gets SDES keys and DTLS 
 });
 
 t.test('list honours limit; statistics reports sessions, packets and control counters', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 1200);
+  const { ng } = await startRelay(t);
   for (const id of ['l1', 'l2', 'l3']) await ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
   t.same((await ng.request({ command: 'list' })).calls, ['l1', 'l2', 'l3']);
   t.same((await ng.request({ command: 'list', limit: 2 })).calls, ['l1', 'l2']);
@@ -131,7 +131,7 @@ t.test('list honours limit; statistics reports sessions, packets and control cou
 });
 
 t.test('hold with a zero address passes it through unless replace zero-address', async (t) => {
-  const { ng } = await startRelay(t, PORT_BASE + 1400);
+  const { ng } = await startRelay(t);
   const held = await ng.request({ command: 'offer', 'call-id': 'hold', 'from-tag': 'A', sdp: phoneSdp({ address: '0.0.0.0', port: 4000 }) });
   t.match(held.sdp, /\r\nc=IN IP4 0\.0\.0\.0\r\n/);
   t.notMatch(held.sdp, /m=audio 4000 /, 'the port is still the relay port');
@@ -140,7 +140,7 @@ t.test('hold with a zero address passes it through unless replace zero-address',
 });
 
 t.test('port exhaustion is an error reply and leaves nothing behind', async (t) => {
-  const { ng, relay } = await startRelay(t, PORT_BASE + 1600, { portMin: PORT_BASE + 1600, portMax: PORT_BASE + 1603 });
+  const { ng, relay } = await startRelay(t, await mediaPorts(4));
   const first = await ng.request({ command: 'offer', 'call-id': 'p1', 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
   t.equal(first.result, 'ok', 'two pairs: enough for one call');
   const second = await ng.request({ command: 'offer', 'call-id': 'p2', 'from-tag': 'A', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });

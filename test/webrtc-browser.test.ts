@@ -1,5 +1,5 @@
 /**
- * The WebRTC bridge with a real browser (ports 29100-29199): headless Chromium with a fake microphone
+ * The WebRTC bridge with a real browser headless Chromium with a fake microphone
  * talks UDP/TLS/RTP/SAVPF + ICE + rtcp-mux to rtpbridge, which bridges it through its ng interface to
  * a plain RTP/AVP phone in this test. Both ways round: the browser offers, or the phone offers and the
  * relay turns the offer into a WebRTC one for the browser.
@@ -15,11 +15,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import puppeteer, { type Page } from 'puppeteer-core';
 import t, { type Test } from 'tap';
+import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, sleep } from './helpers/media.js';
 import { crlf, phoneSdp, relayEndpoints } from './helpers/sdp.js';
+import { requireTool } from './helpers/tools.js';
 
-const PORT_BASE = 29100;
 const CHROMIUM = '/usr/bin/chromium';
 
 /** First payload byte of the browser's frames and of the phone's packets. */
@@ -28,12 +29,6 @@ const FROM_PHONE = 0xf0;
 const FRAME_BYTES = 160;
 /** Frames each way a test waits for; at 50 frames a second about half a second of audio. */
 const ENOUGH = 25;
-/**
- * Browsers write `c=IN IP4 0.0.0.0` with port 9 when their candidates trickle (RFC 8840); rtpengine
- * puts its own address there, rtpbridge passes the zero address on as if it meant hold. The phone here
- * sends to 127.0.0.1 whatever its SDP says.
- */
-
 /**
  * Frame `n` of a sender: its tag, `n` (32 bits, big-endian), then bytes that depend on both, so no two
  * frames and no SRTP ciphertext look alike. The page computes the same pattern (PAGE below).
@@ -110,9 +105,8 @@ interface PageApi {
 /** The page's globals, typed; the callbacks given to page.evaluate() call the page's own api(). */
 const api = (): PageApi => window as unknown as PageApi;
 
-/** Launches Chromium (failing, not skipping, when it is missing) and opens the page from a loopback server. */
+/** Launches Chromium and opens the page from a loopback server. */
 async function openPage(t: Test): Promise<Page> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
   const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   t.teardown(() => http.close());
@@ -195,8 +189,9 @@ async function exchange(t: Test, page: Page, phone: Phone, relayPort: number): P
 }
 
 t.test('Chromium offer bridged to a plain RTP phone and back, payloads checked both ways', async (t) => {
+  if (!requireTool(t, CHROMIUM, existsSync(CHROMIUM), 'apt-get install chromium')) return;
   const page = await openPage(t);
-  const { ng, relay } = await startRelay(t, PORT_BASE, { portMax: PORT_BASE + 49 });
+  const { ng, relay } = await startRelay(t);
   const phone = await Phone.open();
   t.teardown(() => phone.close());
 
@@ -218,12 +213,13 @@ t.test('Chromium offer bridged to a plain RTP phone and back, payloads checked b
   // Until the DTLS handshake is done the relay drops both directions, so arriving patterns mean ICE,
   // DTLS, SRTP decryption (browser -> phone) and encryption (phone -> browser) all worked.
   await exchange(t, page, phone, relayEndpoints(toPhone)[0]!.port);
-  t.equal((await relay.query({ callId: 'chromium-offers' })).engine, 'workers', 'the call runs on the TypeScript workers (ICE and DTLS)');
+  await expectEngine(t, relay, 'chromium-offers', { handshakes: true });
 });
 
 t.test('plain RTP phone offer bridged to Chromium as WebRTC, payloads checked both ways', async (t) => {
+  if (!requireTool(t, CHROMIUM, existsSync(CHROMIUM), 'apt-get install chromium')) return;
   const page = await openPage(t);
-  const { ng, relay } = await startRelay(t, PORT_BASE + 50, { portMax: PORT_BASE + 99 });
+  const { ng, relay } = await startRelay(t);
   const phone = await Phone.open();
   t.teardown(() => phone.close());
 
@@ -246,5 +242,5 @@ t.test('plain RTP phone offer bridged to Chromium as WebRTC, payloads checked bo
   t.equal(relayEndpoints(toPhone)[0]!.address, '127.0.0.1', "the phone is told the relay's address, not the browser's trickle-ICE 0.0.0.0");
 
   await exchange(t, page, phone, relayEndpoints(toPhone)[0]!.port);
-  t.equal((await relay.query({ callId: 'chromium-answers' })).engine, 'workers', 'the call runs on the TypeScript workers (ICE and DTLS)');
+  await expectEngine(t, relay, 'chromium-answers', { handshakes: true });
 });

@@ -30,6 +30,23 @@ export class Phone {
     return new Phone(socket, address, socket.address().port);
   }
 
+  /**
+   * An RTP phone and its RTCP socket on the port above, as a phone whose SDP has no a=rtcp uses them.
+   * The kernel picks the RTP port; if the one above is taken, both close and another pair is tried
+   * (20 times at most).
+   */
+  static async openPair(address = '127.0.0.1'): Promise<[rtp: Phone, rtcp: Phone]> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const rtp = await Phone.open(address);
+      if (rtp.port < 65535) {
+        const rtcp = await Phone.open(address, rtp.port + 1).catch(() => undefined);
+        if (rtcp) return [rtp, rtcp];
+      }
+      rtp.close();
+    }
+    throw new Error(`no two adjacent free UDP ports on ${address} after 20 attempts`);
+  }
+
   send(data: Buffer, port: number, address: string): Promise<void> {
     return new Promise((resolve, reject) => this.socket.send(data, port, address, (err) => (err ? reject(err) : resolve())));
   }

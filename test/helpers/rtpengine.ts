@@ -9,9 +9,14 @@ import { sleep } from './media.js';
 
 export const RTPENGINE = '/usr/bin/rtpengine';
 
+/** Whether rtpengine is installed and runs. */
+export function rtpengineInstalled(): boolean {
+  return spawnSync(RTPENGINE, ['--version']).status === 0;
+}
+
 /** Starts rtpengine userspace-only (`--table=-1`) with its ng port at `ngPort` and media ports just above it. */
 export async function startRtpengine(t: Test, ngPort: number): Promise<NgClient> {
-  if (spawnSync(RTPENGINE, ['--version']).status !== 0) throw new Error(`${RTPENGINE} is not installed (apt-get install rtpengine-daemon)`);
+  if (!rtpengineInstalled()) throw new Error(`${RTPENGINE} is not installed (apt-get install rtpengine-daemon)`);
   const cwd = mkdtempSync(join(tmpdir(), 'rtpengine-'));
   const child = spawn(
     RTPENGINE,

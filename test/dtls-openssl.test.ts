@@ -11,6 +11,7 @@
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,18 +64,36 @@ function fingerprintOfPem(pem: string): string {
   return m[1]!.toUpperCase();
 }
 
-function makeIdentity(name: string): Identity {
+/** A self-signed certificate: ECDSA P-256 as browsers make them, or RSA as some SIP endpoints do. */
+function makeIdentity(name: string, kind: 'ec' | 'rsa' = 'ec'): Identity {
   const cert = join(work, `${name}.crt`);
   const key = join(work, `${name}.key`);
-  opensslSync(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`]);
+  const keyArgs = kind === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', 'rsa:2048'];
+  opensslSync(['req', '-x509', ...keyArgs, '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`]);
   return { cert, key, fingerprint: fingerprintOfPem(opensslSync(['x509', '-in', cert])) };
 }
 
-const SRTP_ARGS = ['-use_srtp', 'SRTP_AES128_CM_SHA1_80', '-keymatexport', 'EXTRACTOR-dtls_srtp', '-keymatexportlen', '60'];
+/** use_srtp profiles (openssl's names) and the SRTP suite, master key and salt lengths they key (RFC 5764 §4.1.2, RFC 7714 §12). */
+const PROFILES = {
+  SRTP_AES128_CM_SHA1_80: { suite: 'AES_CM_128_HMAC_SHA1_80', keyLength: 16, saltLength: 14 },
+  SRTP_AEAD_AES_128_GCM: { suite: 'AEAD_AES_128_GCM', keyLength: 16, saltLength: 12 },
+} as const;
+type Profile = keyof typeof PROFILES;
+
+/** How the peer's openssl is run: the profile it offers and anything else on its command line. */
+interface PeerOptions {
+  profile?: Profile;
+  args?: string[];
+}
+
+const srtpArgs = (profile: Profile): string[] => {
+  const p = PROFILES[profile];
+  return ['-use_srtp', profile, '-keymatexport', 'EXTRACTOR-dtls_srtp', '-keymatexportlen', String(2 * (p.keyLength + p.saltLength))];
+};
 
 /** What openssl printed once the handshake was done. */
 interface Handshake {
-  /** The 60 bytes of EXTRACTOR-dtls_srtp keying material. */
+  /** The EXTRACTOR-dtls_srtp keying material (60 bytes for SRTP_AES128_CM_SHA1_80). */
   material: Buffer;
   profile: string;
   /** The certificate the relay presented, PEM. */
@@ -113,12 +132,24 @@ class OpensslPeer {
     }
   }
 
-  /** Waits for the exported keys and the relay's certificate, which openssl prints after the handshake. */
+  /**
+   * Waits for the exported keys and the relay's certificate, which openssl prints after the handshake.
+   * s_client prints "Keying material" even after a failed handshake (exported from an empty master
+   * secret, with "Cipher is (NONE)"), so success is read from the cipher line, not from the keys.
+   */
   async handshake(ms = 5000): Promise<Handshake> {
-    const material = Buffer.from((await this.waitFor(/Keying material: ([0-9A-F]{120})\b/, ms))[1]!, 'hex');
+    const material = Buffer.from((await this.waitFor(/Keying material: ([0-9A-F]+)\r?\n/, ms))[1]!, 'hex');
+    const cipher = (await this.waitFor(/^(?:New, \S+, Cipher is|CIPHER is) (\S+)/m, 100))[1]!;
+    if (cipher === '(NONE)' || /:error:/.test(this.err)) throw new Error(`the DTLS handshake failed:\n${this.out.slice(-1500)}\n${this.err.slice(-1500)}`);
     const profile = (await this.waitFor(/SRTP Extension negotiated, profile=(\S+)/, 100))[1]!;
     const relayCertificate = (await this.waitFor(/(?:Server|Client) certificate\r?\n(-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----)/, 100))[1]!;
     return { material, profile, relayCertificate };
+  }
+
+  /** End of input: openssl sends close_notify and exits. */
+  async close(): Promise<void> {
+    this.child.stdin.end();
+    await Promise.race([this.exited, sleep(2000)]);
   }
 
   /** SIGKILL: openssl ends without a close_notify and its port is free once this resolves. */
@@ -129,13 +160,15 @@ class OpensslPeer {
 }
 
 /** Relay as DTLS server: the peer connects from its fixed port. */
-function sClient(t: Test, id: Identity, peerPort: number, relayPort: number): OpensslPeer {
-  return OpensslPeer.start(t, ['s_client', '-dtls', '-connect', `127.0.0.1:${relayPort}`, '-bind', `127.0.0.1:${peerPort}`, '-noservername', '-cert', id.cert, '-key', id.key, ...SRTP_ARGS]);
+function sClient(t: Test, id: Identity, peerPort: number, relayPort: number, opts: PeerOptions = {}): OpensslPeer {
+  const args = ['s_client', '-dtls', '-connect', `127.0.0.1:${relayPort}`, '-bind', `127.0.0.1:${peerPort}`, '-noservername', '-cert', id.cert, '-key', id.key];
+  return OpensslPeer.start(t, [...args, ...srtpArgs(opts.profile ?? 'SRTP_AES128_CM_SHA1_80'), ...(opts.args ?? [])]);
 }
 
 /** Relay as DTLS client: the peer listens on its fixed port and asks for the relay's certificate. */
-async function sServer(t: Test, id: Identity, peerPort: number): Promise<OpensslPeer> {
-  const peer = OpensslPeer.start(t, ['s_server', '-dtls', '-accept', `127.0.0.1:${peerPort}`, '-naccept', '1', '-verify', '1', '-cert', id.cert, '-key', id.key, ...SRTP_ARGS]);
+async function sServer(t: Test, id: Identity, peerPort: number, opts: PeerOptions = {}): Promise<OpensslPeer> {
+  const args = ['s_server', '-dtls', '-accept', `127.0.0.1:${peerPort}`, '-naccept', '1', '-verify', '1', '-cert', id.cert, '-key', id.key];
+  const peer = OpensslPeer.start(t, [...args, ...srtpArgs(opts.profile ?? 'SRTP_AES128_CM_SHA1_80'), ...(opts.args ?? [])]);
   await peer.waitFor(/^ACCEPT$/m, 5000);
   return peer;
 }
@@ -145,11 +178,19 @@ async function sServer(t: Test, id: Identity, peerPort: number): Promise<Openssl
  * client_write_SRTP_master_salt | server_write_SRTP_master_salt (16, 16, 14, 14 bytes for
  * SRTP_AES128_CM_HMAC_SHA1_80). Each side encrypts with its own write key and salt.
  */
-function srtpKeys(material: Buffer, peerRole: 'client' | 'server'): { tx: Buffer; rx: Buffer } {
-  if (material.length !== 60) throw new Error(`expected 60 bytes of keying material, got ${material.length}`);
-  const client = Buffer.concat([material.subarray(0, 16), material.subarray(32, 46)]);
-  const server = Buffer.concat([material.subarray(16, 32), material.subarray(46, 60)]);
-  return peerRole === 'client' ? { tx: client, rx: server } : { tx: server, rx: client };
+function srtpKeys(material: Buffer, peerRole: 'client' | 'server', profile: Profile = 'SRTP_AES128_CM_SHA1_80'): SrtpKeys {
+  const { suite, keyLength: k, saltLength: s } = PROFILES[profile];
+  if (material.length !== 2 * (k + s)) throw new Error(`expected ${2 * (k + s)} bytes of keying material, got ${material.length}`);
+  const client = Buffer.concat([material.subarray(0, k), material.subarray(2 * k, 2 * k + s)]);
+  const server = Buffer.concat([material.subarray(k, 2 * k), material.subarray(2 * k + s, 2 * k + 2 * s)]);
+  return peerRole === 'client' ? { suite, tx: client, rx: server } : { suite, tx: server, rx: client };
+}
+
+interface SrtpKeys {
+  suite: string;
+  /** Master key and salt the peer encrypts with, and the ones it decrypts with. */
+  tx: Buffer;
+  rx: Buffer;
 }
 
 /** The libsrtp2 program on the peer's port: protects what it is told to send, unprotects what arrives. */
@@ -166,8 +207,8 @@ class SrtpPeer {
     });
   }
 
-  static async start(t: Test, peerPort: number, relayPort: number, keys: { tx: Buffer; rx: Buffer }): Promise<SrtpPeer> {
-    const child = spawn(SRTP_PEER, [String(peerPort), String(relayPort), keys.tx.toString('hex'), keys.rx.toString('hex')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  static async start(t: Test, peerPort: number, relayPort: number, keys: SrtpKeys): Promise<SrtpPeer> {
+    const child = spawn(SRTP_PEER, [String(peerPort), String(relayPort), keys.tx.toString('hex'), keys.rx.toString('hex'), keys.suite], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const peer = new SrtpPeer(child);
@@ -315,8 +356,8 @@ function checkSdp(t: Test, legs: Legs, relaySetup: 'active' | 'passive' | 'actpa
 }
 
 /** The relay presented the certificate its a=fingerprint names, as openssl computes it. */
-function checkRelayCertificate(t: Test, hs: Handshake, legs: Legs): void {
-  t.equal(hs.profile, 'SRTP_AES128_CM_SHA1_80', 'use_srtp negotiated SRTP_AES128_CM_SHA1_80');
+function checkRelayCertificate(t: Test, hs: Handshake, legs: Legs, profile: Profile = 'SRTP_AES128_CM_SHA1_80'): void {
+  t.equal(hs.profile, profile, `use_srtp negotiated ${profile}`);
   t.equal(fingerprintOfPem(hs.relayCertificate), relayFingerprint(legs.toPeer), 'the certificate the relay presented matches its a=fingerprint');
 }
 
@@ -341,7 +382,7 @@ async function media(t: Test, peer: SrtpPeer, phone: Phone, legs: Legs): Promise
   await until(() => phoneRtp().filter((p) => p.readUInt16BE(2) >= 2000).length >= 5);
   const gotRtp = phoneRtp();
   t.equal(gotRtp.filter((p) => p.readUInt16BE(2) >= 2000).length, 5, 'a burst of 5 all arrives');
-  t.ok(gotRtp.every((p) => sent.get(key(p))?.equals(p)), 'every RTP packet the phone got is byte for byte what the peer sent before libsrtp protected it');
+  t.ok(gotRtp.length > 0 && gotRtp.every((p) => sent.get(key(p))?.equals(p)), 'every RTP packet the phone got is byte for byte what the peer sent before libsrtp protected it');
 
   // Phone -> peer: plain RTP in, SRTP out, which libsrtp2 must authenticate with the exported keys.
   const fromPhone = async (seq: number): Promise<void> => {
@@ -354,7 +395,7 @@ async function media(t: Test, peer: SrtpPeer, phone: Phone, legs: Legs): Promise
   await until(() => peer.received('rtp').filter((p) => p.readUInt16BE(2) >= 4000).length >= 5);
   const gotSrtp = peer.received('rtp');
   t.equal(gotSrtp.filter((p) => p.readUInt16BE(2) >= 4000).length, 5, 'a burst of 5 all arrives');
-  t.ok(gotSrtp.every((p) => sent.get(key(p))?.equals(p)), 'libsrtp2 decrypts each to exactly what the phone sent');
+  t.ok(gotSrtp.length > 0 && gotSrtp.every((p) => sent.get(key(p))?.equals(p)), 'libsrtp2 decrypts each to exactly what the phone sent');
 
   // RTCP: SRTCP on the peer's muxed port, plain RTCP on the phone's RTCP port.
   const peerReport = rtcp(0x5ee0_0001);
@@ -368,13 +409,9 @@ async function media(t: Test, peer: SrtpPeer, phone: Phone, legs: Legs): Promise
   t.same(peer.rejected(), [], 'nothing reached the peer that libsrtp2 could not authenticate');
 }
 
-async function checkEngine(t: Test, relay: { query(req: { callId: string }): Promise<{ engine: string }> }, callId: string): Promise<void> {
-  t.equal((await relay.query({ callId })).engine, 'workers', 'the DTLS call runs on the TypeScript workers');
-}
-
-/** Relay ports for test `slot` (20 each) and the peer's fixed port. */
+/** Relay ports for test `slot` (10 each: a call takes 4) and the peer's fixed port. */
 async function setup(t: Test, slot: number) {
-  const fixture = await startRelay(t, PORT_BASE + slot * 20, { portMax: PORT_BASE + slot * 20 + 19 });
+  const fixture = await startRelay(t, PORT_BASE + slot * 10, { portMax: PORT_BASE + slot * 10 + 9 });
   const phone = await Phone.open();
   t.teardown(() => phone.close());
   return { ...fixture, phone, peerPort: PEER_PORT_BASE + slot * 2 };
@@ -388,67 +425,73 @@ function prerequisites(t: Test): boolean {
 
 const peerIdentity = missing === undefined ? makeIdentity('dtls-peer') : undefined;
 const otherIdentity = missing === undefined ? makeIdentity('someone-else') : undefined;
+const rsaIdentity = missing === undefined ? makeIdentity('rsa-peer', 'rsa') : undefined;
 
-t.test('DTLS peer offers a=setup:active: the relay serves, openssl s_client connects, libsrtp2 carries the media', { skip }, async (t) => {
-  if (!prerequisites(t)) return;
-  const id = peerIdentity!;
-  const { ng, relay, phone, peerPort } = await setup(t, 0);
-  const legs = await peerCalls(ng, 'o1', peerSdp(peerPort, 'active', id.fingerprint), phone);
-  checkSdp(t, legs, 'passive');
-  const openssl = sClient(t, id, peerPort, legs.peerFacing);
-  const hs = await openssl.handshake();
-  checkRelayCertificate(t, hs, legs);
-  await openssl.stop();
-  const peer = await SrtpPeer.start(t, peerPort, legs.peerFacing, srtpKeys(hs.material, 'client'));
-  await media(t, peer, phone, legs);
-  await checkEngine(t, relay, 'o1');
-});
+/**
+ * One call between the DTLS peer and the phone, set up by `caller`, the peer saying `peerSetup`: the
+ * handshake by openssl in the role that leaves the relay, then SRTP/SRTCP by libsrtp2 both ways.
+ */
+interface Scenario {
+  slot: number;
+  callId: string;
+  caller: 'peer' | 'phone';
+  peerSetup: 'active' | 'passive' | 'actpass';
+  /** What the relay must say back: the opposite role, active for actpass, actpass in its own offer. */
+  relaySetup: 'active' | 'passive' | 'actpass';
+  identity?: Identity;
+  peer?: PeerOptions;
+}
 
-t.test('DTLS peer offers a=setup:actpass: the relay answers active and connects to openssl s_server', { skip }, async (t) => {
+async function call(t: Test, sc: Scenario): Promise<void> {
   if (!prerequisites(t)) return;
-  const id = peerIdentity!;
-  const { ng, relay, phone, peerPort } = await setup(t, 1);
-  // Listening before the answer: the relay connects as soon as it knows its role and the address.
-  const openssl = await sServer(t, id, peerPort);
-  const legs = await peerCalls(ng, 'o2', peerSdp(peerPort, 'actpass', id.fingerprint), phone);
-  checkSdp(t, legs, 'active');
+  const id = sc.identity ?? peerIdentity!;
+  const profile = sc.peer?.profile ?? 'SRTP_AES128_CM_SHA1_80';
+  const { ng, relay, phone, peerPort } = await setup(t, sc.slot);
+  // a=setup:active is the DTLS client (RFC 5763 §5); an actpass offerer is answered active by the relay.
+  const peerRole = sc.peerSetup === 'active' ? 'client' : 'server';
+  const sdp = peerSdp(peerPort, sc.peerSetup, id.fingerprint);
+  // A relay that connects does so once it knows its role and the address: openssl listens before that.
+  const server = peerRole === 'server' ? await sServer(t, id, peerPort, sc.peer) : undefined;
+  const legs = sc.caller === 'peer' ? await peerCalls(ng, sc.callId, sdp, phone) : await phoneCalls(ng, sc.callId, phone, async () => sdp);
+  checkSdp(t, legs, sc.relaySetup);
+  const openssl = server ?? sClient(t, id, peerPort, legs.peerFacing, sc.peer);
   const hs = await openssl.handshake();
-  checkRelayCertificate(t, hs, legs);
+  checkRelayCertificate(t, hs, legs, profile);
   await openssl.stop();
-  const peer = await SrtpPeer.start(t, peerPort, legs.peerFacing, srtpKeys(hs.material, 'server'));
+  const peer = await SrtpPeer.start(t, peerPort, legs.peerFacing, srtpKeys(hs.material, peerRole, profile));
   await media(t, peer, phone, legs);
-  await checkEngine(t, relay, 'o2');
-});
+  t.equal((await relay.query({ callId: sc.callId })).engine, 'workers', 'the DTLS call runs on the TypeScript workers');
+}
 
-t.test('plain caller to a DTLS callee answering a=setup:passive: the relay connects to openssl s_server', { skip }, async (t) => {
-  if (!prerequisites(t)) return;
-  const id = peerIdentity!;
-  const { ng, relay, phone, peerPort } = await setup(t, 2);
-  const openssl = await sServer(t, id, peerPort);
-  const legs = await phoneCalls(ng, 'o3', phone, async () => peerSdp(peerPort, 'passive', id.fingerprint));
-  checkSdp(t, legs, 'actpass');
-  const hs = await openssl.handshake();
-  checkRelayCertificate(t, hs, legs);
-  await openssl.stop();
-  const peer = await SrtpPeer.start(t, peerPort, legs.peerFacing, srtpKeys(hs.material, 'server'));
-  await media(t, peer, phone, legs);
-  await checkEngine(t, relay, 'o3');
-});
+t.test('DTLS peer offers a=setup:active: the relay serves, openssl s_client connects, libsrtp2 carries the media', { skip }, (t) =>
+  call(t, { slot: 0, callId: 'o1', caller: 'peer', peerSetup: 'active', relaySetup: 'passive' }),
+);
 
-t.test('plain caller to a DTLS callee answering a=setup:active: the relay serves openssl s_client', { skip }, async (t) => {
-  if (!prerequisites(t)) return;
-  const id = peerIdentity!;
-  const { ng, relay, phone, peerPort } = await setup(t, 3);
-  const legs = await phoneCalls(ng, 'o4', phone, async () => peerSdp(peerPort, 'active', id.fingerprint));
-  checkSdp(t, legs, 'actpass');
-  const openssl = sClient(t, id, peerPort, legs.peerFacing);
-  const hs = await openssl.handshake();
-  checkRelayCertificate(t, hs, legs);
-  await openssl.stop();
-  const peer = await SrtpPeer.start(t, peerPort, legs.peerFacing, srtpKeys(hs.material, 'client'));
-  await media(t, peer, phone, legs);
-  await checkEngine(t, relay, 'o4');
-});
+t.test('DTLS peer offers a=setup:actpass: the relay answers active and connects to openssl s_server', { skip }, (t) =>
+  call(t, { slot: 1, callId: 'o2', caller: 'peer', peerSetup: 'actpass', relaySetup: 'active' }),
+);
+
+t.test('plain caller to a DTLS callee answering a=setup:passive: the relay connects to openssl s_server', { skip }, (t) =>
+  call(t, { slot: 2, callId: 'o3', caller: 'phone', peerSetup: 'passive', relaySetup: 'actpass' }),
+);
+
+t.test('plain caller to a DTLS callee answering a=setup:active: the relay serves openssl s_client', { skip }, (t) =>
+  call(t, { slot: 3, callId: 'o4', caller: 'phone', peerSetup: 'active', relaySetup: 'actpass' }),
+);
+
+t.test('the AEAD_AES_128_GCM profile: openssl offers only SRTP_AEAD_AES_128_GCM, libsrtp2 keys AES-GCM from 56 bytes', { skip }, (t) =>
+  call(t, { slot: 4, callId: 'o5', caller: 'peer', peerSetup: 'active', relaySetup: 'passive', peer: { profile: 'SRTP_AEAD_AES_128_GCM' } }),
+);
+
+// An RSA certificate (~800 bytes) over a 400-byte link MTU: openssl splits its handshake messages into
+// fragments the relay must reassemble, and the relay must verify RSA signatures (ECDHE-RSA as server peer).
+t.test('an RSA peer certificate in fragmented handshake messages, relay serving', { skip }, (t) =>
+  call(t, { slot: 5, callId: 'o6', caller: 'phone', peerSetup: 'active', relaySetup: 'actpass', identity: rsaIdentity, peer: { args: ['-mtu', '400'] } }),
+);
+
+t.test('an RSA peer certificate in fragmented handshake messages, relay connecting', { skip }, (t) =>
+  call(t, { slot: 6, callId: 'o7', caller: 'peer', peerSetup: 'actpass', relaySetup: 'active', identity: rsaIdentity, peer: { args: ['-mtu', '400'] } }),
+);
 
 /** With a certificate that does not match a=fingerprint nothing may pass, in either direction. */
 async function noMedia(t: Test, ng: NgClient, peer: SrtpPeer, phone: Phone, legs: Legs): Promise<void> {
@@ -468,7 +511,7 @@ async function noMedia(t: Test, ng: NgClient, peer: SrtpPeer, phone: Phone, legs
 
 t.test('the peer\'s certificate does not match its a=fingerprint (relay serving): no media either way', { skip }, async (t) => {
   if (!prerequisites(t)) return;
-  const { ng, phone, peerPort } = await setup(t, 4);
+  const { ng, phone, peerPort } = await setup(t, 7);
   // The SDP vouches for someone else's certificate; openssl presents the peer's own.
   const legs = await peerCalls(ng, 'o5', peerSdp(peerPort, 'active', otherIdentity!.fingerprint), phone);
   const openssl = sClient(t, peerIdentity!, peerPort, legs.peerFacing);
@@ -481,11 +524,61 @@ t.test('the peer\'s certificate does not match its a=fingerprint (relay serving)
 
 t.test('the peer\'s certificate does not match its a=fingerprint (relay connecting): no media either way', { skip }, async (t) => {
   if (!prerequisites(t)) return;
-  const { ng, phone, peerPort } = await setup(t, 5);
+  const { ng, phone, peerPort } = await setup(t, 8);
   const openssl = await sServer(t, peerIdentity!, peerPort);
   const legs = await phoneCalls(ng, 'o6', phone, async () => peerSdp(peerPort, 'passive', otherIdentity!.fingerprint));
   const hs = await openssl.handshake();
   await openssl.stop();
   const peer = await SrtpPeer.start(t, peerPort, legs.peerFacing, srtpKeys(hs.material, 'server'));
   await noMedia(t, ng, peer, phone, legs);
+});
+
+/** A genuine first ClientHello (no cookie) from openssl, caught on a plain UDP socket. */
+async function capturedClientHello(t: Test, id: Identity): Promise<Buffer> {
+  const socket = createSocket('udp4');
+  t.teardown(() => socket.close());
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const first = new Promise<Buffer>((resolve) => socket.once('message', (msg) => resolve(msg)));
+  const openssl = OpensslPeer.start(t, ['s_client', '-dtls', '-connect', `127.0.0.1:${socket.address().port}`, '-noservername', '-cert', id.cert, '-key', id.key, ...srtpArgs('SRTP_AES128_CM_SHA1_80')]);
+  const hello = await Promise.race([first, sleep(5000).then(() => undefined)]);
+  await openssl.stop();
+  if (!hello) throw new Error('openssl sent no ClientHello');
+  return hello;
+}
+
+// Relay bug, reported rather than fixed here (src/ is out of scope): without ICE, DTLS from any address
+// goes into the side's one handshake, and each cookieless ClientHello restarts werift's server flight.
+// ClientHellos from a second address while the real peer handshakes (a forked callee, or anyone who can
+// reach the port; 40 packets, within the rate limit) leave openssl believing it is connected while the
+// relay never installs keys: the call has no media, for good.
+t.test('ClientHellos from another address during the handshake do not cost the real peer its media', { skip }, async (t) => {
+  if (!prerequisites(t)) return;
+  const id = peerIdentity!;
+  const hello = await capturedClientHello(t, otherIdentity!);
+  t.equal(hello[0], 22, 'a DTLS handshake record');
+  t.equal(hello[13], 1, 'holding a ClientHello');
+  const { ng, phone, peerPort } = await setup(t, 9);
+  const legs = await peerCalls(ng, 'o10', peerSdp(peerPort, 'active', id.fingerprint), phone);
+  const stray = await Phone.open();
+  t.teardown(() => stray.close());
+  const openssl = sClient(t, id, peerPort, legs.peerFacing);
+  let handshaking = true;
+  const flood = (async () => {
+    for (let i = 0; i < 40 && handshaking; i++) {
+      await stray.send(hello, legs.peerFacing, '127.0.0.1');
+      await sleep(5);
+    }
+  })();
+  const hs = await openssl.handshake(2000).catch(() => undefined);
+  handshaking = false;
+  await flood;
+  await openssl.stop();
+  const bug = { todo: 'relay bug: ClientHellos from another address mid-handshake break the association (src/dtls/session.ts, src/dataplane/handshakes.ts)' };
+  t.ok(hs, 'the real peer completes its handshake', bug);
+  let through = false;
+  if (hs) {
+    const peer = await SrtpPeer.start(t, peerPort, legs.peerFacing, srtpKeys(hs.material, 'client'));
+    through = await sendUntil((i) => peer.send('rtp', rtp(1 + i, 0x5ee0_0003)), () => phone.received.length > 0, 10, 50);
+  }
+  t.ok(through, 'and its SRTP reaches the phone', bug);
 });

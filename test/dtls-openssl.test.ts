@@ -1,6 +1,6 @@
 /**
- * DTLS-SRTP (RFC 5763/5764) against a peer that shares no code with the relay (relay ports 29400-29499,
- * the peer's own ports 29500-29599): the `openssl` command line runs the handshake and exports the keying
+ * DTLS-SRTP (RFC 5763/5764) against a peer that shares no code with the relay (relay ports 29400-29549,
+ * the peer's own ports 29550-29599): the `openssl` command line runs the handshake and exports the keying
  * material (s_client when the relay serves, s_server when it connects), a small C program on libsrtp2
  * (test/fixtures/dtls/srtp-peer.c) then takes over the same local port and carries SRTP and SRTCP with
  * those keys. The other leg is a plain RTP/AVP phone. Every payload is compared byte for byte, so
@@ -22,7 +22,8 @@ import type { NgClient } from './helpers/ng-client.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 
 const PORT_BASE = 29400;
-const PEER_PORT_BASE = 29500;
+const PEER_PORT_BASE = 29550;
+const SLOTS = 15;
 
 const flag = (v: string | undefined): boolean => v !== undefined && !/^(|0|false|no)$/i.test(v);
 const REQUIRED = flag(process.env.RTPBRIDGE_TEST_REQUIRE_ALL) || flag(process.env.CI);
@@ -402,8 +403,9 @@ async function media(t: Test, peer: SrtpPeer, phone: Phone, legs: Legs): Promise
   t.same(peer.rejected(), [], 'nothing reached the peer that libsrtp2 could not authenticate');
 }
 
-/** Relay ports for test `slot` (10 each: a call takes 4) and the peer's fixed port. */
+/** Relay ports for test `slot` (10 each: a call takes 4) and the peer's fixed port, in ranges that never meet. */
 async function setup(t: Test, slot: number) {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= SLOTS) throw new Error(`slot ${slot} is outside 0-${SLOTS - 1}`);
   const fixture = await startRelay(t, PORT_BASE + slot * 10, { portMax: PORT_BASE + slot * 10 + 9 });
   const phone = await Phone.open();
   t.teardown(() => phone.close());
@@ -472,8 +474,12 @@ t.test('plain caller to a DTLS callee answering a=setup:active: the relay serves
   call(t, { slot: 3, callId: 'o4', caller: 'phone', peerSetup: 'active', relaySetup: 'actpass' }),
 );
 
-t.test('the AEAD_AES_128_GCM profile: openssl offers only SRTP_AEAD_AES_128_GCM, libsrtp2 keys AES-GCM from 56 bytes', { skip }, (t) =>
+t.test('the AEAD_AES_128_GCM profile, relay serving: s_client offers only SRTP_AEAD_AES_128_GCM, libsrtp2 keys AES-GCM from 56 bytes', { skip }, (t) =>
   call(t, { slot: 4, callId: 'o5', caller: 'peer', peerSetup: 'active', relaySetup: 'passive', peer: { profile: 'SRTP_AEAD_AES_128_GCM' } }),
+);
+
+t.test('the AEAD_AES_128_GCM profile, relay connecting: s_server picks it from the relay\'s use_srtp list', { skip }, (t) =>
+  call(t, { slot: 10, callId: 'o11', caller: 'peer', peerSetup: 'passive', relaySetup: 'active', peer: { profile: 'SRTP_AEAD_AES_128_GCM' } }),
 );
 
 // An RSA certificate (~800 bytes) over a 400-byte link MTU: openssl splits its handshake messages into

@@ -546,10 +546,12 @@ async function capturedClientHello(t: Test, id: Identity): Promise<Buffer> {
 }
 
 // Relay bug, reported rather than fixed here (src/ is out of scope): without ICE, DTLS from any address
-// goes into the side's one handshake, and each cookieless ClientHello restarts werift's server flight.
-// ClientHellos from a second address while the real peer handshakes (a forked callee, or anyone who can
-// reach the port; 40 packets, within the rate limit) leave openssl believing it is connected while the
-// relay never installs keys: the call has no media, for good.
+// goes into the side's one werift server, and every cookieless ClientHello reruns its flight 2, which
+// replaces the client and server randoms and the server's ECDHE key pair of the handshake in progress;
+// DtlsSession also sends its next flights to whoever sent last. ClientHellos from a second address
+// while the real peer handshakes (a forked callee, or anyone who can reach the port; a few packets,
+// well within the rate limit) make the real handshake fail: openssl rejects the ServerKeyExchange
+// ("bad signature") or werift cannot read the client's Finished, and the call stays without media.
 t.test('ClientHellos from another address during the handshake do not cost the real peer its media', { skip }, async (t) => {
   if (!prerequisites(t)) return;
   const id = peerIdentity!;

@@ -27,6 +27,13 @@ export interface HandshakeHost<P> {
 
 export type HandshakeVerdict = 'ok' | 'stun' | 'dtls';
 
+/**
+ * How long a handshake in progress belongs to the address that started it. Datagrams from elsewhere
+ * would restart or derail it (a ClientHello makes the server begin anew); after this long without
+ * finishing it is given up, so a stray sender that got there first cannot hold the port.
+ */
+const HANDSHAKE_PIN_MS = 3000;
+
 /** Packets per second (and burst) beyond which STUN/DTLS is dropped; a real ICE + DTLS exchange needs a few dozen. */
 const RATE = 50;
 const BURST = 100;
@@ -52,6 +59,10 @@ export class SideHandshakes<P> {
   /** Finished handshake waiting for the peer's fingerprint (the answer may arrive after the handshake). */
   private pending: DtlsResult | undefined;
   private securedBy: Endpoint | undefined;
+  /** When the session in progress began, for HANDSHAKE_PIN_MS. */
+  private sessionSince = 0;
+  /** Where the participant's SDP (or learning) says it is: its handshake may always start over. */
+  private expected: Endpoint | null = null;
   /** Address of the last authenticated connectivity check: the only one allowed to do DTLS once known. */
   private iceRemote: Endpoint | undefined;
   /** The peer that proved it knows the ICE password (or finished the handshake) has its own allowance, so a flood from elsewhere cannot starve it. */
@@ -69,6 +80,7 @@ export class SideHandshakes<P> {
 
   configure(ice: SideIce | null, dtls: SideDtls | null, endpoint: Endpoint | null): void {
     this.ice = ice;
+    this.expected = endpoint;
     const before = this.dtlsConfig;
     this.dtlsConfig = dtls;
     const peerChanged = before?.fingerprint != null && (before.fingerprint.hash !== dtls?.fingerprint?.hash || before.fingerprint.value !== dtls.fingerprint.value);
@@ -86,7 +98,7 @@ export class SideHandshakes<P> {
   receive(msg: Buffer, from: Endpoint, via: StreamKind, now: number, port: P): HandshakeVerdict {
     const trusted = sameEndpoint(from, this.iceRemote) || sameEndpoint(from, this.securedBy);
     if (!(trusted ? this.verified : this.others).take(now)) return msg[0]! < 4 ? 'stun' : 'dtls';
-    return msg[0]! < 4 ? this.stun(msg, from, via, port) : this.dtls(msg, from, via);
+    return msg[0]! < 4 ? this.stun(msg, from, via, port) : this.dtls(msg, from, via, now);
   }
 
   close(): void {
@@ -110,11 +122,17 @@ export class SideHandshakes<P> {
   }
 
   /** DTLS runs on the RTP port only; its keys protect RTCP too (mux, as every WebRTC peer does). */
-  private dtls(msg: Buffer, from: Endpoint, via: StreamKind): HandshakeVerdict {
+  private dtls(msg: Buffer, from: Endpoint, via: StreamKind, now: number): HandshakeVerdict {
     if (!this.dtlsConfig || via !== 'RTP' || msg[0]! < 20 || msg[0]! > 63) return 'dtls';
     // With ICE, only the address that proved it knows the ICE password may handshake.
     if (this.ice !== null && !sameEndpoint(from, this.iceRemote)) return 'dtls';
     if (this.securedBy && !sameEndpoint(from, this.securedBy)) return 'dtls';
+    const inProgress = this.session?.remote;
+    if (!this.securedBy && inProgress && !sameEndpoint(from, inProgress)) {
+      // Someone else mid-handshake: dropped, unless it is where the SDP says the participant is or the handshake stalled.
+      if (!sameEndpoint(from, this.expected ?? undefined) && now - this.sessionSince < HANDSHAKE_PIN_MS) return 'dtls';
+      this.reset();
+    }
     const session = this.ensureSession();
     if (!session) return 'dtls';
     return session.receive(msg, from) ? 'ok' : 'dtls';
@@ -130,6 +148,7 @@ export class SideHandshakes<P> {
     const identity = this.identity();
     const config = this.dtlsConfig;
     if (!identity || !config) return undefined;
+    this.sessionSince = Date.now();
     this.session = new DtlsSession(
       identity,
       config.role,

@@ -57,12 +57,16 @@ class Stream {
 
 /** What the packet path reads of a side's config; the rest is applied by configure() and not kept (idle-call heap budget). */
 interface SideRules {
-  sinks: readonly SideId[];
   mux: boolean;
   policy: LearningPolicy;
 }
 
-const NO_SIDES: readonly Side[] = Object.freeze([]);
+/**
+ * A side's sinks: the bound Side, or its id while it is not bound here (a restart binds sides one by one).
+ * The array is the configure message's own, resolved in place: one array per side (idle-call heap).
+ */
+type Sinks = Array<Side | SideId>;
+const NO_SINKS: Sinks = [];
 
 /** The chains of a DTLS leg before its handshake gave keys, named so a repeated configure keeps them. */
 const UNKEYED = 'unkeyed';
@@ -71,8 +75,8 @@ class Side {
   readonly rtp: Stream;
   readonly rtcp: Stream;
   rules: SideRules | undefined;
-  /** The bound sides among rules.sinks: where what the participant sends goes. */
-  sinks: readonly Side[] = NO_SIDES;
+  /** Where what the participant sends goes. */
+  sinks: Sinks = NO_SINKS;
   /** Processors on what the participant sends (SRTP: its key) and on what it is sent (the relay's key). */
   ingress: Chain = EMPTY_CHAIN;
   egress: Chain = EMPTY_CHAIN;
@@ -125,7 +129,7 @@ export class Forwarder {
     }
     this.sides.set(id, side);
     // Sides configured with this one as a sink before it was bound (restart) link up now.
-    for (const other of this.sides.values()) if (other.rules?.sinks.includes(id)) this.resolveSinks(other);
+    for (const other of this.sides.values()) replaceSink(other.sinks, id, side);
     return 'bound';
   }
 
@@ -134,8 +138,10 @@ export class Forwarder {
     if (!side) return;
     // Each message brings its own copy of the policy; share one per combination across thousands of sides.
     const { mode, asymmetric, strictSource } = config.policy;
-    side.rules = { sinks: config.sinks, mux: config.mux, policy: learningPolicy(mode, asymmetric, strictSource) };
-    this.resolveSinks(side);
+    side.rules = { mux: config.mux, policy: learningPolicy(mode, asymmetric, strictSource) };
+    const sinks: Sinks = config.sinks;
+    for (let i = 0; i < sinks.length; i++) sinks[i] = this.sides.get(sinks[i] as SideId) ?? sinks[i]!;
+    side.sinks = sinks.length === 0 ? NO_SINKS : sinks;
     // DTLS keys come from the handshake here, not from the main thread: until it reports them back, keep them.
     const handshakeKeys = config.srtp === null && config.dtls !== null && side.srtpId !== '' && side.srtpId !== UNKEYED;
     if (!handshakeKeys) this.setSecurity(side, config.srtp, config.dtls !== null);
@@ -169,12 +175,7 @@ export class Forwarder {
     this.sides.delete(id);
     side.handshakes?.close();
     for (const socket of [side.rtp.socket, side.rtcp.socket, ...(side.aliases ?? [])]) socket.close();
-    for (const other of this.sides.values()) if (other.sinks.includes(side)) this.resolveSinks(other);
-  }
-
-  private resolveSinks(side: Side): void {
-    const ids = side.rules?.sinks ?? [];
-    side.sinks = ids.length === 0 ? NO_SIDES : ids.flatMap((id) => this.sides.get(id) ?? []);
+    for (const other of this.sides.values()) replaceSink(other.sinks, side, id);
   }
 
   read(ids: readonly SideId[]): Array<[SideId, SideState]> {
@@ -237,7 +238,11 @@ export class Forwarder {
       totals.dropped.noDestination++;
       return;
     }
-    for (let i = 0; i < sinks.length; i++) this.forward(sinks[i]!, stream, packet);
+    for (let i = 0; i < sinks.length; i++) {
+      const sink = sinks[i]!;
+      if (typeof sink === 'number') totals.dropped.noDestination++;
+      else this.forward(sink, stream, packet);
+    }
   }
 
   /** One copy of a (plain) packet to one sink's participant, through the sink's sockets and egress chain. */
@@ -330,6 +335,11 @@ export class Forwarder {
     if (windowOver) stream.confirmed = true;
     return true;
   }
+}
+
+/** Puts `to` where `from` (a Side, or a side's id) stands in a sink list. */
+function replaceSink(sinks: Sinks, from: Side | SideId, to: Side | SideId): void {
+  for (let i = 0; i < sinks.length; i++) if (sinks[i] === from) sinks[i] = to;
 }
 
 /** Resolves undefined when the port is taken; rejects when the address itself is unusable. */

@@ -16,6 +16,7 @@ export type RelayErrorCode =
   | 'NO_INTERFACE' // unknown logical interface or no address of the wanted family
   | 'CONFIG_INVALID'
   | 'DATAPLANE_FAILED' // a forwarding thread died mid-request
+  | 'PERSISTENCE_FAILED' // Redis was required but could not be reached
   | 'SHUTTING_DOWN';
 
 export class RelayError extends Error {

@@ -35,6 +35,10 @@ import type {
   SdpResult,
   SignalRequest,
 } from './api/requests.js';
+import { CallPersister } from './persistence/persister.js';
+import { rebuildCall } from './persistence/rebuild.js';
+import { RedisStore, describeTarget } from './persistence/redis-store.js';
+import { parseSnapshot, type CallSnapshot } from './persistence/snapshot.js';
 import { parseSdp } from './sdp/parse.js';
 import { endpointInfo } from './util/address.js';
 import { emitSafely } from './util/safe-emit.js';
@@ -69,6 +73,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   private readonly placement: Placement;
   private readonly offerAnswer: OfferAnswer;
   private readonly totals = new SessionTotals();
+  private readonly interfaces: InterfaceSet;
+  private store: RedisStore | undefined;
   private readonly startedAt = Date.now();
   private nextSide = 1;
   private closed = false;
@@ -80,7 +86,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     super();
     this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
     this.log = deps.logger ?? pino({ level: 'silent' });
-    const interfaces = new InterfaceSet(this.options.interfaces);
+    const interfaces = (this.interfaces = new InterfaceSet(this.options.interfaces));
     this.dataPlane = deps.dataPlane ?? createDataPlane(this.options.threads ?? defaultThreads(), this.log);
     this.ports = new PortAllocator(this.options.portMin, this.options.portMax, this.dataPlane);
     this.registry = new CallRegistry(this.dataPlane, this.ports, this.log);
@@ -105,6 +111,83 @@ export class Relay extends EventEmitter<RelayEvents> {
       nextSideId: () => this.nextSide++,
       fingerprint: async (hash) => fingerprintOf(await certificate, hash),
     });
+  }
+
+  /**
+   * A relay that is ready: with `redis` configured, connected to Redis (or not, if not `required`) and
+   * with the calls stored there taken over on their ports. Use this rather than `new Relay` for that.
+   */
+  static async create(options: Partial<RelayOptions> = {}, deps: RelayDeps = {}): Promise<Relay> {
+    const relay = new Relay(options, deps);
+    try {
+      await relay.start();
+    } catch (err) {
+      await relay.close();
+      throw err;
+    }
+    return relay;
+  }
+
+  /** Connects persistence and restores the stored calls (Relay.create calls it). */
+  private async start(): Promise<void> {
+    const redis = this.options.redis;
+    if (!redis) return;
+    const store = (this.store = new RedisStore(redis, this.log));
+    const persister = new CallPersister(store, this.dataPlane, (call) => this.registry.get(call.callId) === call, this.log);
+    store.onReconnect = () => persister.rewrite(this.registry.all());
+    this.registry.observe(persister.observe);
+    try {
+      await store.connect();
+    } catch (err) {
+      const where = describeTarget(redis.read);
+      if (redis.required) throw new RelayError('PERSISTENCE_FAILED', `cannot reach Redis at ${where} (${(err as Error).message}); start with --no-redis-required to run without it`);
+      this.log.warn({ err, redis: where }, 'Redis not reachable; running without it until it comes back');
+      return;
+    }
+    await this.restoreAll(store);
+  }
+
+  /** Takes over every stored call; one that cannot be restored is logged and removed, the others still come back. */
+  private async restoreAll(store: RedisStore): Promise<void> {
+    let restored = 0;
+    for (const { key, value } of await store.loadAll()) {
+      try {
+        await this.restoreCall(parseSnapshot(value ?? ''));
+        restored++;
+      } catch (err) {
+        this.log.error({ err, key }, 'cannot restore call from Redis; removing it');
+        await store.discard(key);
+      }
+    }
+    this.log.info({ restored }, 'calls restored from Redis');
+  }
+
+  private async restoreCall(snapshot: CallSnapshot): Promise<void> {
+    if (this.registry.get(snapshot.callId)) throw new RelayError('CONFIG_INVALID', `call ${snapshot.callId} is already live`);
+    const handshakes = snapshot.monologues.some((m) => m.medias.some((media) => media && (media.side.ice || media.side.dtls)));
+    const { call, states } = rebuildCall(snapshot, this.placement.place({ handshakes }), this.interfaces, () => this.nextSide++);
+    const claimed: Array<{ id: number; local: string; rtpPort: number; aliases: Array<{ local: string; rtpPort: number }> }> = [];
+    try {
+      for (const side of call.sides()) {
+        if (!(await this.ports.claim(side.id, call.shard, side.address.local, side.address.family, side.rtpPort))) {
+          throw new RelayError('NO_PORTS', `port ${side.rtpPort} on ${side.address.local} is taken`);
+        }
+        const entry = { id: side.id, local: side.address.local, rtpPort: side.rtpPort, aliases: [] as Array<{ local: string; rtpPort: number }> };
+        claimed.push(entry);
+        for (const alias of side.aliases ?? []) {
+          if (!(await this.ports.claim(side.id, call.shard, alias.address.local, alias.address.family, alias.rtpPort, true))) {
+            throw new RelayError('NO_PORTS', `port ${alias.rtpPort} on ${alias.address.local} is taken`);
+          }
+          entry.aliases.push({ local: alias.address.local, rtpPort: alias.rtpPort });
+        }
+      }
+    } catch (err) {
+      for (const c of claimed) this.ports.release(c.id, c.local, c.rtpPort, c.aliases);
+      throw err;
+    }
+    this.registry.add(call);
+    this.registry.commit({ kind: 'restored', call });
+    for (const [side, state] of states) this.dataPlane.restore(side, state);
   }
 
   /** The forwarding engine (`native+workers` or `workers`) and its thread count. */
@@ -188,6 +271,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     await this.registry.drain();
     for (const call of [...this.registry.all()]) this.registry.commit({ kind: 'ended', call, reason: 'shutdown' });
     await this.dataPlane.close();
+    await this.store?.close();
   }
 
   private async signal(kind: SignalKind, req: SignalRequest): Promise<SdpResult> {

@@ -266,3 +266,21 @@ t.test('logger writes structured JSON lines', async (t) => {
   t.equal(lines.length, 1);
   t.match(JSON.parse(lines[0]!), { level: 40, name: 'rtpbridge', port: 2223, msg: 'shown' });
 });
+
+t.test('Redis options: rtpengine spellings, defaults, the password from the environment', async (t) => {
+  const parsed = parseCommandLine(['--redis=127.0.0.1:6380/2', '--redis-write=secret@[::1]:6381/4', '--redis-expires=600', '--no-redis-required'], { RTPBRIDGE_REDIS_AUTH_PW: 'pw' });
+  t.same(parsed.options.redis, {
+    read: { host: '127.0.0.1', port: 6380, db: 2, password: 'pw' },
+    write: { host: '::1', port: 6381, db: 4, password: 'secret' },
+    expires: 600,
+    allowedErrors: -1,
+    disableSeconds: 10,
+    connectTimeout: 1,
+    required: false,
+  });
+  t.same(parsed.warnings, [], 'the password variable is no unknown option');
+  t.equal(parseCommandLine([], {}).options.redis, undefined, 'no Redis unless asked');
+  t.throws(() => parseCommandLine(['--redis=localhost'], {}), /invalid redis 'localhost'.*\[PASSWORD@\]HOST:PORT\[\/DB\]/);
+  t.throws(() => parseCommandLine(['--redis-expires=60'], {}), /redis-\* options need --redis/);
+  t.throws(() => parseCommandLine(['--redis=127.0.0.1:6379', '--redis-allowed-errors=x'], {}), /expected an integer/);
+});

@@ -107,7 +107,8 @@ async function run(options: DaemonOptions, warnings: string[]): Promise<void> {
 }
 
 async function start(options: DaemonOptions, log: Logger): Promise<() => Promise<void>> {
-  const relay = new Relay(options, { logger: log });
+  // Redis (when configured) is connected and its calls restored before the control sockets open.
+  const relay = await Relay.create(options, { logger: log });
   const ng = new NgServer(relay, { listen: options.listenNg, logger: log });
   const stop = async (): Promise<void> => {
     await ng.close();

@@ -20,6 +20,8 @@ export type CallChange =
   | { kind: 'signalled'; call: Call; created: boolean }
   /** `delete` with a delay: the call keeps relaying until `call.deleteAt`. */
   | { kind: 'deleting'; call: Call }
+  /** A call taken over from its snapshot (Redis at start-up), on the ports it had. */
+  | { kind: 'restored'; call: Call }
   /** The call's sides now live on `call.shard` (placement moved it to an engine that runs what it needs). */
   | { kind: 'moved'; call: Call; from: number }
   /** The data plane learned where a participant's media comes from. */
@@ -86,6 +88,7 @@ export class CallRegistry {
     if (change.kind === 'ended' && this.calls.get(change.call.callId) !== change.call) return;
     switch (change.kind) {
       case 'signalled':
+      case 'restored':
       case 'moved':
         this.configure(change.call);
         break;

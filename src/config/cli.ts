@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseIni } from 'ini';
 import { ConfigError } from '../errors.js';
+import { parseRedisTarget } from '../persistence/redis-store.js';
 import { familyOf, parseHostPort } from '../util/address.js';
 import { ENDPOINT_LEARNING, type EndpointLearning, type LogicalInterface } from '../shared/vocabulary.js';
 import { DEFAULT_DAEMON_OPTIONS, type DaemonOptions, type LogLevel } from './options.js';
@@ -32,6 +33,8 @@ export interface OptionDef {
 const D = DEFAULT_DAEMON_OPTIONS;
 const PINO_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const DEFAULT_SECTION = 'rtpengine';
+/** Kept out of command lines and config files, where other users could read it. */
+const REDIS_PASSWORD_ENV = 'RTPBRIDGE_REDIS_AUTH_PW';
 const MAX_SECONDS = 2 ** 31 - 1;
 const MAX_THREADS = 256;
 const USAGE_WIDTH = 100;
@@ -44,6 +47,20 @@ type Apply = (o: DaemonOptions, value: Value, at: (what: string) => ConfigError,
 const seconds = (key: 'timeout' | 'offerTimeout' | 'deleteDelay'): Apply => (o, v, at) => void (o[key] = parseInteger(v as string, 0, MAX_SECONDS, at));
 const port = (key: 'portMin' | 'portMax'): Apply => (o, v, at) => void (o[key] = parseInteger(v as string, 1, 65535, at));
 const flag = (key: 'sipSource' | 'dtlsPassive' | 'foreground'): Apply => (o, v) => void (o[key] = v as boolean);
+/** The Redis settings, created with rtpengine's defaults the first time a redis-* option is seen. */
+const redis = (o: DaemonOptions): NonNullable<DaemonOptions['redis']> =>
+  (o.redis ??= { read: { host: '', port: 0, db: 0 }, expires: 86400, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true });
+const redisTarget =
+  (which: 'read' | 'write'): Apply =>
+  (o, v, at) => {
+    const target = parseRedisTarget(v as string);
+    if (!target) throw at('expected [PASSWORD@]HOST:PORT[/DB]');
+    redis(o)[which] = target;
+  };
+const redisSeconds =
+  (key: 'expires' | 'disableSeconds' | 'connectTimeout'): Apply =>
+  (o, v, at) =>
+    void (redis(o)[key] = parseInteger(v as string, key === 'expires' ? 1 : 0, MAX_SECONDS, at));
 const dtlsFile = (key: 'cert' | 'key'): Apply => (o, v, at) => {
   if (v === '') throw at('expected a file name');
   o.dtlsCertificate = { cert: '', key: '', ...o.dtlsCertificate, [key]: v as string };
@@ -143,6 +160,39 @@ export const OPTIONS: readonly OptionDef[] = [
       o.pidfile = v as string;
     },
   },
+  {
+    name: 'redis',
+    kind: 'string',
+    arg: '[PW@]HOST:PORT/DB',
+    defaultText: '',
+    help: 'keep call state in this Redis database: calls stored there are taken over at start-up, every change is written',
+    scope: 'everywhere',
+    apply: redisTarget('read'),
+  },
+  { name: 'redis-write', kind: 'string', arg: '[PW@]HOST:PORT/DB', defaultText: '', help: 'write call state here instead of to --redis', scope: 'everywhere', apply: redisTarget('write') },
+  { name: 'redis-expires', kind: 'string', arg: 'SECS', defaultText: '86400', help: 'a call key expires this long after its last write', scope: 'everywhere', apply: redisSeconds('expires') },
+  {
+    name: 'redis-allowed-errors',
+    kind: 'string',
+    arg: 'INT',
+    defaultText: '-1',
+    help: 'after this many failed Redis writes in a row, pause writing for --redis-disable-time; -1: never pause',
+    scope: 'everywhere',
+    apply: (o, v, at) => {
+      if (!/^-?\d+$/.test(v as string)) throw at('expected an integer');
+      redis(o).allowedErrors = Number(v);
+    },
+  },
+  { name: 'redis-disable-time', kind: 'string', arg: 'SECS', defaultText: '10', help: 'how long Redis writing pauses after too many errors', scope: 'everywhere', apply: redisSeconds('disableSeconds') },
+  { name: 'redis-connect-timeout', kind: 'string', arg: 'SECS', defaultText: '1', help: 'how long to wait for a Redis connection', scope: 'everywhere', apply: redisSeconds('connectTimeout') },
+  {
+    name: 'no-redis-required',
+    kind: 'boolean',
+    defaultText: 'false',
+    help: 'start even when Redis cannot be reached, and write to it once it can',
+    scope: 'everywhere',
+    apply: (o, v) => void (redis(o).required = !(v as boolean)),
+  },
   { name: 'config-file', kind: 'string', arg: 'FILE', defaultText: '', help: 'INI config file; "none" reads no file', scope: 'cli-env', apply: consumedEarlier },
   { name: 'config-section', kind: 'string', arg: 'NAME', defaultText: DEFAULT_SECTION, help: 'INI section holding the options', scope: 'cli-env', apply: consumedEarlier },
   { name: 'version', short: 'v', kind: 'boolean', defaultText: '', help: 'print the version and exit', scope: 'cli', apply: consumedEarlier },
@@ -184,7 +234,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
   const fileSettings = file === undefined || file === 'none' ? new Map() : readIniFile(file, pick('config-section') ?? DEFAULT_SECTION, warnings);
 
   const merged: Settings = new Map([...fileSettings, ...envSettings, ...cli]);
-  return { options: buildOptions(merged), warnings, action: 'run' };
+  return { options: buildOptions(merged, env), warnings, action: 'run' };
 }
 
 export function usage(): string {
@@ -275,7 +325,7 @@ function readEnv(env: NodeJS.ProcessEnv, warnings: string[]): Settings {
     out.set(def.name, { value: fromText(def, raw, name), source: name });
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith('RTPBRIDGE_') && !known.has(name)) warnings.push(`ignoring unknown environment variable ${name}`);
+    if (name.startsWith('RTPBRIDGE_') && !known.has(name) && name !== REDIS_PASSWORD_ENV) warnings.push(`ignoring unknown environment variable ${name}`);
   }
   return out;
 }
@@ -331,15 +381,23 @@ function fromText(def: OptionDef, raw: string, source: string): Setting['value']
   return raw.trim();
 }
 
-function buildOptions(settings: Settings): DaemonOptions {
+function buildOptions(settings: Settings, env: NodeJS.ProcessEnv): DaemonOptions {
   const o = defaults();
   for (const [name, { value, source }] of settings) {
     const at = (what: string): ConfigError => new ConfigError(`invalid ${name} '${String(value)}' (from ${source}): ${what}`);
     BY_NAME.get(name)!.apply(o, value, at, source);
   }
   checkPortRange(o.portMin, o.portMax);
+  checkRedis(o, env[REDIS_PASSWORD_ENV]);
   if (o.dtlsCertificate && (!o.dtlsCertificate.cert || !o.dtlsCertificate.key)) throw new ConfigError('dtls-cert-file and dtls-key-file go together');
   return o;
+}
+
+/** Redis options other than --redis only tune it; the password may come from RTPBRIDGE_REDIS_AUTH_PW. */
+function checkRedis(o: DaemonOptions, password: string | undefined): void {
+  if (!o.redis) return;
+  if (o.redis.read.port === 0) throw new ConfigError('redis-* options need --redis');
+  if (password) for (const t of [o.redis.read, o.redis.write]) if (t && t.password === undefined) t.password = password;
 }
 
 /** RTP takes an even port and RTCP the odd one above it, so the range must hold at least one such pair. */

@@ -1,5 +1,6 @@
 /** The relay's configuration as the library sees it; the CLI, INI file and env vars all produce this. */
 import type { EndpointLearning, LogicalInterface } from '../shared/vocabulary.js';
+import type { RedisStoreOptions } from '../persistence/redis-store.js';
 
 export type { AddressFamily, EndpointLearning, InterfaceAddress, LogicalInterface } from '../shared/vocabulary.js';
 
@@ -26,6 +27,11 @@ export interface RelayOptions {
   dtlsCertificate?: { cert: string; key: string };
   /** Answer DTLS actpass offers as passive (server) instead of active (rtpengine `--dtls-passive`). */
   dtlsPassive: boolean;
+  /** Call state in Redis (rtpengine `--redis` and friends): restored by `Relay.create`, written at every change. */
+  redis?: RedisStoreOptions & {
+    /** Refuse to start when Redis cannot be reached (rtpengine's default; `--no-redis-required` turns it off). */
+    required: boolean;
+  };
 }
 
 export interface DaemonOptions extends RelayOptions {

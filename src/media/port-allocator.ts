@@ -45,6 +45,19 @@ export class PortAllocator {
     throw new RelayError('NO_PORTS', `no free media ports on ${local}`);
   }
 
+  /**
+   * Binds exactly `rtpPort` (and the RTCP port above) for `side`: a call taken over keeps its ports.
+   * False when the relay or another process holds them.
+   */
+  async claim(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<boolean> {
+    let used = this.used.get(local);
+    if (!used) this.used.set(local, (used = new Set()));
+    if (used.has(rtpPort)) return false;
+    if ((await this.dataPlane.bind(side, shard, local, family, rtpPort, alias)) === 'in-use') return false;
+    used.add(rtpPort);
+    return true;
+  }
+
   /** Frees the side's pair and its aliases (`more`), whose sockets the data plane closes with the side's. */
   release(side: SideId, local: string, rtpPort: number, more: ReadonlyArray<{ local: string; rtpPort: number }> = []): void {
     for (const pair of [{ local, rtpPort }, ...more]) this.used.get(pair.local)?.delete(pair.rtpPort);

@@ -1,0 +1,176 @@
+/**
+ * Call snapshots in Redis, one key per call (`rtpbridge:call:<call-id>`, a JSON string with an expiry),
+ * read from `--redis` at start-up and written to `--redis-write` (default: the same database). Redis
+ * being down, slow or flapping is logged and contained: writes fail fast instead of queueing without
+ * bound, after `allowedErrors` failures in a row writing pauses for `disableSeconds`, and whenever
+ * the connection (re)opens the relay rewrites every live call.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export const KEY_PREFIX = 'rtpbridge:call:';
+
+/** `[PASSWORD@]HOST:PORT/DB` as rtpengine's `--redis` takes it. */
+export interface RedisTarget {
+  host: string;
+  port: number;
+  db: number;
+  password?: string;
+}
+
+export interface RedisStoreOptions {
+  read: RedisTarget;
+  write?: RedisTarget;
+  /** Seconds a call's key lives without being rewritten (`--redis-expires`). */
+  expires: number;
+  /** Consecutive failed writes after which writing pauses (`--redis-allowed-errors`); negative: never. */
+  allowedErrors: number;
+  /** Seconds writing pauses after that (`--redis-disable-time`). */
+  disableSeconds: number;
+  /** Seconds to wait for a connection (`--redis-connect-timeout`). */
+  connectTimeout: number;
+}
+
+export function parseRedisTarget(spec: string, password?: string): RedisTarget | undefined {
+  const m = /^(?:(.*)@)?(\[[^\]]+\]|[^:@/\s]+):(\d{1,5})(?:\/(\d{1,4}))?$/.exec(spec.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  const pw = m[1] ?? password;
+  return { host: m[2]!.replace(/^\[|\]$/g, ''), port, db: Number(m[4] ?? 0), ...(pw ? { password: pw } : {}) };
+}
+
+export function describeTarget(t: RedisTarget): string {
+  return `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}/${t.db}`;
+}
+
+export class RedisStore {
+  private readonly reader: Redis;
+  private readonly writer: Redis;
+  private failures = 0;
+  private pausedUntil = 0;
+  /** While connect() waits for the first connection, that one is no reconnection. */
+  private connecting = true;
+  /** Called whenever the write connection becomes ready again (after the first time). */
+  onReconnect: () => void = () => undefined;
+
+  constructor(
+    private readonly options: RedisStoreOptions,
+    private readonly log: Logger,
+  ) {
+    this.reader = connection(options.read, options.connectTimeout, log);
+    this.writer = options.write ? connection(options.write, options.connectTimeout, log) : this.reader;
+    this.writer.on('ready', () => {
+      this.failures = 0;
+      this.pausedUntil = 0;
+      if (!this.connecting) this.onReconnect();
+    });
+  }
+
+  /** Resolves once both connections are up; rejects after the connect timeout. */
+  async connect(): Promise<void> {
+    try {
+      await Promise.all([...new Set([this.reader, this.writer])].map((c) => ready(c, this.options.connectTimeout * 1000)));
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  get connected(): boolean {
+    return this.writer.status === 'ready';
+  }
+
+  /** Every stored call: key and raw value. */
+  async loadAll(): Promise<Array<{ key: string; value: string | null }>> {
+    const keys: string[] = [];
+    let cursor = '0';
+    // Bounded: SCAN's cursor returns to 0 after one pass over the keyspace.
+    do {
+      const [next, batch] = await this.reader.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 500);
+      keys.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    if (keys.length === 0) return [];
+    const values = await this.reader.mget(...keys);
+    return keys.map((key, i) => ({ key, value: values[i] ?? null }));
+  }
+
+  write(callId: string, json: string): Promise<void> {
+    return this.guard(() => this.writer.set(KEY_PREFIX + callId, json, 'EX', this.options.expires));
+  }
+
+  remove(callId: string): Promise<void> {
+    return this.guard(() => this.writer.del(KEY_PREFIX + callId));
+  }
+
+  /** Removes a stored value that could not be restored, from the database it was read from. */
+  async discard(key: string): Promise<void> {
+    await this.reader.del(key).catch((err: unknown) => this.log.warn({ err, key }, 'could not remove an unusable call from Redis'));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...new Set([this.reader, this.writer])].map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  private async guard(op: () => Promise<unknown>): Promise<void> {
+    if (Date.now() < this.pausedUntil || !this.connected) return;
+    try {
+      await op();
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      this.log.warn({ err, failures: this.failures }, 'Redis write failed');
+      if (this.options.allowedErrors >= 0 && this.failures > this.options.allowedErrors) {
+        this.pausedUntil = Date.now() + this.options.disableSeconds * 1000;
+        this.failures = 0;
+        this.log.error({ seconds: this.options.disableSeconds }, 'too many Redis errors: writing paused');
+      }
+    }
+  }
+}
+
+function connection(target: RedisTarget, connectTimeout: number, log: Logger): Redis {
+  const redis = new Redis({
+    host: target.host,
+    port: target.port,
+    db: target.db,
+    ...(target.password ? { password: target.password } : {}),
+    connectTimeout: connectTimeout * 1000,
+    // Fail commands at once while disconnected: queueing them would grow without bound.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // Keep trying to reconnect, backing off to a retry every 2 s.
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    lazyConnect: false,
+  });
+  let reported = false;
+  redis.on('error', (err) => {
+    // ioredis reports every failed reconnect; one line per outage is enough.
+    if (!reported) log.warn({ err, redis: describeTarget(target) }, 'Redis connection failed; retrying');
+    reported = true;
+  });
+  redis.on('ready', () => {
+    if (reported) log.info({ redis: describeTarget(target) }, 'Redis connection restored');
+    reported = false;
+  });
+  return redis;
+}
+
+function ready(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no connection within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    const onReady = (): void => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}

@@ -1,0 +1,161 @@
+/**
+ * Call state in a real Redis: the daemon is killed with SIGKILL mid-call and started again; its plain
+ * and SDES-SRTP calls come back on the same ports and carry media again without new signalling. A
+ * stored call that cannot be restored (its port taken, or a value that is not ours) is removed and the
+ * others still come back. Without Redis the daemon refuses to start unless --no-redis-required.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import { SrtpContext } from '../src/srtp/context.js';
+import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
+import { Phone, rtpPacket, sleep } from './helpers/media.js';
+import { NgClient } from './helpers/ng-client.js';
+import { mediaPorts } from './helpers/ports.js';
+import { redisInstalled, startRedis } from './helpers/redis.js';
+import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
+import { requireTool } from './helpers/tools.js';
+
+const BIN = fileURLToPath(new URL('../dist/bin/rtpbridge.js', import.meta.url));
+const KEY = 'rtpbridge:call:';
+
+interface Daemon {
+  child: ChildProcess;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** Starts the daemon in the foreground; resolves once it listens (or has exited). */
+async function daemon(t: Test, args: string[]): Promise<Daemon> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RTPBRIDGE_') || k === 'RTPBRIDGE_NATIVE'));
+  const child = spawn(process.execPath, [BIN, '--foreground', '--interface=127.0.0.1', '--log-level=info', ...args], { env, cwd: tmpdir(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.teardown(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+  const deadline = Date.now() + 10_000;
+  while (!err.includes('rtpbridge listening') && child.exitCode === null && Date.now() < deadline) await sleep(20);
+  return { child, stderr: () => err, exited };
+}
+
+async function kill9(d: Daemon): Promise<void> {
+  d.child.kill('SIGKILL');
+  await d.exited;
+}
+
+const key = (): SrtpKeyMaterial => ({ suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: randomBytes(16), masterSalt: randomBytes(14) });
+
+/** Sends from `phone` to `port` until `to` has `count` more packets, at most 50 tries: media flows (again). */
+async function flows(from: Phone, port: number, to: Phone, packet: (i: number) => Buffer): Promise<boolean> {
+  const before = to.received.length;
+  for (let i = 0; i < 50; i++) {
+    await from.send(packet(i), port, '127.0.0.1');
+    await sleep(20);
+    if (to.received.length > before) return true;
+  }
+  return false;
+}
+
+t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their ports, media flows without signalling', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const db = redis.client(1);
+  const { portMin, portMax } = await mediaPorts(100);
+  const ngPort = (await mediaPorts(2)).portMin;
+  const args = [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redis.port}/1`, '--endpoint-learning=immediate'];
+  let relay = await daemon(t, args);
+  const ng = await NgClient.open(ngPort);
+  t.teardown(() => ng.close());
+  const phones = await Promise.all([0, 1, 2, 3].map(() => Phone.open()));
+  t.teardown(() => phones.forEach((p) => p.close()));
+  const [a, b, c, d] = phones as [Phone, Phone, Phone, Phone];
+
+  // A plain call a <-> b.
+  const o1 = await ng.request({ command: 'offer', 'call-id': 'plain', 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: a.port }) });
+  const a1 = await ng.request({ command: 'answer', 'call-id': 'plain', 'from-tag': 'a', 'to-tag': 'b', sdp: phoneSdp({ address: '127.0.0.1', port: b.port }) });
+  const toB = relayEndpoints(String(a1.sdp))[0]!.port;
+  const toA = relayEndpoints(String(o1.sdp))[0]!.port;
+  // An SDES call: c plain, d speaks SRTP with its key; the relay's key towards d comes from its offer.
+  const o2 = await ng.request({ command: 'offer', 'call-id': 'sdes', 'from-tag': 'c', sdp: phoneSdp({ address: '127.0.0.1', port: c.port }), 'transport-protocol': 'RTP/SAVP', DTLS: 'off' });
+  const offered = /a=crypto:(\d+) AES_CM_128_HMAC_SHA1_80 inline:(\S+)/.exec(String(o2.sdp))!;
+  const relayKey: SrtpKeyMaterial = { suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: Buffer.from(offered[2]!, 'base64').subarray(0, 16), masterSalt: Buffer.from(offered[2]!, 'base64').subarray(16) };
+  const dKey = key();
+  const dLine = `a=crypto:${offered[1]} AES_CM_128_HMAC_SHA1_80 inline:${Buffer.concat([dKey.masterKey, dKey.masterSalt]).toString('base64')}`;
+  const a2 = await ng.request({ command: 'answer', 'call-id': 'sdes', 'from-tag': 'c', 'to-tag': 'd', sdp: phoneSdp({ address: '127.0.0.1', port: d.port, protocol: 'RTP/SAVP', extra: [dLine] }), DTLS: 'off' });
+  t.equal(a2.result, 'ok');
+  const toD = relayEndpoints(String(a2.sdp))[0]!.port;
+  const toC = relayEndpoints(String(o2.sdp))[0]!.port;
+  const dTx = new SrtpContext(dKey);
+  const dRx = new SrtpContext(relayKey);
+  let seq = 1;
+  const srtpFromD = (): Buffer => dTx.protectRtp(rtpPacket(seq++, { ssrc: 0xd0d0 })) as Buffer;
+
+  t.ok(await flows(a, toB, b, (i) => rtpPacket(i)), 'plain media flows');
+  t.ok(await flows(d, toC, c, srtpFromD), 'SRTP from d reaches c decrypted');
+  t.ok(await flows(c, toD, d, (i) => rtpPacket(100 + i, { ssrc: 0xc0c0 })), 'and c reaches d encrypted');
+  await sleep(100);
+  t.same((await db.keys(`${KEY}*`)).sort(), [`${KEY}plain`, `${KEY}sdes`], 'one key per call in Redis');
+
+  await kill9(relay);
+  const restarted = Date.now();
+  relay = await daemon(t, args);
+  t.match(relay.stderr(), /"restored":2/, 'both calls are restored');
+  b.received.length = 0;
+  c.received.length = 0;
+  d.received.length = 0;
+  t.ok(await flows(a, toB, b, (i) => rtpPacket(200 + i)), 'plain media flows again on the same port');
+  t.ok(await flows(d, toC, c, srtpFromD), 'SRTP from d is decrypted again with the stored keys');
+  t.ok(await flows(c, toD, d, (i) => rtpPacket(300 + i, { ssrc: 0xc0c0 })), 'and c reaches d again');
+  t.same(dRx.unprotectRtp(d.received.at(-1)!.data), rtpPacket(300 + d.received.length - 1, { ssrc: 0xc0c0 }), 'encrypted with the same relay key');
+  t.ok(Date.now() - restarted < 5000, `media back ${Date.now() - restarted} ms after the restart began`);
+  t.same(((await ng.request({ command: 'list' })).calls as unknown[]).map(String).sort(), ['plain', 'sdes']);
+  const q = await ng.request({ command: 'query', 'call-id': 'plain' });
+  t.equal(q.result, 'ok', 'a restored call answers query');
+
+  // Again, with a stored value that is not ours and the plain call's port taken by someone else.
+  await kill9(relay);
+  await db.set(`${KEY}junk`, 'not a call');
+  const squatter = createSocket('udp4');
+  await new Promise<void>((resolve) => squatter.bind(toB, '127.0.0.1', resolve));
+  t.teardown(() => squatter.close());
+  relay = await daemon(t, args);
+  t.match(relay.stderr(), /"restored":1/, 'the other call is still restored');
+  t.match(relay.stderr(), /cannot restore call from Redis/);
+  await sleep(100);
+  t.same(await db.keys(`${KEY}*`), [`${KEY}sdes`], 'the unusable values are removed');
+  t.ok(await flows(d, toC, c, srtpFromD), 'the SDES call carries media');
+
+  // A delete removes the call from Redis.
+  await ng.request({ command: 'delete', 'call-id': 'sdes', 'delete-delay': 0 });
+  await sleep(100);
+  t.same(await db.keys(`${KEY}*`), [], 'deleted calls leave Redis');
+});
+
+t.test('without Redis the daemon refuses to start, unless --no-redis-required; then it writes once Redis is there', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const { portMin, portMax } = await mediaPorts(20);
+  const redisPort = (await mediaPorts(2)).portMin;
+  const ngPort = redisPort + 1;
+  const args = [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redisPort}/3`];
+  const refused = await daemon(t, args);
+  t.equal(await refused.exited, 1, 'exit 1');
+  t.match(refused.stderr(), /cannot reach Redis at 127\.0\.0\.1:\d+\/3.*--no-redis-required/);
+
+  const relay = await daemon(t, [...args, '--no-redis-required']);
+  t.match(relay.stderr(), /rtpbridge listening/, 'starts without Redis');
+  const ng = await NgClient.open(ngPort);
+  t.teardown(() => ng.close());
+  const offer = await ng.request({ command: 'offer', 'call-id': 'later', 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.equal(offer.result, 'ok', 'and takes calls');
+  const redis = await startRedis(t, redisPort);
+  const db = redis.client(3);
+  let keys: string[] = [];
+  for (let i = 0; i < 60 && keys.length === 0; i++) {
+    await sleep(100);
+    keys = await db.keys(`${KEY}*`);
+  }
+  t.same(keys, [`${KEY}later`], 'the live call is written once Redis comes back');
+});

@@ -230,6 +230,20 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.refreshedInfo(call);
   }
 
+  /** Ends a call at once, as an operator (`rtpbridge-ctl terminate`); false when there is no such call. */
+  async terminate(callId: string): Promise<boolean> {
+    return this.registry.run(callId, async () => {
+      const call = this.registry.get(callId);
+      if (call) this.registry.commit({ kind: 'ended', call, reason: 'terminated' });
+      return call !== undefined;
+    });
+  }
+
+  /** Port pairs used and free per address of each logical interface. */
+  interfaceUsage(): Array<{ name: string; address: string; used: number; free: number }> {
+    return this.options.interfaces.flatMap((iface) => iface.addresses.map((a) => ({ name: iface.name, address: a.local, ...this.ports.usage(a.local) })));
+  }
+
   /** Call-IDs of active calls, oldest first. */
   list(limit = 32): string[] {
     const ids: string[] = [];

@@ -8,6 +8,9 @@ import { parseCommandLine, usage, type ParsedCommandLine } from '../config/cli.j
 import type { DaemonOptions } from '../config/options.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { CliServer } from '../control/cli-server.js';
+import { HttpControl } from '../control/http.js';
+import { createMetrics } from '../metrics/prometheus.js';
 import { NgServer } from '../ng/server.js';
 import { Relay } from '../relay.js';
 
@@ -110,14 +113,18 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
   // Redis (when configured) is connected and its calls restored before the control sockets open.
   const relay = await Relay.create(options, { logger: log });
   const ng = new NgServer(relay, { listen: options.listenNg, logger: log });
+  const http = new HttpControl({ listen: options.listenHttp, relay, ng: ng.endpoint, metrics: createMetrics(relay, ng.commands.stats, options.metricsPrefix), log });
+  const cli = new CliServer(relay, options.listenCli, log);
   const stop = async (): Promise<void> => {
-    await ng.close();
+    await Promise.all([ng.close(), http.close(), cli.close()]);
     await relay.close();
   };
   try {
     // A certificate that cannot be read is a start-up failure, not a surprise at the first WebRTC call.
     await relay.dtlsIdentity;
     const bound = await ng.start();
+    const httpBound = await http.start();
+    const cliBound = await cli.start();
     log.info(
       {
         version: packageVersion(),
@@ -125,6 +132,8 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
         interfaces: options.interfaces.map((i) => `${i.name}: ${i.addresses.map((a) => (a.advertised === a.local ? a.local : `${a.local}!${a.advertised}`)).join(', ')}`),
         ports: `${options.portMin}-${options.portMax}`,
         forwarding: `${relay.forwarding.engine} x${relay.forwarding.threads}`,
+        ...(httpBound.length > 0 ? { http: httpBound.map((b) => `${b.address}:${b.port}`) } : {}),
+        ...(cliBound.length > 0 ? { cli: cliBound.map((b) => `${b.address}:${b.port}`) } : {}),
       },
       'rtpbridge listening',
     );

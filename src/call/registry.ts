@@ -12,7 +12,8 @@ import type { Endpoint, StreamKind } from '../shared/vocabulary.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import type { Call, Monologue } from './call.js';
 
-export type CallEndReason = 'delete' | 'timeout' | 'shutdown';
+/** `terminated`: ended by an operator (`rtpbridge-ctl terminate`); `shutdown`: the relay stopped. */
+export type CallEndReason = 'delete' | 'timeout' | 'terminated' | 'shutdown';
 
 /** What happened to a call; observers see each change once it is in the model and the data plane. */
 export type CallChange =

@@ -12,6 +12,7 @@ export class SessionTotals {
     else if (change.kind === 'ended') {
       if (change.reason === 'timeout') this.timeout++;
       else if (change.reason === 'delete') this.deleted++;
+      // Operator terminations and shutdowns are rtpengine's "forced" terminations.
       else this.forced++;
     }
   };

@@ -88,7 +88,37 @@ export const OPTIONS: readonly OptionDef[] = [
     defaultText: D.listenNg.join(';'),
     help: 'UDP address for the ng control protocol; repeatable; IPv6 as [::1]:2223; a bare port binds 127.0.0.1',
     scope: 'everywhere',
-    apply: (o, v, _at, source) => void (o.listenNg = parseListen(v as string[], source)),
+    apply: (o, v, _at, source) => void (o.listenNg = parseListen(v as string[], source, 'listen-ng')),
+  },
+  {
+    name: 'listen-http',
+    kind: 'list',
+    arg: '[IP46:]PORT',
+    defaultText: '',
+    help: 'HTTP control: GET /metrics and /ping, POST /ng and /ng-plain, /cli/<command>; repeatable; a bare port binds 127.0.0.1',
+    scope: 'everywhere',
+    apply: (o, v, _at, source) => void (o.listenHttp = parseListen(v as string[], source, 'listen-http')),
+  },
+  {
+    name: 'listen-cli',
+    kind: 'list',
+    arg: '[IP46:]PORT',
+    defaultText: '',
+    help: 'TCP address for rtpbridge-ctl (rtpengine\'s CLI protocol); repeatable; a bare port binds 127.0.0.1',
+    scope: 'everywhere',
+    apply: (o, v, _at, source) => void (o.listenCli = parseListen(v as string[], source, 'listen-cli')),
+  },
+  {
+    name: 'metrics-prefix',
+    kind: 'string',
+    arg: 'PREFIX',
+    defaultText: D.metricsPrefix,
+    help: 'prefix of the Prometheus metric names (rtpengine dashboards: set it to rtpengine_)',
+    scope: 'everywhere',
+    apply: (o, v, at) => {
+      if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(v as string)) throw at('expected a Prometheus name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)');
+      o.metricsPrefix = v as string;
+    },
   },
   { name: 'port-min', short: 'm', kind: 'string', arg: 'INT', defaultText: String(D.portMin), help: 'lowest media port (RTP uses even ports, RTCP the odd one above)', scope: 'everywhere', apply: port('portMin') },
   { name: 'port-max', short: 'M', kind: 'string', arg: 'INT', defaultText: String(D.portMax), help: 'highest media port', scope: 'everywhere', apply: port('portMax') },
@@ -458,13 +488,13 @@ function parseInterfaces(specs: string[], source: string): LogicalInterface[] {
   return [...byName.values()];
 }
 
-/** Validates and normalises `--listen-ng` values to `host:port` / `[v6]:port`. */
-function parseListen(specs: string[], source: string): string[] {
-  if (specs.length === 0) throw new ConfigError(`no listen-ng address given (from ${source})`);
+/** Validates and normalises listen addresses to `host:port` / `[v6]:port`. */
+function parseListen(specs: string[], source: string, name: string): string[] {
+  if (specs.length === 0 && name === 'listen-ng') throw new ConfigError(`no listen-ng address given (from ${source})`);
   return specs.map((spec) => {
     const ep = parseHostPort(spec);
     if (!ep) {
-      throw new ConfigError(`invalid listen-ng '${spec}' (from ${source}): expected [IP:]PORT with an IPv4 address or an IPv6 one in brackets, port 0-65535`);
+      throw new ConfigError(`invalid ${name} '${spec}' (from ${source}): expected [IP:]PORT with an IPv4 address or an IPv6 one in brackets, port 0-65535`);
     }
     return familyOf(ep.address) === 'IP6' ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
   });

@@ -37,6 +37,12 @@ export interface RelayOptions {
 export interface DaemonOptions extends RelayOptions {
   /** ng listeners as `host:port` / `[v6]:port` / `port`. */
   listenNg: string[];
+  /** HTTP control: /metrics, /ping, /ng, /ng-plain, /cli/ (`--listen-http`). */
+  listenHttp: string[];
+  /** rtpengine's CLI text protocol, for rtpbridge-ctl (`--listen-cli`). */
+  listenCli: string[];
+  /** Prefix of every Prometheus metric name. */
+  metricsPrefix: string;
   logLevel: LogLevel;
   foreground: boolean;
   pidfile?: string;
@@ -57,6 +63,9 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
 export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
   ...DEFAULT_RELAY_OPTIONS,
   listenNg: ['127.0.0.1:2223'],
+  listenHttp: [],
+  listenCli: [],
+  metricsPrefix: 'rtpbridge_',
   logLevel: 'info',
   // rtpengine daemonizes unless told otherwise; keep that so init scripts written for it work.
   foreground: false,

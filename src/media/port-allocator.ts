@@ -23,6 +23,12 @@ export class PortAllocator {
     if (this.pairCount === 0) throw new RelayError('CONFIG_INVALID', `port range ${portMin}-${portMax} holds no RTP/RTCP pair`);
   }
 
+  /** Port pairs held and free on one local address. */
+  usage(local: string): { used: number; free: number } {
+    const used = this.used.get(local)?.size ?? 0;
+    return { used, free: this.pairCount - used };
+  }
+
   get pairsInUse(): number {
     let n = 0;
     for (const set of this.used.values()) n += set.size;

@@ -33,12 +33,15 @@ export class NgCommands {
 
   async execute(dict: NgDict, controller: string): Promise<NgReply> {
     let command = '';
+    const started = performance.now();
     try {
       command = commandName(dict);
       const handler = command === 'statistics' ? async () => okReply(statisticsReply(await this.relay.statistics(), this.stats)) : handlers.get(command);
       if (!handler) throw new NgProtocolError('NG_UNKNOWN_COMMAND', `Unrecognized command '${command}'`);
       this.stats.count(controller, command);
-      return await handler(this.relay, dict, controller);
+      const reply = await handler(this.relay, dict, controller);
+      this.stats.time(controller, command, (performance.now() - started) / 1000);
+      return reply;
     } catch (err) {
       this.stats.count(controller, 'error');
       if (err instanceof RelayError) {

@@ -29,18 +29,26 @@ export function parseNgMessage(buf: Buffer, limits: Partial<DecodeLimits> = {}):
   const cookie = buf.toString('latin1', 0, space);
   if (!isPrintable(cookie)) throw malformed('cookie contains non-printable bytes');
 
-  const body = buf.subarray(space + 1);
+  return { cookie, ...parseNgBody(buf.subarray(space + 1), limits) };
+}
+
+/** A dictionary without a cookie (HTTP `/ng-plain`, WebSocket `ng-plain.rtpengine.com`), bencode or JSON. */
+export function parseNgBody(body: Buffer, limits: Partial<DecodeLimits> = {}): { dict: NgDict; format: NgFormat } {
   if (body.length === 0) throw malformed('empty message body');
   const json = body[0] === 0x7b /* { */ || body[0] === 0x5b; /* [ */
   const value = json ? decodeJson(body, { ...DEFAULT_DECODE_LIMITS, ...limits }) : decode(body, limits);
   if (!isDict(value)) throw malformed('message is not a dictionary');
-  return { cookie, dict: value, format: json ? 'json' : 'bencode' };
+  return { dict: value, format: json ? 'json' : 'bencode' };
+}
+
+/** A reply body in `format`, without a cookie. */
+export function encodeNgBody(reply: NgReplyBody, format: NgFormat): Buffer {
+  return format === 'json' ? Buffer.from(JSON.stringify(reply, bufferAsText)) : encode(reply);
 }
 
 /** `<cookie> <reply>` in the request's format. */
 export function encodeNgReply(cookie: string, reply: NgReplyBody, format: NgFormat): Buffer {
-  const body = format === 'json' ? Buffer.from(JSON.stringify(reply, bufferAsText)) : encode(reply);
-  return Buffer.concat([Buffer.from(`${cookie} `), body]);
+  return Buffer.concat([Buffer.from(`${cookie} `), encodeNgBody(reply, format)]);
 }
 
 /**

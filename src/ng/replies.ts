@@ -63,6 +63,21 @@ function statsReply(s: StreamStats): Record<string, NgReplyValue> {
 export class ControlStats {
   private readonly byProxy = new Map<string, Map<string, number>>();
   private readonly totals = new Map<string, number>();
+  /** Seconds spent per proxy and command, for `request_seconds_total`. */
+  private readonly seconds = new Map<string, Map<string, number>>();
+
+  time(proxy: string, command: string, seconds: number): void {
+    let times = this.seconds.get(proxy);
+    if (!times) this.seconds.set(proxy, (times = new Map()));
+    times.set(command, (times.get(command) ?? 0) + seconds);
+  }
+
+  /** Counts and seconds per proxy and command ('error' counts failed requests), for metrics. */
+  entries(): Array<{ proxy: string; command: string; count: number; seconds: number }> {
+    return [...this.byProxy].flatMap(([proxy, counts]) =>
+      [...counts].map(([command, count]) => ({ proxy, command, count, seconds: this.seconds.get(proxy)?.get(command) ?? 0 })),
+    );
+  }
 
   count(proxy: string, key: string): void {
     let counts = this.byProxy.get(proxy);

@@ -3,10 +3,8 @@ import { pino, type Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import type { Relay } from '../relay.js';
 import { familyOf, parseHostPort } from '../util/address.js';
-import { NgCommands } from './commands.js';
-import { encodeNgReply, parseNgMessage, salvageCookie } from './message.js';
-import { errorReply } from './replies.js';
-import { ReplyCache } from './reply-cache.js';
+import type { NgCommands } from './commands.js';
+import { NgEndpoint } from './endpoint.js';
 
 export interface NgServerOptions {
   /** `host:port`, `[v6]:port` or `port`, as for rtpengine's `--listen-ng`. */
@@ -24,9 +22,9 @@ export interface ListeningAddress {
 
 /** The ng control protocol over UDP: `<cookie> <dict>` in, `<cookie> <dict>` out, one socket per listen address. */
 export class NgServer {
-  readonly commands: NgCommands;
+  /** The transport-free ng adapter; other transports (HTTP, TCP, WebSocket) share it. */
+  readonly endpoint: NgEndpoint;
   private readonly log: Logger;
-  private readonly cache: ReplyCache;
   private readonly sockets: Socket[] = [];
 
   constructor(
@@ -34,8 +32,11 @@ export class NgServer {
     private readonly options: NgServerOptions,
   ) {
     this.log = options.logger ?? pino({ level: 'silent' });
-    this.commands = new NgCommands(relay, this.log);
-    this.cache = new ReplyCache({ ttlMs: options.replyCacheMs ?? 30_000 });
+    this.endpoint = new NgEndpoint(relay, this.log, options.replyCacheMs);
+  }
+
+  get commands(): NgCommands {
+    return this.endpoint.commands;
   }
 
   async start(): Promise<ListeningAddress[]> {
@@ -62,22 +63,13 @@ export class NgServer {
   }
 
   async close(): Promise<void> {
-    this.cache.close();
+    this.endpoint.close();
     await Promise.all(this.sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
   private async handle(socket: Socket, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
-    let reply: Buffer;
-    try {
-      const req = parseNgMessage(msg);
-      reply = await this.cache.run(req.cookie, async () => encodeNgReply(req.cookie, await this.commands.execute(req.dict, rinfo.address), req.format));
-    } catch (err) {
-      // Undecodable datagram: answer with whatever cookie we can find, so the proxy stops retrying.
-      const cookie = salvageCookie(msg);
-      this.log.info({ from: rinfo.address, reason: (err as Error).message }, 'malformed ng message');
-      if (cookie === undefined) return;
-      reply = encodeNgReply(cookie, errorReply((err as Error).message), 'bencode');
-    }
+    const reply = await this.endpoint.framed(msg, rinfo.address);
+    if (!reply) return;
     socket.send(reply, rinfo.port, rinfo.address, (err) => {
       if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
     });

@@ -1,0 +1,69 @@
+/**
+ * The operator commands of `rtpbridge-ctl`, defined once and served over the CLI socket
+ * (`--listen-cli`) and HTTP (`/cli/<words>`): rtpengine-ctl's words, plain-text answers.
+ */
+import type { Relay } from '../relay.js';
+
+type CliCommand = (relay: Relay, args: string[]) => Promise<string> | string;
+
+const COMMANDS: Record<string, Record<string, CliCommand>> = {
+  list: {
+    numsessions: async (relay) => {
+      const n = (await relay.statistics()).currentSessions;
+      return `Current sessions own: ${n}\nCurrent sessions foreign: 0\nCurrent sessions total: ${n}\n`;
+    },
+    sessions: async (relay) => {
+      const ids = relay.list(Number.MAX_SAFE_INTEGER);
+      if (ids.length === 0) return 'No sessions on this media relay.\n';
+      const lines = await Promise.all(
+        ids.map(async (callId) => {
+          const info = await relay.query({ callId }).catch(() => undefined);
+          return info ? `callid: ${callId} | created: ${info.created} | last signal: ${info.lastSignal} | tags: ${info.tags.map((t) => t.tag).join(',')}` : `callid: ${callId}`;
+        }),
+      );
+      return `${lines.join('\n')}\n`;
+    },
+    totals: async (relay) => {
+      const s = await relay.statistics();
+      const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
+      return [
+        `Uptime of rtpbridge: ${s.uptime} seconds`,
+        `Total managed sessions: ${s.managedSessions}`,
+        `Total timed-out sessions via TIMEOUT: ${s.timeoutSessions}`,
+        `Total regular terminated sessions: ${s.regularTerminatedSessions}`,
+        `Total forced terminated sessions: ${s.forcedTerminatedSessions}`,
+        `Total relayed packets: ${s.packetsOut}`,
+        `Total relayed bytes: ${s.bytesOut}`,
+        `Total relayed packet errors: ${dropped}`,
+        '',
+      ].join('\n');
+    },
+    interfaces: (relay) =>
+      relay
+        .interfaceUsage()
+        .map((u) => `Interface '${u.name}' address ${u.address}: ${u.used} port pairs used, ${u.free} free\n`)
+        .join(''),
+  },
+  terminate: {
+    all: async (relay) => {
+      const ids = relay.list(Number.MAX_SAFE_INTEGER);
+      for (const id of ids) await relay.terminate(id);
+      return `All calls terminated by operator (${ids.length}).\n`;
+    },
+  },
+};
+
+/** Runs one command line (words as given); unknown commands get a usage line, never an exception. */
+export async function runCliCommand(relay: Relay, words: string[]): Promise<string> {
+  const [verb = '', sub = '', ...rest] = words.filter((w) => w !== '');
+  if (verb === 'terminate' && sub !== '' && sub !== 'all') {
+    return (await relay.terminate(sub)) ? `Call Id (${sub}) successfully terminated by operator.\n` : `Call Id not found (${sub}).\n`;
+  }
+  const command = COMMANDS[verb]?.[sub];
+  if (!command) return `Unknown command '${words.join(' ')}'. Commands: ${usage()}\n`;
+  return command(relay, rest);
+}
+
+function usage(): string {
+  return [...Object.entries(COMMANDS).map(([verb, subs]) => `${verb} ${Object.keys(subs).join('|')}`), 'terminate <call-id>'].join('; ');
+}

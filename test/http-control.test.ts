@@ -1,0 +1,81 @@
+/**
+ * The daemon's HTTP control (`--listen-http`: /ping, /metrics, /ng, /ng-plain, /cli/) and its CLI socket
+ * (`--listen-cli`) driven by rtpbridge-ctl, as an operator and Prometheus would; bad requests get clear
+ * statuses and the relay goes on.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { createMetrics } from '../src/metrics/prometheus.js';
+import { ControlStats } from '../src/ng/replies.js';
+import { Relay } from '../src/relay.js';
+import { sleep } from './helpers/media.js';
+import { mediaPorts } from './helpers/ports.js';
+import { phoneSdp } from './helpers/sdp.js';
+
+const BIN = fileURLToPath(new URL('../dist/bin/rtpbridge.js', import.meta.url));
+const CTL = fileURLToPath(new URL('../dist/bin/rtpbridge-ctl.js', import.meta.url));
+
+t.test('HTTP control, metrics and rtpbridge-ctl on a running daemon', async (t) => {
+  const { portMin, portMax } = await mediaPorts(20);
+  const control = (await mediaPorts(4)).portMin;
+  const [ngPort, httpPort, cliPort] = [control, control + 1, control + 2];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RTPBRIDGE_') || k === 'RTPBRIDGE_NATIVE'));
+  const child = spawn(
+    process.execPath,
+    [BIN, '--foreground', '--log-level=warn', `--listen-ng=127.0.0.1:${ngPort}`, `--listen-http=${httpPort}`, `--listen-cli=${cliPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`],
+    { env, cwd: tmpdir(), stdio: 'ignore' },
+  );
+  t.teardown(() => void child.kill('SIGKILL'));
+  const http = (path: string, init?: RequestInit): Promise<Response> => fetch(`http://127.0.0.1:${httpPort}${path}`, init);
+  let up = false;
+  for (let i = 0; i < 100 && !up; i++) up = await http('/ping').then((r) => r.ok, () => sleep(100).then(() => false));
+  t.ok(up, 'GET /ping answers');
+  t.equal(await (await http('/ping')).text(), 'pong');
+
+  const framed = await http('/ng', { method: 'POST', body: 'c1 d7:command4:pinge' });
+  t.equal(await framed.text(), 'c1 d6:result4:ponge', 'POST /ng: cookie-framed bencode');
+  const json = await http('/ng-plain', { method: 'POST', body: JSON.stringify({ command: 'offer', 'call-id': 'h1', 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) }) });
+  const offer = (await json.json()) as { result: string; sdp: string };
+  t.equal(offer.result, 'ok', 'POST /ng-plain: a JSON offer without a cookie');
+  t.match(offer.sdp, /m=audio \d+ RTP\/AVP/);
+  t.equal(await (await http('/ng-plain', { method: 'POST', body: 'd7:command4:pinge' })).text(), 'd6:result4:ponge', 'and bencode');
+
+  const metrics = await (await http('/metrics')).text();
+  t.match(metrics, /^rtpbridge_sessions\{type="own"\} 1$/m, 'sessions by type');
+  t.match(metrics, /^rtpbridge_sessions_total 1$/m);
+  t.match(metrics, /^rtpbridge_requests_total\{proxy="127\.0\.0\.1",request="offer"\} 1$/m, 'requests by proxy and command');
+  t.match(metrics, /^rtpbridge_request_seconds_total\{proxy="127\.0\.0\.1",request="offer"\} \d/m);
+  t.match(metrics, /^rtpbridge_ports_used\{interface="default",address="127\.0\.0\.1"\} 2$/m, 'two port pairs for the offer');
+  t.match(metrics, /^rtpbridge_dropped_packets_total\{reason="unknownSource"\} 0$/m);
+  t.match(metrics, /^rtpbridge_process_cpu_seconds_total /m, 'Node process metrics, same prefix');
+
+  t.equal(await (await http('/cli/list+numsessions')).text(), 'Current sessions own: 1\nCurrent sessions foreign: 0\nCurrent sessions total: 1\n', 'GET /cli/list+numsessions');
+  const ctl = async (...words: string[]): Promise<string> => (await promisify(execFile)(process.execPath, [CTL, '-port', String(cliPort), ...words])).stdout;
+  t.match(await ctl('list', 'sessions'), /^callid: h1 \| created: \d+ \| last signal: \d+ \| tags: a,/);
+  t.equal(await ctl('terminate', 'h1'), 'Call Id (h1) successfully terminated by operator.\n');
+  t.equal(await ctl('terminate', 'h1'), 'Call Id not found (h1).\n');
+  t.match(await ctl('list', 'totals'), /Total forced terminated sessions: 1\n/);
+  t.match(await (await http('/metrics')).text(), /^rtpbridge_closed_sessions_total\{reason="force_terminated"\} 1$/m);
+  t.match(await ctl('list', 'interfaces'), /^Interface 'default' address 127\.0\.0\.1: 0 port pairs used, \d+ free\n$/);
+  t.match(await ctl('bogus'), /^Unknown command 'bogus'/);
+
+  t.equal((await http('/nope')).status, 404, 'an unknown path: 404');
+  t.equal((await http('/ng', { method: 'DELETE' })).status, 405, 'a wrong method: 405');
+  t.equal((await http('/ng', { method: 'POST', body: Buffer.alloc(2 * 1024 * 1024, 0x61) })).status, 413, 'a huge body: 413');
+  t.equal((await http('/ng', { method: 'POST', body: 'nocookie' })).status, 400, 'not an ng message: 400');
+  t.match(await (await http('/ng-plain', { method: 'POST', body: '{"command":' })).text(), /"result":"error"/, 'broken JSON: an ng error');
+  t.equal(await (await http('/ping')).text(), 'pong', 'and the relay goes on');
+  const noCtl = await promisify(execFile)(process.execPath, [CTL, '-port', String(cliPort + 1), 'list', 'totals']).catch((e: { code: number; stderr: string }) => e);
+  t.match(noCtl, { code: 1, stderr: /cannot talk to 127\.0\.0\.1:\d+/ }, 'rtpbridge-ctl without a relay: exit 1 and why');
+});
+
+t.test('--metrics-prefix renames every metric, for rtpengine dashboards', async (t) => {
+  const relay = new Relay(await mediaPorts(4));
+  t.teardown(() => relay.close());
+  const text = await createMetrics(relay, new ControlStats(), 'rtpengine_').metrics();
+  t.match(text, /^rtpengine_sessions\{type="own"\} 0$/m);
+  t.notMatch(text, /^rtpbridge_/m);
+});

@@ -117,6 +117,9 @@ export class Relay extends EventEmitter<RelayEvents> {
    * A relay that is ready: with `redis` configured, connected to Redis (or not, if not `required`) and
    * with the calls stored there taken over on their ports. Use this rather than `new Relay` for that.
    */
+  static create(options?: Partial<RelayOptions>): Promise<Relay>;
+  /** @internal */
+  static create(options: Partial<RelayOptions>, deps: RelayDeps): Promise<Relay>;
   static async create(options: Partial<RelayOptions> = {}, deps: RelayDeps = {}): Promise<Relay> {
     const relay = new Relay(options, deps);
     try {

@@ -17,6 +17,7 @@ export type RelayErrorCode =
   | 'CONFIG_INVALID'
   | 'DATAPLANE_FAILED' // a forwarding thread died mid-request
   | 'PERSISTENCE_FAILED' // Redis was required but could not be reached
+  | 'LOAD_LIMIT' // a new call beyond --max-sessions/--max-load/--max-bandwidth, or while draining
   | 'SHUTTING_DOWN';
 
 export class RelayError extends Error {

@@ -8,6 +8,7 @@
  *                                                                      └──► observers: events, totals
  */
 import { EventEmitter } from 'node:events';
+import { loadavg } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { Call } from './call/call.js';
 import { CallLifecycle } from './call/lifecycle.js';
@@ -46,6 +47,8 @@ import { emitSafely } from './util/safe-emit.js';
 export type { CallEndReason } from './call/registry.js';
 
 export interface RelayEvents {
+  /** Draining and the last call is gone: the relay can be stopped without dropping anything. */
+  drained: [];
   'call:created': [{ callId: string }];
   'call:deleted': [{ callId: string; reason: CallEndReason }];
   'stream:learned': [{ callId: string; tag: string; mediaIndex: number; kind: 'RTP' | 'RTCP'; endpoint: EndpointInfo }];
@@ -78,6 +81,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   private readonly startedAt = Date.now();
   private nextSide = 1;
   private closed = false;
+  private draining = false;
 
   constructor(options?: Partial<RelayOptions>);
   /** @internal */
@@ -242,6 +246,24 @@ export class Relay extends EventEmitter<RelayEvents> {
     });
   }
 
+  /**
+   * Stops taking new calls (offers for them get LOAD_LIMIT, `result: load limit` over ng); calls
+   * already up carry on. `drained` fires once the last one is gone.
+   */
+  drain(): void {
+    this.draining = true;
+    if (this.registry.size === 0) emitSafely(this, 'drained', undefined, this.log);
+  }
+
+  /** Takes new calls again after `drain`. */
+  resume(): void {
+    this.draining = false;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
   /** Port pairs used and free per address of each logical interface. */
   interfaceUsage(): Array<{ name: string; address: string; used: number; free: number }> {
     return this.options.interfaces.flatMap((iface) => iface.addresses.map((a) => ({ name: iface.name, address: a.local, ...this.ports.usage(a.local) })));
@@ -300,6 +322,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const needs = callNeeds(kind, sdp, req);
       const created = call === undefined;
+      if (!call) this.admit();
       if (!call) {
         call = new Call(req.callId, Date.now(), this.placement.place(needs));
         this.registry.add(call);
@@ -319,6 +342,18 @@ export class Relay extends EventEmitter<RelayEvents> {
       this.registry.commit({ kind: 'signalled', call, created });
       return { sdp: sdpOut };
     });
+  }
+
+  /** A new call is refused while draining or beyond the configured limits, as rtpengine words it. */
+  private admit(): void {
+    const { maxSessions, maxLoad, maxBandwidth } = this.options;
+    const refuse = (message: string): never => {
+      throw new RelayError('LOAD_LIMIT', message);
+    };
+    if (this.draining) refuse('Draining: no new calls');
+    if (maxSessions !== undefined && maxSessions >= 0 && this.registry.size >= maxSessions) refuse('Parallel session limit reached');
+    if (maxLoad !== undefined && loadavg()[0]! > maxLoad) refuse('Load limit reached');
+    if (maxBandwidth !== undefined && this.lifecycle.rates.bytesOut > maxBandwidth) refuse('Bandwidth limit reached');
   }
 
   /** Pulls the data plane's exact counters and endpoints for the call's sides before describing it. */
@@ -350,6 +385,7 @@ export class Relay extends EventEmitter<RelayEvents> {
         this.log.info({ callId, reason: change.reason }, 'call deleted');
         if (change.reason === 'timeout') emitSafely(this, 'timeout', { callId }, this.log);
         emitSafely(this, 'call:deleted', { callId, reason: change.reason }, this.log);
+        if (this.draining && this.registry.size === 0) emitSafely(this, 'drained', undefined, this.log);
         break;
     }
   }

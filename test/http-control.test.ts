@@ -12,6 +12,7 @@ import { createMetrics } from '../src/metrics/prometheus.js';
 import { ControlStats } from '../src/ng/replies.js';
 import { Relay } from '../src/relay.js';
 import { sleep } from './helpers/media.js';
+import { NgClient } from './helpers/ng-client.js';
 import { mediaPorts } from './helpers/ports.js';
 import { phoneSdp } from './helpers/sdp.js';
 
@@ -78,4 +79,31 @@ t.test('--metrics-prefix renames every metric, for rtpengine dashboards', async 
   const text = await createMetrics(relay, new ControlStats(), 'rtpengine_').metrics();
   t.match(text, /^rtpengine_sessions\{type="own"\} 0$/m);
   t.notMatch(text, /^rtpbridge_/m);
+});
+
+t.test('load limit over ng, and drain with --exit-when-drained', async (t) => {
+  const { portMin, portMax } = await mediaPorts(20);
+  const control = (await mediaPorts(4)).portMin;
+  const [ngPort, cliPort] = [control, control + 1];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RTPBRIDGE_') || k === 'RTPBRIDGE_NATIVE'));
+  const child = spawn(
+    process.execPath,
+    [BIN, '--foreground', '--log-level=warn', `--listen-ng=127.0.0.1:${ngPort}`, `--listen-cli=${cliPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, '--max-sessions=1', '--exit-when-drained'],
+    { env, cwd: tmpdir(), stdio: 'ignore' },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.teardown(() => void child.kill('SIGKILL'));
+  const ng = await NgClient.open(ngPort);
+  t.teardown(() => ng.close());
+  let pong: unknown;
+  for (let i = 0; i < 100 && !pong; i++) pong = await ng.request({ command: 'ping' }, undefined).catch(() => sleep(50).then(() => undefined));
+  const offer = (id: string, extra: Record<string, unknown> = {}) => ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }), ...extra });
+  t.equal((await offer('d1')).result, 'ok');
+  t.same(await offer('d2', { supports: ['load limit'] }), { result: 'load limit', 'error-reason': 'Parallel session limit reached' }, 'a proxy that supports it gets "load limit"');
+  t.same(await offer('d2'), { result: 'error', 'error-reason': 'Parallel session limit reached' }, 'others an error');
+  const ctl = async (...words: string[]): Promise<string> => (await promisify(execFile)(process.execPath, [CTL, '-port', String(cliPort), ...words])).stdout;
+  t.equal(await ctl('drain'), 'Draining: new calls are refused (load limit), 1 call(s) still up.\n');
+  t.equal((await offer('d1', { 'to-tag': 'b' })).result, 'ok', 'the call already up is still served');
+  await ng.request({ command: 'delete', 'call-id': 'd1', 'delete-delay': 0 });
+  t.equal(await exited, 0, 'the daemon exits 0 once the last call is gone');
 });

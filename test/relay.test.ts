@@ -183,3 +183,20 @@ t.test('an answer with ICE to an offerer that did not offer ICE brings it none',
   const forced = await relay.answer({ callId: 'c14', fromTag: 'a', toTag: 'b', sdp: iceSdp(5000, '198.51.100.20'), ice: 'force' });
   t.match(forced.sdp, /a=ice-ufrag:/, 'unless ICE=force says so');
 });
+
+t.test('load limits: --max-sessions and drain refuse new calls, never calls already up', async (t) => {
+  const { relay } = relayOn(t, { maxSessions: 1 });
+  await plainCall(relay, 'l1');
+  await t.rejects(relay.offer({ callId: 'l2', fromTag: 'a', sdp: caller }), { code: 'LOAD_LIMIT', message: 'Parallel session limit reached' });
+  const reoffer = await relay.offer({ callId: 'l1', fromTag: 'a', toTag: 'b', sdp: caller });
+  t.match(reoffer.sdp, /m=audio/, 'a re-offer of a call already up is no new call');
+  let drained = 0;
+  relay.on('drained', () => drained++);
+  relay.drain();
+  t.equal(drained, 0, 'not drained while a call is up');
+  await relay.delete({ callId: 'l1', deleteDelay: 0 });
+  t.equal(drained, 1, 'drained once the last call is gone');
+  await t.rejects(relay.offer({ callId: 'l3', fromTag: 'a', sdp: caller }), { code: 'LOAD_LIMIT', message: 'Draining: no new calls' });
+  relay.resume();
+  t.match((await relay.offer({ callId: 'l3', fromTag: 'a', sdp: caller })).sdp, /m=audio/, 'resume takes calls again');
+});

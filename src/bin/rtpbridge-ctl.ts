@@ -13,6 +13,7 @@ const USAGE = `Usage: rtpbridge-ctl [-ip ADDR] [-port PORT] COMMAND...
 Talks to a relay's --listen-cli socket (default ${DEFAULT_HOST}:${DEFAULT_PORT}).
 Commands: list numsessions | list sessions | list totals | list interfaces
           terminate <call-id> | terminate all
+          drain (refuse new calls; the daemon exits when empty with --exit-when-drained) | resume
 `;
 
 function main(argv: string[]): void {

@@ -119,6 +119,15 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
     await Promise.all([ng.close(), http.close(), cli.close()]);
     await relay.close();
   };
+  if (options.exitWhenDrained) {
+    relay.once('drained', () => {
+      log.info('drained: the last call has ended, exiting');
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(EXIT_FAILURE),
+      );
+    });
+  }
   try {
     // A certificate that cannot be read is a start-up failure, not a surprise at the first WebRTC call.
     await relay.dtlsIdentity;

@@ -14,6 +14,8 @@ const SWEEP_INTERVAL_MS = 1000;
 export interface PacketRates {
   packetsIn: number;
   packetsOut: number;
+  /** Bytes relayed per second (`--max-bandwidth` compares it). */
+  bytesOut: number;
 }
 
 export class CallLifecycle {
@@ -21,8 +23,8 @@ export class CallLifecycle {
   private sweeping = false;
   private stopped = false;
   /** Counters at the previous sweep, to turn totals into per-second rates. */
-  private last = { at: Date.now(), packetsIn: 0, packetsOut: 0 };
-  rates: PacketRates = { packetsIn: 0, packetsOut: 0 };
+  private last = { at: Date.now(), packetsIn: 0, packetsOut: 0, bytesOut: 0 };
+  rates: PacketRates = { packetsIn: 0, packetsOut: 0, bytesOut: 0 };
 
   constructor(
     private readonly registry: CallRegistry,
@@ -74,7 +76,8 @@ export class CallLifecycle {
   private measureRates(c: DataPlaneCounters, now: number): void {
     const seconds = (now - this.last.at) / 1000;
     if (seconds <= 0) return;
-    this.rates = { packetsIn: Math.round((c.packetsIn - this.last.packetsIn) / seconds), packetsOut: Math.round((c.packetsOut - this.last.packetsOut) / seconds) };
-    this.last = { at: now, packetsIn: c.packetsIn, packetsOut: c.packetsOut };
+    const rate = (key: 'packetsIn' | 'packetsOut' | 'bytesOut'): number => Math.round((c[key] - this.last[key]) / seconds);
+    this.rates = { packetsIn: rate('packetsIn'), packetsOut: rate('packetsOut'), bytesOut: rate('bytesOut') };
+    this.last = { at: now, packetsIn: c.packetsIn, packetsOut: c.packetsOut, bytesOut: c.bytesOut };
   }
 }

@@ -120,6 +120,44 @@ export const OPTIONS: readonly OptionDef[] = [
       o.metricsPrefix = v as string;
     },
   },
+  {
+    name: 'max-sessions',
+    kind: 'string',
+    arg: 'INT',
+    defaultText: '-1',
+    help: 'refuse new calls beyond this many current ones (result "load limit" when the proxy supports it); -1: no limit',
+    scope: 'everywhere',
+    apply: (o, v, at) => {
+      if (!/^-?\d+$/.test(v as string)) throw at('expected an integer');
+      o.maxSessions = Number(v) < 0 ? undefined : Number(v);
+    },
+  },
+  {
+    name: 'max-load',
+    kind: 'string',
+    arg: 'FLOAT',
+    defaultText: '',
+    help: 'refuse new calls while the 1-minute load average exceeds this',
+    scope: 'everywhere',
+    apply: (o, v, at) => void (o.maxLoad = parsePositive(v as string, at)),
+  },
+  {
+    name: 'max-bandwidth',
+    kind: 'string',
+    arg: 'INT',
+    defaultText: '',
+    help: 'refuse new calls while more than this many bytes per second are relayed',
+    scope: 'everywhere',
+    apply: (o, v, at) => void (o.maxBandwidth = parsePositive(v as string, at)),
+  },
+  {
+    name: 'exit-when-drained',
+    kind: 'boolean',
+    defaultText: 'false',
+    help: 'after "rtpbridge-ctl drain", exit (0) once the last call has ended',
+    scope: 'everywhere',
+    apply: (o, v) => void (o.exitWhenDrained = v as boolean),
+  },
   { name: 'port-min', short: 'm', kind: 'string', arg: 'INT', defaultText: String(D.portMin), help: 'lowest media port (RTP uses even ports, RTCP the odd one above)', scope: 'everywhere', apply: port('portMin') },
   { name: 'port-max', short: 'M', kind: 'string', arg: 'INT', defaultText: String(D.portMax), help: 'highest media port', scope: 'everywhere', apply: port('portMax') },
   { name: 'timeout', short: 'o', kind: 'string', arg: 'SECS', defaultText: String(D.timeout), help: 'delete a call after this long without media; 0 disables', scope: 'everywhere', apply: seconds('timeout') },
@@ -437,6 +475,12 @@ function checkPortRange(min: number, max: number): void {
   if (firstEven + 1 > max) {
     throw new ConfigError(`port range ${min}-${max} holds no RTP/RTCP pair (an even port followed by an odd one)`);
   }
+}
+
+function parsePositive(raw: string, at: (what: string) => ConfigError): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0) throw at('expected a non-negative number');
+  return n;
 }
 
 function parseInteger(raw: string, min: number, max: number, at: (what: string) => ConfigError): number {

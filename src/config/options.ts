@@ -27,6 +27,12 @@ export interface RelayOptions {
   dtlsCertificate?: { cert: string; key: string };
   /** Answer DTLS actpass offers as passive (server) instead of active (rtpengine `--dtls-passive`). */
   dtlsPassive: boolean;
+  /** Refuse new calls beyond this many current ones (rtpengine `--max-sessions`); undefined: no limit. */
+  maxSessions?: number;
+  /** Refuse new calls while the 1-minute load average is above this (rtpengine `--max-load`). */
+  maxLoad?: number;
+  /** Refuse new calls while more than this many bytes per second are relayed (rtpengine `--max-bandwidth`). */
+  maxBandwidth?: number;
   /** Call state in Redis (rtpengine `--redis` and friends): restored by `Relay.create`, written at every change. */
   redis?: RedisStoreOptions & {
     /** Refuse to start when Redis cannot be reached (rtpengine's default; `--no-redis-required` turns it off). */
@@ -43,6 +49,8 @@ export interface DaemonOptions extends RelayOptions {
   listenCli: string[];
   /** Prefix of every Prometheus metric name. */
   metricsPrefix: string;
+  /** Exit (0) once `drain` has let the last call end. */
+  exitWhenDrained: boolean;
   logLevel: LogLevel;
   foreground: boolean;
   pidfile?: string;
@@ -66,6 +74,7 @@ export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
   listenHttp: [],
   listenCli: [],
   metricsPrefix: 'rtpbridge_',
+  exitWhenDrained: false,
   logLevel: 'info',
   // rtpengine daemonizes unless told otherwise; keep that so init scripts written for it work.
   foreground: false,

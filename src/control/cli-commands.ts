@@ -44,6 +44,18 @@ const COMMANDS: Record<string, Record<string, CliCommand>> = {
         .map((u) => `Interface '${u.name}' address ${u.address}: ${u.used} port pairs used, ${u.free} free\n`)
         .join(''),
   },
+  drain: {
+    '': (relay) => {
+      relay.drain();
+      return `Draining: new calls are refused (load limit), ${relay.list(Number.MAX_SAFE_INTEGER).length} call(s) still up.\n`;
+    },
+  },
+  resume: {
+    '': (relay) => {
+      relay.resume();
+      return 'Taking new calls again.\n';
+    },
+  },
   terminate: {
     all: async (relay) => {
       const ids = relay.list(Number.MAX_SAFE_INTEGER);
@@ -65,5 +77,5 @@ export async function runCliCommand(relay: Relay, words: string[]): Promise<stri
 }
 
 function usage(): string {
-  return [...Object.entries(COMMANDS).map(([verb, subs]) => `${verb} ${Object.keys(subs).join('|')}`), 'terminate <call-id>'].join('; ');
+  return [...Object.entries(COMMANDS).map(([verb, subs]) => `${verb} ${Object.keys(subs).join('|')}`.trim()), 'terminate <call-id>'].join('; ');
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { NgProtocolError, RelayError } from '../errors.js';
 import type { Relay } from '../relay.js';
 import type { NgDict } from './params.js';
-import { commandName, parseAnswer, parseDelete, parseList, parseOffer, parseQuery } from './params.js';
+import { commandName, parseAnswer, parseDelete, parseList, parseOffer, parseQuery, supportsLoadLimit } from './params.js';
 import { callInfoReply, ControlStats, errorReply, okReply, statisticsReply, type NgReply } from './replies.js';
 
 type Handler = (relay: Relay, dict: NgDict, controller: string) => Promise<NgReply> | NgReply;
@@ -44,6 +44,8 @@ export class NgCommands {
       return reply;
     } catch (err) {
       this.stats.count(controller, 'error');
+      // Kamailio's and OpenSIPS's modules move a call to another relay on this result, if they said they understand it.
+      if (err instanceof RelayError && err.code === 'LOAD_LIMIT' && supportsLoadLimit(dict)) return { result: 'load limit', 'error-reason': err.message };
       if (err instanceof RelayError) {
         this.log.info({ command, controller, code: err.code, reason: err.message }, 'ng command failed');
         return errorReply(err.message);

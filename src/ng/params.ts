@@ -60,6 +60,17 @@ export function commandName(dict: NgDict): string {
   return found.value;
 }
 
+/** The request's `supports` list names `load limit`: it takes `result: load limit` instead of an error. */
+export function supportsLoadLimit(dict: NgDict): boolean {
+  const supports = dict.supports;
+  if (supports === undefined) return false;
+  try {
+    return stringList('supports', supports).some((s) => normaliseName(s) === 'load-limit');
+  } catch {
+    return false;
+  }
+}
+
 export function parseOffer(dict: NgDict): OfferRequest {
   return parseSignal(dict, false);
 }

@@ -26,6 +26,8 @@ export class NgServer {
   readonly endpoint: NgEndpoint;
   private readonly log: Logger;
   private readonly sockets: Socket[] = [];
+  /** Requests being handled: close() lets them answer first. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     relay: Relay,
@@ -46,7 +48,10 @@ export class NgServer {
       if (!ep) throw new ConfigError(`invalid ng listen address '${spec}'`);
       const v6 = familyOf(ep.address) === 'IP6';
       const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
-      socket.on('message', (msg, rinfo) => void this.handle(socket, msg, rinfo));
+      socket.on('message', (msg, rinfo) => {
+        const handling = this.handle(socket, msg, rinfo).finally(() => this.inFlight.delete(handling));
+        this.inFlight.add(handling);
+      });
       socket.on('error', (err) => this.log.error({ err }, 'ng socket error'));
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
@@ -62,7 +67,9 @@ export class NgServer {
     return bound;
   }
 
+  /** Stops listening once the requests in flight have been answered (a stop from within one, e.g. when drained, included). */
   async close(): Promise<void> {
+    await Promise.all(this.inFlight);
     this.endpoint.close();
     await Promise.all(this.sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
@@ -70,8 +77,11 @@ export class NgServer {
   private async handle(socket: Socket, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
     const reply = await this.endpoint.framed(msg, rinfo.address);
     if (!reply) return;
-    socket.send(reply, rinfo.port, rinfo.address, (err) => {
-      if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
-    });
+    await new Promise<void>((resolve) =>
+      socket.send(reply, rinfo.port, rinfo.address, (err) => {
+        if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
+        resolve();
+      }),
+    );
   }
 }

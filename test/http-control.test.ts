@@ -99,7 +99,7 @@ t.test('load limit over ng, and drain with --exit-when-drained', async (t) => {
   for (let i = 0; i < 100 && !pong; i++) pong = await ng.request({ command: 'ping' }, undefined).catch(() => sleep(50).then(() => undefined));
   const offer = (id: string, extra: Record<string, unknown> = {}) => ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }), ...extra });
   t.equal((await offer('d1')).result, 'ok');
-  t.same(await offer('d2', { supports: ['load limit'] }), { result: 'load limit', 'error-reason': 'Parallel session limit reached' }, 'a proxy that supports it gets "load limit"');
+  t.same(await offer('d2', { supports: ['load limit'] }), { result: 'load limit', message: 'Parallel session limit reached' }, 'a proxy that supports it gets "load limit"');
   t.same(await offer('d2'), { result: 'error', 'error-reason': 'Parallel session limit reached' }, 'others an error');
   const ctl = async (...words: string[]): Promise<string> => (await promisify(execFile)(process.execPath, [CTL, '-port', String(cliPort), ...words])).stdout;
   t.equal(await ctl('drain'), 'Draining: new calls are refused (load limit), 1 call(s) still up.\n');

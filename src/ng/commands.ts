@@ -45,7 +45,7 @@ export class NgCommands {
     } catch (err) {
       this.stats.count(controller, 'error');
       // Kamailio's and OpenSIPS's modules move a call to another relay on this result, if they said they understand it.
-      if (err instanceof RelayError && err.code === 'LOAD_LIMIT' && supportsLoadLimit(dict)) return { result: 'load limit', 'error-reason': err.message };
+      if (err instanceof RelayError && err.code === 'LOAD_LIMIT' && supportsLoadLimit(dict)) return { result: 'load limit', message: err.message };
       if (err instanceof RelayError) {
         this.log.info({ command, controller, code: err.code, reason: err.message }, 'ng command failed');
         return errorReply(err.message);

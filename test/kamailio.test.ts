@@ -8,6 +8,9 @@
  *                        v
  *   caller Phone <──RTP──> Relay <──RTP──> callee Phone
  *
+ * A second test puts two relays in one Kamailio set and drains one: Kamailio moves every call to the
+ * other on its "load limit" answers.
+ *
  * Needs `kamailio` (with rtpengine.so) and `sipp` (Debian: `sip-tester`). Skipped without them, except
  * under RTPBRIDGE_TEST_REQUIRE_ALL=1 (.ci/run), where their absence is a failure.
  */
@@ -347,4 +350,53 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   t.same(refused, [], 'no ng request from Kamailio was refused', { ng: ngTrace() });
   t.ok(kamailio.running, 'kamailio still running', kamailio.running ? {} : { diagnostics: diagnostics() });
   t.comment(`ng commands from Kamailio: ${ngLog.map(command).join(', ')}; took ${Date.now() - started} ms`);
+});
+
+t.test('two relays in one Kamailio set: the drained one answers "load limit" and every call goes to the other', async (t) => {
+  if (!requireTool(t, missing || 'kamailio and sipp', !missing, 'apt-get install kamailio sip-tester to run the Kamailio drop-in test')) return;
+  const CALLS = 12;
+  const dir = mkdtempSync(join(tmpdir(), 'rtpbridge-kamailio-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const relays = await Promise.all([startRelay(t, { deleteDelay: 0 }), startRelay(t, { deleteDelay: 0 })]);
+  const logs = relays.map(({ server }) => {
+    const log: Ng[] = [];
+    const execute = server.commands.execute.bind(server.commands);
+    server.commands.execute = async (dict: NgDict, controller: string) => {
+      const reply = await execute(dict, controller);
+      log.push({ request: readable(dict) as NgDict, reply: readable(reply) as NgDict });
+      return reply;
+    };
+    return log;
+  });
+  const created = relays.map(({ relay }) => {
+    const ids: string[] = [];
+    relay.on('call:created', ({ callId }) => ids.push(callId));
+    return ids;
+  });
+  const [drained, open] = relays as [(typeof relays)[0], (typeof relays)[0]];
+  drained.relay.drain();
+
+  const kamailioPort = await freePort();
+  const uasPort = await freePort();
+  const cfg = readFileSync(join(FIXTURES, 'kamailio.cfg'), 'utf8')
+    .replaceAll('@KAMAILIO_PORT@', String(kamailioPort))
+    .replace('udp:127.0.0.1:@NG_PORT@', `udp:127.0.0.1:${drained.ngPort} udp:127.0.0.1:${open.ngPort}`)
+    .replaceAll('@UAS_PORT@', String(uasPort));
+  const cfgFile = join(dir, 'kamailio.cfg');
+  writeFileSync(cfgFile, cfg);
+  const kamailio = launch(t, 'kamailio', kamailioBin!, ['-DD', '-E', '-f', cfgFile, '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir, '-m', '64', '-M', '8', '-n', '2', '-T', '-S'], dir);
+  await kamailioReady(kamailioPort, kamailio, 10_000);
+  const trace = (): string => logs.map((log, i) => `relay ${i}: ${log.map((e) => JSON.stringify(e)).join('\n')}`).join('\n') + `\n${kamailio.report()}`;
+
+  const common = ['-i', '127.0.0.1', '-m', String(CALLS), '-r', '20', '-nostdin', '-timeout', '30s', '-timeout_error', '-max_retrans', '3', '-key', 'rtp_port', '4000'];
+  const uas = launch(t, 'sipp uas', sippBin!, ['-sf', join(FIXTURES, 'uas.xml'), '-p', String(uasPort), ...common], dir);
+  await waitUntil(5000, async () => !(await canBind(uasPort)) || undefined, () => 'sipp uas did not bind');
+  const uac = launch(t, 'sipp uac', sippBin!, ['-sf', join(FIXTURES, 'uac.xml'), `127.0.0.1:${kamailioPort}`, '-p', String(await freePort()), '-d', '200', ...common], dir);
+  const [uacExit] = await Promise.all([uac.waitExit(30_000), uas.waitExit(30_000)]);
+  t.same(uacExit, { code: 0, signal: null }, `all ${CALLS} calls completed`, uacExit.code === 0 ? {} : { diagnostics: `${trace()}\n${uac.report()}` });
+  const offers = (log: Ng[]): Ng[] => log.filter((e) => command(e) === 'offer');
+  t.equal(created[1]!.length, CALLS, 'every call was set up on the relay that takes calls', { ng: trace() });
+  t.equal(created[0]!.length, 0, 'none on the drained one');
+  t.ok(offers(logs[0]!).length > 0, `Kamailio tried the drained relay too (${offers(logs[0]!).length} offers)`, { ng: trace() });
+  t.same(new Set(offers(logs[0]!).map((e) => e.reply.result)), new Set(['load limit']), 'and got "load limit" for each');
 });

@@ -4,6 +4,7 @@
  * statuses and the relay goes on.
  */
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -106,4 +107,14 @@ t.test('load limit over ng, and drain with --exit-when-drained', async (t) => {
   t.equal((await offer('d1', { 'to-tag': 'b' })).result, 'ok', 'the call already up is still served');
   await ng.request({ command: 'delete', 'call-id': 'd1', 'delete-delay': 0 });
   t.equal(await exited, 0, 'the daemon exits 0 once the last call is gone');
+});
+
+t.test('the Grafana dashboard queries only metrics the relay exports', async (t) => {
+  const relay = new Relay(await mediaPorts(4));
+  t.teardown(() => relay.close());
+  const exported = new Set([...(await createMetrics(relay, new ControlStats()).getMetricsAsJSON())].map((m) => m.name));
+  const dashboard = JSON.parse(readFileSync(new URL('../packaging/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> };
+  const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((q) => [...q.expr.matchAll(/\$\{prefix\}(\w+)/g)].map((m) => `rtpbridge_${m[1]}`))));
+  t.ok(used.size >= 10, `${used.size} metrics used`);
+  t.same([...used].filter((name) => !exported.has(name)), [], 'every one is exported');
 });

@@ -5,10 +5,12 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { WebSocket } from 'ws';
 import { createMetrics } from '../src/metrics/prometheus.js';
 import { ControlStats } from '../src/ng/replies.js';
 import { Relay } from '../src/relay.js';
@@ -117,4 +119,57 @@ t.test('the Grafana dashboard queries only metrics the relay exports', async (t)
   const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((q) => [...q.expr.matchAll(/\$\{prefix\}(\w+)/g)].map((m) => `rtpbridge_${m[1]}`))));
   t.ok(used.size >= 10, `${used.size} metrics used`);
   t.same([...used].filter((name) => !exported.has(name)), [], 'every one is exported');
+});
+
+t.test('ng over WebSocket (both subprotocols) and over TCP, with cut and garbage streams', async (t) => {
+  const { portMin, portMax } = await mediaPorts(20);
+  const control = (await mediaPorts(4)).portMin;
+  const [ngPort, httpPort, tcpPort] = [control, control + 1, control + 2];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RTPBRIDGE_') || k === 'RTPBRIDGE_NATIVE'));
+  const child = spawn(
+    process.execPath,
+    [BIN, '--foreground', '--log-level=warn', `--listen-ng=127.0.0.1:${ngPort}`, `--listen-http=${httpPort}`, `--listen-tcp-ng=${tcpPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`],
+    { env, cwd: tmpdir(), stdio: 'ignore' },
+  );
+  t.teardown(() => void child.kill('SIGKILL'));
+  for (let i = 0; i < 100; i++) if (await fetch(`http://127.0.0.1:${httpPort}/ping`).then((r) => r.ok, () => sleep(100).then(() => false))) break;
+
+  const ws = async (protocol: string, message: string): Promise<string> => {
+    const socket = new WebSocket(`ws://127.0.0.1:${httpPort}/`, protocol);
+    t.teardown(() => socket.close());
+    await new Promise<void>((resolve, reject) => socket.once('open', () => resolve()).once('error', reject));
+    socket.send(message);
+    return new Promise((resolve) => socket.once('message', (data: Buffer) => resolve(data.toString())));
+  };
+  t.equal(await ws('ng.rtpengine.com', 'w1 d7:command4:pinge'), 'w1 d6:result4:ponge', 'WebSocket ng.rtpengine.com: cookie-framed');
+  t.equal(await ws('ng-plain.rtpengine.com', '{"command":"ping"}'), '{"result":"pong"}', 'WebSocket ng-plain.rtpengine.com: bare JSON');
+  t.match(await ws('ng-plain.rtpengine.com', 'garbage'), /^d12:error-reason\d+:invalid bencode at byte 0.*6:result5:errore$/, 'garbage gets an ng error');
+  const refused = new WebSocket(`ws://127.0.0.1:${httpPort}/`, 'chat');
+  const refusal = await new Promise<string>((resolve) => refused.once('error', (err: Error) => resolve(err.message)).once('open', () => resolve('opened')));
+  t.equal(refusal, 'Server sent no subprotocol', 'another subprotocol is refused (and the server closes it)');
+
+  const tcp = async (...chunks: string[]): Promise<{ data: string; closed: boolean }> => {
+    const socket = connect(tcpPort, '127.0.0.1');
+    t.teardown(() => socket.destroy());
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    let data = '';
+    let closed = false;
+    socket.on('data', (d) => (data += d.toString()));
+    socket.on('close', () => (closed = true));
+    for (const chunk of chunks) {
+      socket.write(chunk);
+      await sleep(30);
+    }
+    await sleep(200);
+    return { data, closed };
+  };
+  const split = await tcp('t1 d7:comm', 'and4:pinge', 't2 d7:command4:pinget3 d7:command4:pinge');
+  t.equal(split.data, 't1 d6:result4:ponget2 d6:result4:ponget3 d6:result4:ponge', 'messages split across packets, or several in one, are framed by their bencode');
+  t.notOk(split.closed, 'the connection stays open for more');
+  const bad = await tcp('t3 x');
+  t.match(bad.data, /^t3 d12:error-reason\d+:invalid bencode at byte 0.*6:result5:errore$/, 'garbage: an error under its cookie');
+  t.ok(bad.closed, 'and the connection is closed');
+  const cut = await tcp('t4 d7:command4:pi');
+  t.equal(cut.data, '', 'a message cut off is not answered');
+  t.equal(await (await fetch(`http://127.0.0.1:${httpPort}/ping`)).text(), 'pong', 'the relay goes on');
 });

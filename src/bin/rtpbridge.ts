@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { CliServer } from '../control/cli-server.js';
 import { HttpControl } from '../control/http.js';
+import { TcpNgServer } from '../control/tcp-ng.js';
 import { createMetrics } from '../metrics/prometheus.js';
 import { NgServer } from '../ng/server.js';
 import { Relay } from '../relay.js';
@@ -115,8 +116,9 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
   const ng = new NgServer(relay, { listen: options.listenNg, logger: log });
   const http = new HttpControl({ listen: options.listenHttp, relay, ng: ng.endpoint, metrics: createMetrics(relay, ng.commands.stats, options.metricsPrefix), log });
   const cli = new CliServer(relay, options.listenCli, log);
+  const tcpNg = new TcpNgServer(ng.endpoint, options.listenTcpNg, log);
   const stop = async (): Promise<void> => {
-    await Promise.all([ng.close(), http.close(), cli.close()]);
+    await Promise.all([ng.close(), http.close(), cli.close(), tcpNg.close()]);
     await relay.close();
   };
   if (options.exitWhenDrained) {
@@ -134,6 +136,7 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
     const bound = await ng.start();
     const httpBound = await http.start();
     const cliBound = await cli.start();
+    const tcpBound = await tcpNg.start();
     log.info(
       {
         version: packageVersion(),
@@ -143,6 +146,7 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
         forwarding: `${relay.forwarding.engine} x${relay.forwarding.threads}`,
         ...(httpBound.length > 0 ? { http: httpBound.map((b) => `${b.address}:${b.port}`) } : {}),
         ...(cliBound.length > 0 ? { cli: cliBound.map((b) => `${b.address}:${b.port}`) } : {}),
+        ...(tcpBound.length > 0 ? { tcpNg: tcpBound.map((b) => `${b.address}:${b.port}`) } : {}),
       },
       'rtpbridge listening',
     );

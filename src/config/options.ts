@@ -43,7 +43,9 @@ export interface RelayOptions {
 export interface DaemonOptions extends RelayOptions {
   /** ng listeners as `host:port` / `[v6]:port` / `port`. */
   listenNg: string[];
-  /** HTTP control: /metrics, /ping, /ng, /ng-plain, /cli/ (`--listen-http`). */
+  /** ng over TCP (`--listen-tcp-ng`). */
+  listenTcpNg: string[];
+  /** HTTP control: /metrics, /ping, /ng, /ng-plain, /cli/ and ng over WebSocket (`--listen-http`). */
   listenHttp: string[];
   /** rtpengine's CLI text protocol, for rtpbridge-ctl (`--listen-cli`). */
   listenCli: string[];
@@ -71,6 +73,7 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
 export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
   ...DEFAULT_RELAY_OPTIONS,
   listenNg: ['127.0.0.1:2223'],
+  listenTcpNg: [],
   listenHttp: [],
   listenCli: [],
   metricsPrefix: 'rtpbridge_',

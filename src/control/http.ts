@@ -1,10 +1,13 @@
 /**
  * HTTP control (`--listen-http`): `GET /ping`, `GET /metrics` (Prometheus), `POST /ng` (cookie-framed
- * ng) and `POST /ng-plain` (a bare bencode or JSON dictionary), `GET|POST /cli/<words+joined+by+plus>`.
+ * ng) and `POST /ng-plain` (a bare bencode or JSON dictionary), `GET|POST /cli/<words+joined+by+plus>`,
+ * and ng over WebSocket on the same port with rtpengine's subprotocols `ng.rtpengine.com` (framed) and
+ * `ng-plain.rtpengine.com` (bare).
  * Like the ng port it must not face the internet: it binds loopback unless told otherwise. Bodies are
  * capped; anything else gets a clear status, never a crash.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
@@ -12,6 +15,9 @@ import type { NgEndpoint } from '../ng/endpoint.js';
 import type { Relay } from '../relay.js';
 import { familyOf, normaliseAddress, parseHostPort } from '../util/address.js';
 import { runCliCommand } from './cli-commands.js';
+
+const FRAMED = 'ng.rtpengine.com';
+const PLAIN = 'ng-plain.rtpengine.com';
 
 /** Larger bodies are refused (413): an ng request is a few kilobytes. */
 export const MAX_BODY = 1024 * 1024;
@@ -28,6 +34,7 @@ type Route = { methods: readonly string[]; handle: (req: IncomingMessage, body: 
 
 export class HttpControl {
   private readonly servers: Server[] = [];
+  private readonly sockets: WebSocketServer[] = [];
   private readonly routes: Array<[RegExp, Route]>;
 
   constructor(private readonly options: HttpControlOptions) {
@@ -68,6 +75,7 @@ export class HttpControl {
       });
       server.on('error', (err) => this.options.log.error({ err }, 'HTTP control error'));
       this.servers.push(server);
+      this.sockets.push(this.webSocket(server));
       const a = server.address();
       if (a && typeof a === 'object') bound.push({ address: a.address, port: a.port });
     }
@@ -75,6 +83,10 @@ export class HttpControl {
   }
 
   async close(): Promise<void> {
+    for (const wss of this.sockets.splice(0)) {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+    }
     await Promise.all(
       this.servers.splice(0).map(
         (s) =>
@@ -84,6 +96,27 @@ export class HttpControl {
           }),
       ),
     );
+  }
+
+  /** ng over WebSocket: each message one request, answered on the same socket; other subprotocols are refused. */
+  private webSocket(server: Server): WebSocketServer {
+    const wss = new WebSocketServer({
+      server,
+      maxPayload: MAX_BODY,
+      handleProtocols: (protocols) => [...protocols].find((p) => p === FRAMED || p === PLAIN) ?? false,
+    });
+    wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+      const source = normaliseAddress(req.socket.remoteAddress ?? '');
+      if (ws.protocol !== FRAMED && ws.protocol !== PLAIN) return ws.close(1002, `subprotocol ${FRAMED} or ${PLAIN} required`);
+      ws.on('error', () => undefined);
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        const msg = isBinary ? data : Buffer.from(data);
+        const reply = ws.protocol === FRAMED ? this.options.ng.framed(msg, source) : this.options.ng.plain(msg, source);
+        void reply.then((r) => r && ws.readyState === ws.OPEN && ws.send(r, { binary: isBinary }));
+      });
+    });
+    wss.on('error', (err) => this.options.log.error({ err }, 'WebSocket control error'));
+    return wss;
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -38,6 +38,23 @@ export function setKey(dict: BencodeDict, key: string, value: BencodeValue): voi
   else dict[key] = value;
 }
 
+/** A value cut short: on a stream transport, more bytes may complete it. */
+class TruncatedBencode extends NgProtocolError {}
+
+/**
+ * Decodes one bencode value at the start of `buf` and says how many bytes it took; undefined when the
+ * bytes so far are a valid beginning of a value (a stream transport waits for more).
+ */
+export function decodePrefix(buf: Buffer, limits: Partial<DecodeLimits> = {}): { value: BencodeValue; length: number } | undefined {
+  const decoder = new Decoder(buf, { ...DEFAULT_DECODE_LIMITS, ...limits });
+  try {
+    return { value: decoder.value(1), length: decoder.pos };
+  } catch (err) {
+    if (err instanceof TruncatedBencode) return undefined;
+    throw err;
+  }
+}
+
 /** Decodes exactly one bencode value spanning all of `buf`. */
 export function decode(buf: Buffer, limits: Partial<DecodeLimits> = {}): BencodeValue {
   const decoder = new Decoder(buf, { ...DEFAULT_DECODE_LIMITS, ...limits });
@@ -75,7 +92,7 @@ class Decoder {
 
   private peek(): number {
     const c = this.buf[this.pos];
-    if (c === undefined) throw malformed(`truncated bencode at byte ${this.pos}`);
+    if (c === undefined) throw new TruncatedBencode('NG_MALFORMED', `truncated bencode at byte ${this.pos}`);
     return c;
   }
 
@@ -110,7 +127,7 @@ class Decoder {
     const start = this.pos;
     const length = this.digits(CH_COLON, 'string length');
     if (length > this.buf.length - this.pos) {
-      throw malformed(`truncated bencode at byte ${this.buf.length}: string at byte ${start} needs ${length} bytes, ${this.buf.length - this.pos} left`);
+      throw new TruncatedBencode('NG_MALFORMED', `truncated bencode at byte ${this.buf.length}: string at byte ${start} needs ${length} bytes, ${this.buf.length - this.pos} left`);
     }
     const s = this.buf.toString('utf8', this.pos, this.pos + length);
     this.pos += length;

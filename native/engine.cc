@@ -49,8 +49,9 @@ Advertised advertisedArg(const Napi::Value& v) {
   return a;
 }
 
-// The keys of the object configure() takes: src/dataplane/native.ts builds it from the same list
-// (Engine.configKeys), and a key either side adds without the other is refused here.
+// The keys of the object configure() takes. src/dataplane/native.ts's nativeSideConfig builds it;
+// test/drop-reasons.test.ts compares its keys with Engine.configKeys, and here a key either side adds
+// without the other is refused at run time.
 constexpr const char* kConfigKeys[] = {"sinks", "mux", "policy", "rtp", "rtcp", "srtp"};
 
 void checkConfigKeys(const Napi::Object& o) {

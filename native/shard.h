@@ -136,7 +136,8 @@ class Shard {
     SockAddr rxFrom[kBatch];
     // Room behind each packet for what SRTP adds when the packet is protected in place.
     uint8_t rxBuf[kBatch][kMaxPacket + kSrtpRoom];
-    // Outgoing packets point into rxBuf: no copy, flushed before the next recvmmsg.
+    // Outgoing packets point into rxBuf (the last sink's copy) or copyBuf (the others'); flushed before
+    // the next recvmmsg, or earlier when either fills up.
     mmsghdr tx[kBatch];
     iovec txIov[kBatch];
     SockAddr txTo[kBatch];

@@ -99,7 +99,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.lifecycle = new CallLifecycle(this.registry, this.dataPlane, this.options, this.log);
     this.placement = new Placement(this.dataPlane, this.log);
     this.dataPlane.onLearned((e) => this.registry.learned(e.side, e.kind, e.endpoint));
-    this.dataPlane.onSecured((e) => this.registry.secured(e.side, e.srtp));
+    this.dataPlane.onSecured((e) => this.registry.secured(e.side, e.srtp, e.association));
 
     this.dtlsIdentity = createIdentity(this.options.dtlsCertificate);
     const certificate = this.dtlsIdentity.then((identity) => {
@@ -320,7 +320,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.registry.run(req.callId, async () => {
       let call = this.registry.get(req.callId);
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
-      const needs = callNeeds(kind, sdp, req);
+      const needs = callNeeds(kind, sdp, req, call);
       const created = call === undefined;
       if (!call) this.admit();
       if (!call) {
@@ -330,17 +330,17 @@ export class Relay extends EventEmitter<RelayEvents> {
         const from = await this.placement.move(call, needs);
         this.registry.commit({ kind: 'moved', call, from });
       }
-      let sdpOut: string;
       try {
-        sdpOut = await this.offerAnswer.negotiate(call, kind, req, sdp);
+        const sdpOut = await this.offerAnswer.negotiate(call, kind, req, sdp);
+        call.lastSignal = Date.now();
+        if (kind === 'answer') call.answered = true;
+        // Inside the try: a data plane that refuses the change (bad keys) fails the request like a bad SDP.
+        this.registry.commit({ kind: 'signalled', call, created });
+        return { sdp: sdpOut };
       } catch (err) {
-        this.registry.discard(call, !created);
+        if (this.registry.get(call.callId) === call) this.registry.discard(call, !created);
         throw err;
       }
-      call.lastSignal = Date.now();
-      if (kind === 'answer') call.answered = true;
-      this.registry.commit({ kind: 'signalled', call, created });
-      return { sdp: sdpOut };
     });
   }
 

@@ -4,6 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
+import { RelayError } from '../src/errors.js';
 import { Relay } from '../src/relay.js';
 import type { RelayOptions } from '../src/config/options.js';
 import { MemoryDataPlane } from './helpers/memory-dataplane.js';
@@ -199,4 +200,37 @@ t.test('load limits: --max-sessions and drain refuse new calls, never calls alre
   await t.rejects(relay.offer({ callId: 'l3', fromTag: 'a', sdp: caller }), { code: 'LOAD_LIMIT', message: 'Draining: no new calls' });
   relay.resume();
   t.match((await relay.offer({ callId: 'l3', fromTag: 'a', sdp: caller })).sdp, /m=audio/, 'resume takes calls again');
+});
+
+t.test('a change the data plane refuses fails the request; a first offer leaves nothing behind', async (t) => {
+  const { relay, dp } = relayOn(t);
+  let created = 0;
+  relay.on('call:created', () => created++);
+  const configure = dp.configure.bind(dp);
+  dp.configure = () => {
+    throw new RelayError('SRTP_INVALID', 'the data plane refuses these keys');
+  };
+  await t.rejects(relay.offer({ callId: 'r1', fromTag: 'a', sdp: caller }), { code: 'SRTP_INVALID' });
+  t.same(relay.list(), [], 'no call');
+  t.equal(dp.sides.size, 0, 'no port bound');
+  t.equal(created, 0, 'nothing announced');
+  dp.configure = configure;
+  await plainCall(relay, 'r1');
+  t.equal(created, 1, 'the same call can be set up afterwards');
+});
+
+t.test('a move that finds a port taken goes back where the call was, and the request fails', async (t) => {
+  const { relay, dp } = relayOn(t);
+  const { toCallee } = await plainCall(relay, 'm1');
+  const calleePort = relayEndpoints(toCallee)[0]!.port;
+  const bind = dp.bind.bind(dp);
+  dp.bind = async (side, shard, local, family, rtpPort, alias) => (shard === 1 && rtpPort === calleePort ? 'in-use' : bind(side, shard, local, family, rtpPort, alias));
+  await t.rejects(relay.offer({ callId: 'm1', fromTag: 'a', toTag: 'b', sdp: caller, ice: 'force', transportProtocol: 'UDP/TLS/RTP/SAVPF' }), { code: 'NO_PORTS' });
+  t.same(
+    [...dp.sides.values()].map((s) => s.shard),
+    [0, 0],
+    'both sides are bound on the addon again',
+  );
+  t.equal(dp.sideAt(calleePort)[1].config?.sinks.length, 1, 'and configured');
+  t.equal((await relay.query({ callId: 'm1' })).engine, 'native');
 });

@@ -5,7 +5,8 @@
  * observer that throws is logged and never fails or undoes the change it was told about.
  */
 import type { Logger } from 'pino';
-import type { DataPlane, SideId, SrtpKeyPair } from '../dataplane/types.js';
+import type { DataPlane, SideDtls, SideId, SrtpKeyPair } from '../dataplane/types.js';
+import { sameAssociation } from '../offer-answer/dtls.js';
 import type { PortAllocator } from '../media/port-allocator.js';
 import type { MediaSide } from '../media/media-side.js';
 import type { Endpoint, StreamKind } from '../shared/vocabulary.js';
@@ -108,11 +109,16 @@ export class CallRegistry {
 
   /**
    * A call whose first offer failed: its ports are freed and nobody hears of it. A failed re-offer of a
-   * live call instead keeps the data plane in line with whatever the model holds now.
+   * live call is committed as it stands, so the data plane and the observers (Redis) match the model.
    */
   discard(call: Call, established: boolean): void {
-    if (established) this.configure(call);
-    else this.release(call);
+    if (!established) return this.release(call);
+    try {
+      this.commit({ kind: 'signalled', call, created: false });
+    } catch (err) {
+      // The data plane refused the model as it stands (that may be why the request failed): it keeps what it had.
+      this.log.warn({ err, callId: call.callId }, 'call left as the data plane had it after a failed request');
+    }
   }
 
   /** The participant, call and m= line a data-plane side belongs to. */
@@ -134,12 +140,16 @@ export class CallRegistry {
     });
   }
 
-  /** Keys a finished handshake gave a side, kept in the model so later configures (and restarts) carry them. */
-  secured(side: SideId, srtp: SrtpKeyPair): void {
+  /**
+   * Keys a finished handshake gave a side, kept in the model so later configures (and restarts) carry
+   * them; unless a re-offer or re-answer replaced the association meanwhile (those keys are stale).
+   */
+  secured(side: SideId, srtp: SrtpKeyPair, association: SideDtls): void {
     const owner = this.ownerOf(side);
     if (!owner) return;
     void this.run(owner.call.callId, async () => {
       if (this.calls.get(owner.call.callId) !== owner.call) return;
+      if (!sameAssociation(owner.media.dtls, association)) return;
       owner.media.srtp = srtp;
       this.commit({ kind: 'secured', call: owner.call, side: owner.media });
     });

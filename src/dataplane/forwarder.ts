@@ -292,9 +292,9 @@ export class Forwarder {
           stream.confirmed = true;
           this.onLearned({ side: side.id, kind: stream.kind, endpoint: from });
         },
-        secured: (srtp) => {
+        secured: (srtp, association) => {
           this.setSecurity(side, srtp, true);
-          if (srtp) this.onSecured({ side: side.id, srtp });
+          if (srtp && association) this.onSecured({ side: side.id, srtp, association });
         },
       },
       () => this.identity,

@@ -21,16 +21,17 @@ export interface HandshakeHost<P> {
   send(msg: Buffer, to: Endpoint, via: StreamKind, port?: P): void;
   /** An authenticated check (or the nomination) from `from` at `port`: media for the participant goes there, from there. */
   nominated(from: Endpoint, via: StreamKind, port: P): void;
-  /** The DTLS handshake finished and the peer's certificate matched its a=fingerprint; null: its keys are void. */
-  secured(srtp: SrtpKeyPair | null): void;
+  /** The DTLS handshake of `association` finished and the peer's certificate matched its a=fingerprint; null: its keys are void. */
+  secured(srtp: SrtpKeyPair | null, association?: SideDtls): void;
 }
 
 export type HandshakeVerdict = 'ok' | 'stun' | 'dtls';
 
 /**
- * How long a handshake in progress belongs to the address that started it. Datagrams from elsewhere
+ * How long a handshake the relay serves belongs to the address that started it. Datagrams from elsewhere
  * would restart or derail it (a ClientHello makes the server begin anew); after this long without
- * finishing it is given up, so a stray sender that got there first cannot hold the port.
+ * finishing it is given up, so a stray sender that got there first cannot hold the port. As client the
+ * relay takes the reply to its own ClientHello from wherever it comes (NAT).
  */
 const HANDSHAKE_PIN_MS = 3000;
 
@@ -61,7 +62,7 @@ export class SideHandshakes<P> {
   private securedBy: Endpoint | undefined;
   /** When the session in progress began, for HANDSHAKE_PIN_MS. */
   private sessionSince = 0;
-  /** Where the participant's SDP (or learning) says it is: its handshake may always start over. */
+  /** Where the participant's SDP says it is: its handshake may always start over. */
   private expected: Endpoint | null = null;
   /** Address of the last authenticated connectivity check: the only one allowed to do DTLS once known. */
   private iceRemote: Endpoint | undefined;
@@ -127,7 +128,7 @@ export class SideHandshakes<P> {
     // With ICE, only the address that proved it knows the ICE password may handshake.
     if (this.ice !== null && !sameEndpoint(from, this.iceRemote)) return 'dtls';
     if (this.securedBy && !sameEndpoint(from, this.securedBy)) return 'dtls';
-    const inProgress = this.session?.remote;
+    const inProgress = this.session?.role === 'server' ? this.session.remote : undefined;
     if (!this.securedBy && inProgress && !sameEndpoint(from, inProgress)) {
       // Someone else mid-handshake: dropped, unless it is where the SDP says the participant is or the handshake stalled.
       if (!sameEndpoint(from, this.expected ?? undefined) && now - this.sessionSince < HANDSHAKE_PIN_MS) return 'dtls';
@@ -173,7 +174,7 @@ export class SideHandshakes<P> {
       this.reset();
       return;
     }
-    this.host.secured(result.srtp);
+    this.host.secured(result.srtp, this.dtlsConfig!);
   }
 
   private reset(): void {

@@ -4,7 +4,8 @@
  * is checked and before its source is learned (so a packet a processor refuses cannot move the media);
  * its egress chain runs on each copy sent to its participant. SRTP and the guard of DTLS legs without
  * keys are the first processors; blocking, silencing, DTMF, transcoding and recording go into the same
- * chains. The native addon runs none of them: a call that needs one runs on the workers (src/placement).
+ * chains. The native addon runs none of them: a call that needs one runs on the workers (src/placement
+ * places by CallNeeds, which each such feature extends).
  */
 import type { DropReason, StreamKind } from '../shared/vocabulary.js';
 import { SrtpContext } from '../srtp/context.js';

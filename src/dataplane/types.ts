@@ -102,6 +102,8 @@ export interface LearnedEvent {
 export interface SecuredEvent {
   side: SideId;
   srtp: SrtpKeyPair;
+  /** The role and peer certificate the keys belong to: keys of an association since replaced are stale. */
+  association: SideDtls;
 }
 
 export type BindResult = 'bound' | 'in-use';

@@ -201,11 +201,11 @@ export class WorkerDataPlane implements DataPlane {
     worker.on('message', (msg: FromWorker) => {
       if ('event' in msg) {
         if (msg.event === 'secured') {
-          const { side, srtp } = msg;
+          const { side, srtp, association } = msg;
           // A replacement worker gets the keys back with the config, since the handshake is not repeated.
           const record = this.sides.get(side);
           if (record?.config) record.config = { ...record.config, srtp };
-          for (const listener of this.securedListeners) listener({ side, srtp });
+          for (const listener of this.securedListeners) listener({ side, srtp, association });
         } else {
           const { side, kind, endpoint } = msg;
           for (const listener of this.learnedListeners) listener({ side, kind, endpoint });

@@ -3,7 +3,7 @@ import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SrtpKeyPair
 
 /**
  * The control plane's view of one participant's port pair for one m= line: what the data plane is told
- * (peer, mux, learning policy, advertised addresses) and the last state it reported back.
+ * (sinks, mux, learning policy, advertised addresses, keys) and the last state it reported back.
  */
 export class MediaSide {
   /** Where what this side's participant sends goes: the other party's side in a plain call. */

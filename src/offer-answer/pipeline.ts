@@ -69,7 +69,12 @@ export class OfferAnswer {
   }
 }
 
-/** What the call needs of the data plane for this SDP: ICE checks or a DTLS handshake on its ports. */
-export function callNeeds(kind: SignalKind, sdp: ParsedSdp, req: SignalRequest): CallNeeds {
-  return { handshakes: sdp.medias.some((m) => wantsIce(req.ice, kind, m.hasIce, false) || mayNeedDtls(m, req, kind === 'offer')) };
+/**
+ * What the call needs of the data plane for this SDP: ICE checks or a DTLS handshake on its ports. An
+ * answer also needs them when it brings ICE back to an offerer that offered it (though the offer itself
+ * had ICE removed towards the answerer).
+ */
+export function callNeeds(kind: SignalKind, sdp: ParsedSdp, req: SignalRequest, call: Call | undefined): CallNeeds {
+  const offererIce = kind === 'answer' && (call?.monologues.some((m) => m.medias.some((media) => media?.offeredIce === true)) ?? false);
+  return { handshakes: sdp.medias.some((m) => wantsIce(req.ice, kind, m.hasIce, offererIce) || mayNeedDtls(m, req, kind === 'offer')) };
 }

@@ -4,11 +4,13 @@
  * packet processor beyond SRTP, no ICE and no DTLS; the TypeScript workers are the general path that runs
  * everything. Calls that need nothing more go on the addon's shards; a call that needs more goes on a
  * worker shard, and a call already on the addon whose re-offer needs more is moved there: same ports,
- * same learned endpoints and counters, a gap of a few milliseconds in its media.
+ * same learned endpoints and counters, a gap of a few milliseconds in its media. SRTP rollover state is
+ * not carried over: an SDES leg past 65,535 packets loses SRTP when its call moves.
  */
 import type { Logger } from 'pino';
 import type { Call } from '../call/call.js';
-import type { DataPlane } from '../dataplane/types.js';
+import type { DataPlane, SideState } from '../dataplane/types.js';
+import type { MediaSide } from '../media/media-side.js';
 import { RelayError } from '../errors.js';
 
 /** What a call needs of the data plane beyond forwarding and SDES-SRTP. */
@@ -56,16 +58,28 @@ export class Placement {
     const sides = [...call.sides()];
     const states = await this.dataPlane.read(sides.map((s) => s.id));
     for (const side of sides) this.dataPlane.release(side.id);
+    try {
+      await this.rebind(sides, to, states);
+    } catch (err) {
+      // Someone took a port in the gap: back to where the call was, as it was.
+      for (const side of sides) this.dataPlane.release(side.id);
+      await this.rebind(sides, from, states).catch((again: unknown) => this.log.error({ err: again, callId: call.callId }, 'call lost its ports while moving'));
+      throw err;
+    }
+    call.shard = to;
+    this.log.info({ callId: call.callId, from, to }, 'call moved to a forwarding thread that runs ICE and DTLS');
+    return from;
+  }
+
+  /** Binds the sides' ports on `shard` and gives them their config and state back. */
+  private async rebind(sides: readonly MediaSide[], shard: number, states: ReadonlyMap<number, SideState>): Promise<void> {
     for (const side of sides) {
-      const bound = await this.dataPlane.bind(side.id, to, side.address.local, side.address.family, side.rtpPort);
+      const bound = await this.dataPlane.bind(side.id, shard, side.address.local, side.address.family, side.rtpPort);
       if (bound !== 'bound') throw new RelayError('NO_PORTS', `port ${side.rtpPort} on ${side.address.local} was taken while the call moved`);
       this.dataPlane.configure(side.id, side.config());
       const state = states.get(side.id);
       if (state) this.dataPlane.restore(side.id, state);
     }
-    call.shard = to;
-    this.log.info({ callId: call.callId, from, to }, 'call moved to a forwarding thread that runs ICE and DTLS');
-    return from;
   }
 
   private fits(needs: CallNeeds): readonly number[] {

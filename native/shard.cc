@@ -170,9 +170,12 @@ bool Shard::doAddSide(std::unique_ptr<Side> side) {
       return false;
     }
   }
-  sides_[side->id] = std::move(side);
-  // Sides configured with this one as a sink before it was bound link up now.
-  for (auto& [id, other] : sides_) resolveSinks(*other);
+  SideId added = side->id;
+  sides_[added] = std::move(side);
+  // Sides configured with this one as a sink before it was bound link up now (a compare per side,
+  // the hash lookups only for those that name it).
+  for (auto& [id, other] : sides_)
+    if (std::find(other->sinkIds.begin(), other->sinkIds.end(), added) != other->sinkIds.end()) resolveSinks(*other);
   return true;
 }
 
@@ -222,8 +225,11 @@ void Shard::doRelease(SideId id) {
   // Closing the fds also takes them out of the epoll set (they are never dup'ed).
   close(gone->rtp.fd);
   close(gone->rtcp.fd);
+  std::vector<Side*> affected;
+  for (auto& [otherId, other] : sides_)
+    if (other.get() != gone && std::find(other->sinks.begin(), other->sinks.end(), gone) != other->sinks.end()) affected.push_back(other.get());
   sides_.erase(it);
-  for (auto& [otherId, other] : sides_) resolveSinks(*other);
+  for (Side* side : affected) resolveSinks(*side);
   released_ = true;
 }
 

@@ -39,6 +39,7 @@ import type {
 import { CallPersister } from './persistence/persister.js';
 import { rebuildCall } from './persistence/rebuild.js';
 import { RedisStore, describeTarget } from './persistence/redis-store.js';
+import { StandbyFollower } from './persistence/standby.js';
 import { parseSnapshot, type CallSnapshot } from './persistence/snapshot.js';
 import { parseSdp } from './sdp/parse.js';
 import { endpointInfo } from './util/address.js';
@@ -78,6 +79,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   private readonly totals = new SessionTotals();
   private readonly interfaces: InterfaceSet;
   private store: RedisStore | undefined;
+  private follower: StandbyFollower | undefined;
   private readonly startedAt = Date.now();
   private nextSide = 1;
   private closed = false;
@@ -152,6 +154,41 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     await this.restoreAll(store);
+    if (redis.subscribe?.length) {
+      this.follower = new StandbyFollower(redis.read, redis.subscribe, redis.connectTimeout, this.log);
+      await this.follower.start();
+    }
+  }
+
+  /**
+   * Takes over every foreign call (`rtpbridge-ctl active`): binds their ports here and carries them as
+   * own calls from now on. Calls that cannot be taken over are logged; resolves to how many were.
+   */
+  async activate(): Promise<number> {
+    let taken = 0;
+    for (const callId of this.follower?.ids() ?? []) if (await this.registry.run(callId, () => this.takeOver(callId))) taken++;
+    return taken;
+  }
+
+  /** One foreign call taken over, in its turn of the call queue; false when it is gone or cannot be. */
+  private async takeOver(callId: string): Promise<boolean> {
+    const snapshot = this.follower?.take(callId);
+    if (!snapshot || this.registry.get(callId)) return false;
+    try {
+      await this.restoreCall(snapshot);
+      this.log.info({ callId }, 'foreign call taken over');
+      return true;
+    } catch (err) {
+      this.log.error({ err, callId }, 'cannot take over foreign call');
+      return false;
+    }
+  }
+
+  /** A request for a call another relay holds: taken over with --active-switchover, refused otherwise. */
+  private async claimForeign(callId: string): Promise<void> {
+    if (this.registry.get(callId) || !this.follower?.get(callId)) return;
+    if (!this.options.activeSwitchover) throw new RelayError('CALL_NOT_FOUND', 'Call is held by another relay: this one is standby (rtpbridge-ctl active, or --active-switchover)');
+    await this.takeOver(callId);
   }
 
   /** Takes over every stored call; one that cannot be restored is logged and removed, the others still come back. */
@@ -212,6 +249,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   async delete(req: DeleteRequest): Promise<DeleteResult> {
     return this.registry.run(req.callId, async () => {
+      if (this.options.activeSwitchover) await this.claimForeign(req.callId);
       const call = this.registry.get(req.callId);
       const tagKnown = call !== undefined && (req.fromTag === undefined || req.fromTag === '' || call.monologue(req.fromTag) !== undefined);
       if (!call || !tagKnown) {
@@ -231,6 +269,8 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   async query(req: QueryRequest): Promise<CallInfo> {
     const call = this.registry.get(req.callId);
+    const foreign = call ? undefined : this.follower?.get(req.callId);
+    if (foreign) return foreignInfo(foreign, this.interfaces);
     if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
     // Tags only narrow rtpengine's query; the reply always describes the whole call, so an unknown or
     // superseded (forked) tag is no reason to fail Kamailio's $rtpstat.
@@ -269,13 +309,14 @@ export class Relay extends EventEmitter<RelayEvents> {
     return this.options.interfaces.flatMap((iface) => iface.addresses.map((a) => ({ name: iface.name, address: a.local, ...this.ports.usage(a.local) })));
   }
 
-  /** Call-IDs of active calls, oldest first. */
+  /** Call-IDs of active calls, oldest first, then the foreign ones a standby follows. */
   list(limit = 32): string[] {
     const ids: string[] = [];
     for (const call of this.registry.all()) {
       if (ids.length >= limit) break;
       ids.push(call.callId);
     }
+    for (const id of this.follower?.ids() ?? []) if (ids.length < limit) ids.push(id);
     return ids;
   }
 
@@ -285,6 +326,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return {
       uptime: Math.floor((Date.now() - this.startedAt) / 1000),
       currentSessions: this.registry.size,
+      foreignSessions: this.follower?.size ?? 0,
       managedSessions: totals.managed,
       timeoutSessions: totals.timeout,
       regularTerminatedSessions: totals.deleted,
@@ -310,7 +352,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     await this.registry.drain();
     for (const call of [...this.registry.all()]) this.registry.commit({ kind: 'ended', call, reason: 'shutdown' });
     await this.dataPlane.close();
-    await this.store?.close();
+    await Promise.all([this.store?.close(), this.follower?.close()]);
   }
 
   private async signal(kind: SignalKind, req: SignalRequest): Promise<SdpResult> {
@@ -318,6 +360,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     // Parse before touching state: a bad SDP must leave an existing call exactly as it was.
     const sdp = parseSdp(req.sdp);
     return this.registry.run(req.callId, async () => {
+      await this.claimForeign(req.callId);
       let call = this.registry.get(req.callId);
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const needs = callNeeds(kind, sdp, req, call);
@@ -389,4 +432,18 @@ export class Relay extends EventEmitter<RelayEvents> {
         break;
     }
   }
+}
+
+/** What a standby knows of a foreign call: its stored state, described as for an own call. */
+function foreignInfo(snapshot: CallSnapshot, interfaces: InterfaceSet): CallInfo {
+  let id = 0;
+  let rebuilt;
+  try {
+    rebuilt = rebuildCall(snapshot, -1, interfaces, () => ++id);
+  } catch (err) {
+    throw new RelayError('CALL_NOT_FOUND', `foreign call cannot be described here: ${(err as Error).message}`);
+  }
+  const { call, states } = rebuilt;
+  for (const side of call.sides()) side.state = states.get(side.id) ?? side.state;
+  return call.info('foreign');
 }

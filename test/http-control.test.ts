@@ -3,7 +3,7 @@
  * (`--listen-cli`) driven by rtpbridge-ctl, as an operator and Prometheus would; bad requests get clear
  * statuses and the relay goes on.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,17 +22,19 @@ import { phoneSdp } from './helpers/sdp.js';
 const BIN = fileURLToPath(new URL('../dist/bin/rtpbridge.js', import.meta.url));
 const CTL = fileURLToPath(new URL('../dist/bin/rtpbridge-ctl.js', import.meta.url));
 
+/** The daemon in the foreground with `args`, killed with the test process's teardown. */
+function daemon(args: string[]): ChildProcess {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RTPBRIDGE_') || k === 'RTPBRIDGE_NATIVE'));
+  const child = spawn(process.execPath, [BIN, '--foreground', '--log-level=warn', ...args], { env, cwd: tmpdir(), stdio: 'ignore' });
+  t.teardown(() => void child.kill('SIGKILL'));
+  return child;
+}
+
 t.test('HTTP control, metrics and rtpbridge-ctl on a running daemon', async (t) => {
   const { portMin, portMax } = await mediaPorts(20);
   const control = (await mediaPorts(4)).portMin;
   const [ngPort, httpPort, cliPort] = [control, control + 1, control + 2];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RTPBRIDGE_') || k === 'RTPBRIDGE_NATIVE'));
-  const child = spawn(
-    process.execPath,
-    [BIN, '--foreground', '--log-level=warn', `--listen-ng=127.0.0.1:${ngPort}`, `--listen-http=${httpPort}`, `--listen-cli=${cliPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`],
-    { env, cwd: tmpdir(), stdio: 'ignore' },
-  );
-  t.teardown(() => void child.kill('SIGKILL'));
+  daemon([`--listen-ng=127.0.0.1:${ngPort}`, `--listen-http=${httpPort}`, `--listen-cli=${cliPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`]);
   const http = (path: string, init?: RequestInit): Promise<Response> => fetch(`http://127.0.0.1:${httpPort}${path}`, init);
   let up = false;
   for (let i = 0; i < 100 && !up; i++) up = await http('/ping').then((r) => r.ok, () => sleep(100).then(() => false));
@@ -88,14 +90,8 @@ t.test('load limit over ng, and drain with --exit-when-drained', async (t) => {
   const { portMin, portMax } = await mediaPorts(20);
   const control = (await mediaPorts(4)).portMin;
   const [ngPort, cliPort] = [control, control + 1];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RTPBRIDGE_') || k === 'RTPBRIDGE_NATIVE'));
-  const child = spawn(
-    process.execPath,
-    [BIN, '--foreground', '--log-level=warn', `--listen-ng=127.0.0.1:${ngPort}`, `--listen-cli=${cliPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, '--max-sessions=1', '--exit-when-drained'],
-    { env, cwd: tmpdir(), stdio: 'ignore' },
-  );
+  const child = daemon([`--listen-ng=127.0.0.1:${ngPort}`, `--listen-cli=${cliPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, '--max-sessions=1', '--exit-when-drained']);
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  t.teardown(() => void child.kill('SIGKILL'));
   const ng = await NgClient.open(ngPort);
   t.teardown(() => ng.close());
   let pong: unknown;
@@ -125,13 +121,7 @@ t.test('ng over WebSocket (both subprotocols) and over TCP, with cut and garbage
   const { portMin, portMax } = await mediaPorts(20);
   const control = (await mediaPorts(4)).portMin;
   const [ngPort, httpPort, tcpPort] = [control, control + 1, control + 2];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RTPBRIDGE_') || k === 'RTPBRIDGE_NATIVE'));
-  const child = spawn(
-    process.execPath,
-    [BIN, '--foreground', '--log-level=warn', `--listen-ng=127.0.0.1:${ngPort}`, `--listen-http=${httpPort}`, `--listen-tcp-ng=${tcpPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`],
-    { env, cwd: tmpdir(), stdio: 'ignore' },
-  );
-  t.teardown(() => void child.kill('SIGKILL'));
+  daemon([`--listen-ng=127.0.0.1:${ngPort}`, `--listen-http=${httpPort}`, `--listen-tcp-ng=${tcpPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`]);
   for (let i = 0; i < 100; i++) if (await fetch(`http://127.0.0.1:${httpPort}/ping`).then((r) => r.ok, () => sleep(100).then(() => false))) break;
 
   const ws = async (protocol: string, message: string): Promise<string> => {

@@ -4,11 +4,12 @@
  * stored call that cannot be restored (its port taken, or a value that is not ours) is removed and the
  * others still come back. Without Redis the daemon refuses to start unless --no-redis-required.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { SrtpContext } from '../src/srtp/context.js';
 import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
@@ -20,6 +21,7 @@ import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { requireTool } from './helpers/tools.js';
 
 const BIN = fileURLToPath(new URL('../dist/bin/rtpbridge.js', import.meta.url));
+const CTL = fileURLToPath(new URL('../dist/bin/rtpbridge-ctl.js', import.meta.url));
 const KEY = 'rtpbridge:call:';
 
 interface Daemon {
@@ -59,6 +61,44 @@ async function flows(from: Phone, port: number, to: Phone, packet: (i: number) =
   return false;
 }
 
+/** A plain call a <-> b and an SDES call c (plain) <-> d (SRTP) through the relay at `ng`, media flowing. */
+async function twoCalls(t: Test, ng: NgClient) {
+  const phones = await Promise.all([0, 1, 2, 3].map(() => Phone.open()));
+  t.teardown(() => phones.forEach((p) => p.close()));
+  const [a, b, c, d] = phones as [Phone, Phone, Phone, Phone];
+  const o1 = await ng.request({ command: 'offer', 'call-id': 'plain', 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: a.port }) });
+  const a1 = await ng.request({ command: 'answer', 'call-id': 'plain', 'from-tag': 'a', 'to-tag': 'b', sdp: phoneSdp({ address: '127.0.0.1', port: b.port }) });
+  const toB = relayEndpoints(String(a1.sdp))[0]!.port;
+  const toA = relayEndpoints(String(o1.sdp))[0]!.port;
+  // d speaks SRTP with its key; the relay's key towards d comes from the relay's offer.
+  const o2 = await ng.request({ command: 'offer', 'call-id': 'sdes', 'from-tag': 'c', sdp: phoneSdp({ address: '127.0.0.1', port: c.port }), 'transport-protocol': 'RTP/SAVP', DTLS: 'off' });
+  const offered = /a=crypto:(\d+) AES_CM_128_HMAC_SHA1_80 inline:(\S+)/.exec(String(o2.sdp))!;
+  const relayKeySalt = Buffer.from(offered[2]!, 'base64');
+  const relayKey: SrtpKeyMaterial = { suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: relayKeySalt.subarray(0, 16), masterSalt: relayKeySalt.subarray(16) };
+  const dKey = key();
+  const dLine = `a=crypto:${offered[1]} AES_CM_128_HMAC_SHA1_80 inline:${Buffer.concat([dKey.masterKey, dKey.masterSalt]).toString('base64')}`;
+  const a2 = await ng.request({ command: 'answer', 'call-id': 'sdes', 'from-tag': 'c', 'to-tag': 'd', sdp: phoneSdp({ address: '127.0.0.1', port: d.port, protocol: 'RTP/SAVP', extra: [dLine] }), DTLS: 'off' });
+  t.equal(a2.result, 'ok');
+  const toD = relayEndpoints(String(a2.sdp))[0]!.port;
+  const toC = relayEndpoints(String(o2.sdp))[0]!.port;
+  const dTx = new SrtpContext(dKey);
+  const dRx = new SrtpContext(relayKey);
+  let seq = 1;
+  let cSeq = 100;
+  const srtpFromD = (): Buffer => dTx.protectRtp(rtpPacket(seq++, { ssrc: 0xd0d0 })) as Buffer;
+  /** Media both ways on both calls, through the relay ports the phones were given. */
+  const media = async (what: string): Promise<void> => {
+    for (const p of phones) p.received.length = 0;
+    t.ok(await flows(a, toB, b, (i) => rtpPacket(200 + i)), `${what}: plain media a -> b`);
+    t.ok(await flows(b, toA, a, (i) => rtpPacket(300 + i)), `${what}: plain media b -> a`);
+    t.ok(await flows(d, toC, c, srtpFromD), `${what}: SRTP from d reaches c decrypted`);
+    const sent = cSeq;
+    t.ok(await flows(c, toD, d, () => rtpPacket(cSeq++, { ssrc: 0xc0c0 })), `${what}: c reaches d`);
+    t.same(dRx.unprotectRtp(d.received[0]!.data), rtpPacket(sent, { ssrc: 0xc0c0 }), `${what}: encrypted towards d with the relay key d was given`);
+  };
+  return { toB, media, sdesFlows: () => flows(d, toC, c, srtpFromD) };
+}
+
 t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their ports, media flows without signalling', async (t) => {
   if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   const redis = await startRedis(t);
@@ -69,33 +109,8 @@ t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their p
   let relay = await daemon(t, args);
   const ng = await NgClient.open(ngPort);
   t.teardown(() => ng.close());
-  const phones = await Promise.all([0, 1, 2, 3].map(() => Phone.open()));
-  t.teardown(() => phones.forEach((p) => p.close()));
-  const [a, b, c, d] = phones as [Phone, Phone, Phone, Phone];
-
-  // A plain call a <-> b.
-  const o1 = await ng.request({ command: 'offer', 'call-id': 'plain', 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: a.port }) });
-  const a1 = await ng.request({ command: 'answer', 'call-id': 'plain', 'from-tag': 'a', 'to-tag': 'b', sdp: phoneSdp({ address: '127.0.0.1', port: b.port }) });
-  const toB = relayEndpoints(String(a1.sdp))[0]!.port;
-  const toA = relayEndpoints(String(o1.sdp))[0]!.port;
-  // An SDES call: c plain, d speaks SRTP with its key; the relay's key towards d comes from its offer.
-  const o2 = await ng.request({ command: 'offer', 'call-id': 'sdes', 'from-tag': 'c', sdp: phoneSdp({ address: '127.0.0.1', port: c.port }), 'transport-protocol': 'RTP/SAVP', DTLS: 'off' });
-  const offered = /a=crypto:(\d+) AES_CM_128_HMAC_SHA1_80 inline:(\S+)/.exec(String(o2.sdp))!;
-  const relayKey: SrtpKeyMaterial = { suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: Buffer.from(offered[2]!, 'base64').subarray(0, 16), masterSalt: Buffer.from(offered[2]!, 'base64').subarray(16) };
-  const dKey = key();
-  const dLine = `a=crypto:${offered[1]} AES_CM_128_HMAC_SHA1_80 inline:${Buffer.concat([dKey.masterKey, dKey.masterSalt]).toString('base64')}`;
-  const a2 = await ng.request({ command: 'answer', 'call-id': 'sdes', 'from-tag': 'c', 'to-tag': 'd', sdp: phoneSdp({ address: '127.0.0.1', port: d.port, protocol: 'RTP/SAVP', extra: [dLine] }), DTLS: 'off' });
-  t.equal(a2.result, 'ok');
-  const toD = relayEndpoints(String(a2.sdp))[0]!.port;
-  const toC = relayEndpoints(String(o2.sdp))[0]!.port;
-  const dTx = new SrtpContext(dKey);
-  const dRx = new SrtpContext(relayKey);
-  let seq = 1;
-  const srtpFromD = (): Buffer => dTx.protectRtp(rtpPacket(seq++, { ssrc: 0xd0d0 })) as Buffer;
-
-  t.ok(await flows(a, toB, b, (i) => rtpPacket(i)), 'plain media flows');
-  t.ok(await flows(d, toC, c, srtpFromD), 'SRTP from d reaches c decrypted');
-  t.ok(await flows(c, toD, d, (i) => rtpPacket(100 + i, { ssrc: 0xc0c0 })), 'and c reaches d encrypted');
+  const { toB, media, sdesFlows } = await twoCalls(t, ng);
+  await media('before');
   await sleep(100);
   t.same((await db.keys(`${KEY}*`)).sort(), [`${KEY}plain`, `${KEY}sdes`], 'one key per call in Redis');
 
@@ -103,13 +118,7 @@ t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their p
   const restarted = Date.now();
   relay = await daemon(t, args);
   t.match(relay.stderr(), /"restored":2/, 'both calls are restored');
-  b.received.length = 0;
-  c.received.length = 0;
-  d.received.length = 0;
-  t.ok(await flows(a, toB, b, (i) => rtpPacket(200 + i)), 'plain media flows again on the same port');
-  t.ok(await flows(d, toC, c, srtpFromD), 'SRTP from d is decrypted again with the stored keys');
-  t.ok(await flows(c, toD, d, (i) => rtpPacket(300 + i, { ssrc: 0xc0c0 })), 'and c reaches d again');
-  t.same(dRx.unprotectRtp(d.received.at(-1)!.data), rtpPacket(300 + d.received.length - 1, { ssrc: 0xc0c0 }), 'encrypted with the same relay key');
+  await media('after the restart');
   t.ok(Date.now() - restarted < 5000, `media back ${Date.now() - restarted} ms after the restart began`);
   t.same(((await ng.request({ command: 'list' })).calls as unknown[]).map(String).sort(), ['plain', 'sdes']);
   const q = await ng.request({ command: 'query', 'call-id': 'plain' });
@@ -126,7 +135,7 @@ t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their p
   t.match(relay.stderr(), /cannot restore call from Redis/);
   await sleep(100);
   t.same(await db.keys(`${KEY}*`), [`${KEY}sdes`], 'the unusable values are removed');
-  t.ok(await flows(d, toC, c, srtpFromD), 'the SDES call carries media');
+  t.ok(await sdesFlows(), 'the SDES call carries media');
 
   // A delete removes the call from Redis.
   await ng.request({ command: 'delete', 'call-id': 'sdes', 'delete-delay': 0 });
@@ -158,4 +167,42 @@ t.test('without Redis the daemon refuses to start, unless --no-redis-required; t
     keys = await db.keys(`${KEY}*`);
   }
   t.same(keys, [`${KEY}later`], 'the live call is written once Redis comes back');
+});
+
+t.test('standby takeover: the active relay is killed mid-call, the standby is told "active" and carries the calls on the same ports', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const { portMin, portMax } = await mediaPorts(100);
+  const control = (await mediaPorts(4)).portMin;
+  const [activeNg, standbyNg, standbyCli] = [control, control + 1, control + 2];
+  // One host, one port range: the standby binds nothing of the active's until it takes over.
+  const common = [`--port-min=${portMin}`, `--port-max=${portMax}`, '--endpoint-learning=immediate'];
+  const active = await daemon(t, [`--listen-ng=127.0.0.1:${activeNg}`, `--redis=127.0.0.1:${redis.port}/1`, ...common]);
+  const standby = await daemon(t, [`--listen-ng=127.0.0.1:${standbyNg}`, `--listen-cli=127.0.0.1:${standbyCli}`, `--redis=127.0.0.1:${redis.port}/2`, '--subscribe-keyspace=1', ...common]);
+  const ng = await NgClient.open(activeNg);
+  const ngStandby = await NgClient.open(standbyNg);
+  t.teardown(() => [ng, ngStandby].forEach((c) => c.close()));
+  const { media } = await twoCalls(t, ng);
+  await media('through the active relay');
+
+  let stats: Record<string, unknown> = {};
+  for (let i = 0; i < 50 && stats.sessionsforeign !== 2; i++) {
+    await sleep(50);
+    stats = (((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as Record<string, unknown>;
+  }
+  t.match(stats, { sessionsown: 0, sessionsforeign: 2 }, 'the standby follows both calls as foreign');
+  t.same(((await ngStandby.request({ command: 'list' })).calls as unknown[]).map(String).sort(), ['plain', 'sdes'], 'and lists them');
+  t.equal((await ngStandby.request({ command: 'query', 'call-id': 'plain' })).result, 'ok', 'and answers query for them');
+  t.match(await ngStandby.request({ command: 'offer', 'call-id': 'plain', 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) }), { result: 'error', 'error-reason': /held by another relay/ }, 'but does not take them over by itself');
+
+  await kill9(active);
+  const killed = Date.now();
+  const ctl = (await promisify(execFile)(process.execPath, [CTL, '-port', String(standbyCli), 'active'])).stdout;
+  t.equal(ctl, '2 foreign call(s) taken over.\n');
+  await media('through the standby');
+  t.ok(Date.now() - killed < 2000, `media flows again ${Date.now() - killed} ms after the active relay died`);
+  t.match((((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as object, { sessionsown: 2, sessionsforeign: 0 });
+  await sleep(100);
+  t.same((await redis.client(2).keys(`${KEY}*`)).sort(), [`${KEY}plain`, `${KEY}sdes`], 'the new active relay writes the calls to its own database');
+  t.ok(standby.child.exitCode === null, 'the standby is still running');
 });

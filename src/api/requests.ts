@@ -169,6 +169,8 @@ export interface CallInfo {
 export interface RelayStatistics {
   uptime: number;
   currentSessions: number;
+  /** Calls followed from other relays (standby), not carried here until taken over. */
+  foreignSessions: number;
   managedSessions: number;
   timeoutSessions: number;
   regularTerminatedSessions: number;

@@ -264,6 +264,28 @@ export const OPTIONS: readonly OptionDef[] = [
   { name: 'redis-disable-time', kind: 'string', arg: 'SECS', defaultText: '10', help: 'how long Redis writing pauses after too many errors', scope: 'everywhere', apply: redisSeconds('disableSeconds') },
   { name: 'redis-connect-timeout', kind: 'string', arg: 'SECS', defaultText: '1', help: 'how long to wait for a Redis connection', scope: 'everywhere', apply: redisSeconds('connectTimeout') },
   {
+    name: 'subscribe-keyspace',
+    short: 'k',
+    kind: 'list',
+    arg: 'DB',
+    defaultText: '',
+    help: 'follow the calls another relay keeps in this database of the --redis server (standby); repeatable',
+    scope: 'everywhere',
+    apply: (o, v, at) => {
+      const dbs = (v as string[]).flatMap((s) => s.split(/\s+/)).filter((s) => s !== '');
+      if (!dbs.every((d) => /^\d{1,4}$/.test(d))) throw at('expected database numbers');
+      redis(o).subscribe = dbs.map(Number);
+    },
+  },
+  {
+    name: 'active-switchover',
+    kind: 'boolean',
+    defaultText: 'false',
+    help: 'take a followed (foreign) call over at the first ng command for it',
+    scope: 'everywhere',
+    apply: (o, v) => void (o.activeSwitchover = v as boolean),
+  },
+  {
     name: 'no-redis-required',
     kind: 'boolean',
     defaultText: 'false',

@@ -37,7 +37,11 @@ export interface RelayOptions {
   redis?: RedisStoreOptions & {
     /** Refuse to start when Redis cannot be reached (rtpengine's default; `--no-redis-required` turns it off). */
     required: boolean;
+    /** Databases of other relays to follow as a standby (`--subscribe-keyspace`), on the `read` server. */
+    subscribe?: number[];
   };
+  /** A foreign call is taken over by the first ng command for it (`--active-switchover`). */
+  activeSwitchover?: boolean;
 }
 
 export interface DaemonOptions extends RelayOptions {

@@ -9,8 +9,8 @@ type CliCommand = (relay: Relay, args: string[]) => Promise<string> | string;
 const COMMANDS: Record<string, Record<string, CliCommand>> = {
   list: {
     numsessions: async (relay) => {
-      const n = (await relay.statistics()).currentSessions;
-      return `Current sessions own: ${n}\nCurrent sessions foreign: 0\nCurrent sessions total: ${n}\n`;
+      const s = await relay.statistics();
+      return `Current sessions own: ${s.currentSessions}\nCurrent sessions foreign: ${s.foreignSessions}\nCurrent sessions total: ${s.currentSessions + s.foreignSessions}\n`;
     },
     sessions: async (relay) => {
       const ids = relay.list(Number.MAX_SAFE_INTEGER);
@@ -43,6 +43,9 @@ const COMMANDS: Record<string, Record<string, CliCommand>> = {
         .interfaceUsage()
         .map((u) => `Interface '${u.name}' address ${u.address}: ${u.used} port pairs used, ${u.free} free\n`)
         .join(''),
+  },
+  active: {
+    '': async (relay) => `${await relay.activate()} foreign call(s) taken over.\n`,
   },
   drain: {
     '': (relay) => {

@@ -10,11 +10,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ConfigError } from '../errors.js';
 import type { NgEndpoint } from '../ng/endpoint.js';
 import type { Relay } from '../relay.js';
-import { familyOf, normaliseAddress, parseHostPort } from '../util/address.js';
+import { normaliseAddress } from '../util/address.js';
 import { runCliCommand } from './cli-commands.js';
+import { listenAll, type Bound } from './listen.js';
 
 const FRAMED = 'ng.rtpengine.com';
 const PLAIN = 'ng-plain.rtpengine.com';
@@ -58,28 +58,19 @@ export class HttpControl {
     ];
   }
 
-  async start(): Promise<Array<{ address: string; port: number }>> {
-    const bound: Array<{ address: string; port: number }> = [];
-    for (const spec of this.options.listen) {
-      const ep = parseHostPort(spec);
-      if (!ep) throw new ConfigError(`invalid HTTP listen address '${spec}'`);
+  async start(): Promise<Bound[]> {
+    const listening = await listenAll(this.options.listen, 'HTTP', () => {
       const server = createServer((req, res) => void this.serve(req, res));
       server.requestTimeout = 10_000;
       server.headersTimeout = 10_000;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port: ep.port, host: ep.address, ipv6Only: familyOf(ep.address) === 'IP6' }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      return server;
+    });
+    for (const { server } of listening) {
       server.on('error', (err) => this.options.log.error({ err }, 'HTTP control error'));
       this.servers.push(server);
       this.sockets.push(this.webSocket(server));
-      const a = server.address();
-      if (a && typeof a === 'object') bound.push({ address: a.address, port: a.port });
     }
-    return bound;
+    return listening.map((l) => l.bound);
   }
 
   async close(): Promise<void> {

@@ -6,11 +6,11 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ConfigError } from '../errors.js';
 import { decodePrefix } from '../ng/bencode.js';
 import type { NgEndpoint } from '../ng/endpoint.js';
 import { MAX_COOKIE_LENGTH } from '../ng/message.js';
-import { familyOf, normaliseAddress, parseHostPort } from '../util/address.js';
+import { normaliseAddress } from '../util/address.js';
+import { closeAll, listenAll, type Bound } from './listen.js';
 
 const MAX_PENDING = 1024 * 1024;
 
@@ -24,29 +24,15 @@ export class TcpNgServer {
     private readonly log: Logger,
   ) {}
 
-  async start(): Promise<Array<{ address: string; port: number }>> {
-    const bound: Array<{ address: string; port: number }> = [];
-    for (const spec of this.listen) {
-      const ep = parseHostPort(spec);
-      if (!ep) throw new ConfigError(`invalid TCP ng listen address '${spec}'`);
-      const server = createServer((socket) => this.serve(socket));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port: ep.port, host: ep.address, ipv6Only: familyOf(ep.address) === 'IP6' }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      this.servers.push(server);
-      const a = server.address();
-      if (a && typeof a === 'object') bound.push({ address: a.address, port: a.port });
-    }
-    return bound;
+  async start(): Promise<Bound[]> {
+    const listening = await listenAll(this.listen, 'TCP ng', () => createServer((socket) => this.serve(socket)));
+    this.servers.push(...listening.map((l) => l.server));
+    return listening.map((l) => l.bound);
   }
 
   async close(): Promise<void> {
     for (const socket of this.connections) socket.destroy();
-    await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await closeAll(this.servers);
   }
 
   private serve(socket: Socket): void {

@@ -49,7 +49,7 @@ export function createMetrics(relay: Relay, control: ControlStats, prefix = DEFA
 
   gauge('sessions', 'Current sessions by type (own: signalled here; foreign: followed from another relay)', ['type'], async (g) => {
     g.set({ type: 'own' }, (await stats()).currentSessions);
-    g.set({ type: 'foreign' }, 0);
+    g.set({ type: 'foreign' }, (await stats()).foreignSessions);
   });
   counter('sessions_total', 'Sessions managed since start', [], async (set) => set({}, (await stats()).managedSessions));
   counter('closed_sessions_total', 'Sessions closed, by reason', ['reason'], async (set) => {

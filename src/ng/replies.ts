@@ -104,8 +104,8 @@ export function statisticsReply(s: RelayStatistics, control: ControlStats): Reco
     statistics: {
       currentstatistics: {
         sessionsown: s.currentSessions,
-        sessionsforeign: 0,
-        sessionstotal: s.currentSessions,
+        sessionsforeign: s.foreignSessions,
+        sessionstotal: s.currentSessions + s.foreignSessions,
         portpairsinuse: s.portPairsInUse,
         packetrate: s.packetRateOut,
         packetratein: s.packetRateIn,

@@ -16,8 +16,12 @@ interface Pending {
 const RETRY_MS = 1000;
 const ATTEMPTS = 3;
 
+/** Clients of one process get distinct cookies: the relay replays a cached reply for a cookie it has seen. */
+let nextClient = 0;
+
 export class NgClient {
   private readonly pending = new Map<string, Pending>();
+  private readonly id = nextClient++;
   private nextCookie = 0;
 
   private constructor(
@@ -35,7 +39,7 @@ export class NgClient {
 
   /** Resolves to the reply dictionary; retransmits with the same cookie, as proxies do, then gives up. */
   request(dict: { [key: string]: Encodable }): Promise<BencodeDict> {
-    const cookie = `b${process.pid}_${this.nextCookie++}`;
+    const cookie = `b${process.pid}_${this.id}_${this.nextCookie++}`;
     const packet = Buffer.concat([Buffer.from(`${cookie} `), encode(dict)]);
     return new Promise((resolve, reject) => {
       const entry: Pending = { packet, attemptsLeft: ATTEMPTS, timer: undefined, resolve, reject };

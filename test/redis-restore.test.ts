@@ -206,3 +206,36 @@ t.test('standby takeover: the active relay is killed mid-call, the standby is to
   t.same((await redis.client(2).keys(`${KEY}*`)).sort(), [`${KEY}plain`, `${KEY}sdes`], 'the new active relay writes the calls to its own database');
   t.ok(standby.child.exitCode === null, 'the standby is still running');
 });
+
+t.test('Redis going away mid-run costs no call; when it is back the live calls are written again', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const { portMin, portMax } = await mediaPorts(40);
+  const ngPort = (await mediaPorts(2)).portMin;
+  const relay = await daemon(t, [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redis.port}/4`]);
+  const ng = await NgClient.open(ngPort);
+  t.teardown(() => ng.close());
+  const offer = (id: string) => ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  t.equal((await offer('f1')).result, 'ok');
+  await redis.stop();
+  t.equal((await offer('f2')).result, 'ok', 'offers still work while Redis is down');
+  t.equal((await ng.request({ command: 'delete', 'call-id': 'f1', 'delete-delay': 0 })).result, 'ok', 'and deletes');
+  const again = await startRedis(t, redis.port);
+  const db = again.client(4);
+  // A value of another format version appears meanwhile (a newer relay wrote it): it is not ours to restore.
+  await db.set(`${KEY}future`, JSON.stringify({ v: 2, callId: 'future' }));
+  let keys: string[] = [];
+  for (let i = 0; i < 60 && !keys.includes(`${KEY}f2`); i++) {
+    await sleep(100);
+    keys = await db.keys(`${KEY}*`);
+  }
+  t.ok(keys.includes(`${KEY}f2`), 'the live call is written again once Redis is back');
+  t.notOk(keys.includes(`${KEY}f1`), 'the deleted one is not');
+  t.ok(relay.child.exitCode === null, 'the relay kept running');
+  t.match(relay.stderr(), /Redis connection failed; retrying/, 'the outage is logged');
+  t.equal(relay.stderr().match(/Redis connection failed/g)?.length, 1, 'once, not per retry');
+  await kill9(relay);
+  const next = await daemon(t, [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redis.port}/4`]);
+  t.match(next.stderr(), /format version 2, this relay reads 1/, 'a value of another version is refused with the reason');
+  t.match(next.stderr(), /"restored":1/, 'the call of this version is restored');
+});

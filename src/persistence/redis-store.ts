@@ -109,7 +109,8 @@ export class RedisStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...new Set([this.reader, this.writer])].map((c) => c.quit().catch(() => c.disconnect())));
+    // A close we asked for is no outage.
+    await Promise.all([...new Set([this.reader, this.writer])].map((c) => (c.removeAllListeners('close'), c.quit().catch(() => c.disconnect()))));
   }
 
   private async guard(op: () => Promise<unknown>): Promise<void> {
@@ -144,11 +145,14 @@ function connection(target: RedisTarget, connectTimeout: number, log: Logger): R
     lazyConnect: false,
   });
   let reported = false;
-  redis.on('error', (err) => {
-    // ioredis reports every failed reconnect; one line per outage is enough.
+  // ioredis reports every failed reconnect: one line per outage, whether it began at start-up (an
+  // error) or by losing a connection that was up (a close).
+  const failed = (err?: Error): void => {
     if (!reported) log.warn({ err, redis: describeTarget(target) }, 'Redis connection failed; retrying');
     reported = true;
-  });
+  };
+  redis.on('error', (err) => failed(err));
+  redis.on('close', () => failed());
   redis.on('ready', () => {
     if (reported) log.info({ redis: describeTarget(target) }, 'Redis connection restored');
     reported = false;

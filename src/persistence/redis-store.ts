@@ -140,6 +140,9 @@ function connection(target: RedisTarget, connectTimeout: number, log: Logger): R
     // Fail commands at once while disconnected: queueing them would grow without bound.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A write cut off by an outage is not sent again after it: by then it may be stale (the call deleted
+    // meanwhile), and the reconnection rewrites every live call anyway.
+    autoResendUnfulfilledCommands: false,
     // Keep trying to reconnect, backing off to a retry every 2 s.
     retryStrategy: (times) => Math.min(times * 200, 2000),
     lazyConnect: false,

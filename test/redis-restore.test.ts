@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
+import { Relay } from '../src/relay.js';
 import { SrtpContext } from '../src/srtp/context.js';
 import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
@@ -19,6 +20,7 @@ import { mediaPorts } from './helpers/ports.js';
 import { redisInstalled, startRedis } from './helpers/redis.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { requireTool } from './helpers/tools.js';
+import { WebrtcPeer, type RelayIce } from './helpers/webrtc-peer.js';
 
 const BIN = fileURLToPath(new URL('../dist/bin/rtpbridge.js', import.meta.url));
 const CTL = fileURLToPath(new URL('../dist/bin/rtpbridge-ctl.js', import.meta.url));
@@ -51,7 +53,7 @@ async function kill9(d: Daemon): Promise<void> {
 const key = (): SrtpKeyMaterial => ({ suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: randomBytes(16), masterSalt: randomBytes(14) });
 
 /** Sends from `phone` to `port` until `to` has `count` more packets, at most 50 tries: media flows (again). */
-async function flows(from: Phone, port: number, to: Phone, packet: (i: number) => Buffer): Promise<boolean> {
+async function flows(from: Pick<Phone, 'send'>, port: number, to: Phone, packet: (i: number) => Buffer): Promise<boolean> {
   const before = to.received.length;
   for (let i = 0; i < 50; i++) {
     await from.send(packet(i), port, '127.0.0.1');
@@ -238,4 +240,43 @@ t.test('Redis going away mid-run costs no call; when it is back the live calls a
   const next = await daemon(t, [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redis.port}/4`]);
   t.match(next.stderr(), /format version 2, this relay reads 1/, 'a value of another version is refused with the reason');
   t.match(next.stderr(), /"restored":1/, 'the call of this version is restored');
+});
+
+t.test('a DTLS-SRTP call comes back with the keys of its handshake: no new handshake after a restart', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const options = {
+    ...(await mediaPorts(40)),
+    redis: { read: { host: '127.0.0.1', port: redis.port, db: 6 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true },
+  };
+  let relay = await Relay.create(options);
+  t.teardown(() => relay.close());
+  const web = await WebrtcPeer.open();
+  const sip = await Phone.open();
+  t.teardown(() => {
+    web.close();
+    sip.close();
+  });
+  const offer = await relay.offer({ callId: 'dtls', fromTag: 'web', sdp: web.offer(), ice: 'remove', transportProtocol: 'RTP/AVP' });
+  const answer = await relay.answer({ callId: 'dtls', fromTag: 'web', toTag: 'sip', sdp: phoneSdp({ address: '127.0.0.1', port: sip.port, extra: [`a=rtcp:${sip.port}`] }), dtls: 'passive' });
+  const webPort = relayEndpoints(answer.sdp)[0]!.port;
+  const sipPort = relayEndpoints(offer.sdp)[0]!.port;
+  const ice: RelayIce = { ufrag: /a=ice-ufrag:(\S+)/.exec(answer.sdp)![1]!, pwd: /a=ice-pwd:(\S+)/.exec(answer.sdp)![1]! };
+  for (let i = 0; i < 30 && !web.response(await web.check(webPort, ice, { nominate: true })); i++) await sleep(50);
+  await web.handshake(webPort, 'client');
+  let seq = 1;
+  const both = async (what: string): Promise<void> => {
+    sip.received.length = 0;
+    web.rtp.length = 0;
+    t.ok(await flows(web, webPort, sip, () => web.tx!.protectRtp(rtpPacket(seq++, { pt: 0, ssrc: 0xaaaa })) as Buffer), `${what}: SRTP from the browser reaches the phone decrypted`);
+    t.same(sip.received[0]!.data, rtpPacket(seq - 1, { pt: 0, ssrc: 0xaaaa }), `${what}: as sent`);
+    await sip.send(rtpPacket(500 + seq, { pt: 0, ssrc: 0xbbbb }), sipPort, '127.0.0.1');
+    for (let i = 0; i < 50 && web.rtp.length === 0; i++) await sleep(20);
+    t.same(web.rx!.unprotectRtp(web.rtp[0]!), rtpPacket(500 + seq, { pt: 0, ssrc: 0xbbbb }), `${what}: and back, encrypted with the handshake's keys`);
+  };
+  await both('before');
+  await sleep(200);
+  await relay.close();
+  relay = await Relay.create(options);
+  await both('after the restart, with no new handshake');
 });

@@ -22,6 +22,15 @@ void callLearned(Napi::Env env, Napi::Function listener, std::nullptr_t*, Learne
 
 using LearnedFunction = Napi::TypedThreadSafeFunction<std::nullptr_t, LearnedEvent, callLearned>;
 
+void callRtcp(Napi::Env env, Napi::Function listener, std::nullptr_t*, RtcpEvent* event) {
+  std::unique_ptr<RtcpEvent> owned(event);
+  if (env == nullptr || listener.IsEmpty()) return;
+  listener.Call({Napi::Number::New(env, double(event->side)), Napi::Buffer<uint8_t>::Copy(env, event->packet.data(), event->packet.size()),
+                 Napi::Number::New(env, double(event->atMs))});
+}
+
+using RtcpFunction = Napi::TypedThreadSafeFunction<std::nullptr_t, RtcpEvent, callRtcp>;
+
 Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", Napi::String::New(env, code));
@@ -144,19 +153,27 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsNumber() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "new Engine(threads, onLearned)");
+    if (!info[0].IsNumber() || !info[1].IsFunction() || !info[2].IsFunction()) throw Napi::TypeError::New(env, "new Engine(threads, onLearned, onRtcp)");
     uint32_t threads = info[0].As<Napi::Number>().Uint32Value();
     if (threads < 1) throw Napi::RangeError::New(env, "at least one forwarding thread");
     learned_ = LearnedFunction::New(env, info[1].As<Napi::Function>(), "rtpbridge-learned", 0, 1);
     // Learned events alone must not keep the process alive; close() is what ends the engine.
     learned_.Unref(env);
+    rtcp_ = RtcpFunction::New(env, info[2].As<Napi::Function>(), "rtpbridge-rtcp", 0, 1);
+    rtcp_.Unref(env);
     LearnedFunction learned = learned_;
+    RtcpFunction rtcp = rtcp_;
     try {
       for (uint32_t i = 0; i < threads; i++)
-        shards_.push_back(std::make_unique<Shard>([learned](LearnedEvent&& event) mutable {
-          auto* copy = new LearnedEvent(std::move(event));
-          if (learned.NonBlockingCall(copy) != napi_ok) delete copy;
-        }));
+        shards_.push_back(std::make_unique<Shard>(
+            [learned](LearnedEvent&& event) mutable {
+              auto* copy = new LearnedEvent(std::move(event));
+              if (learned.NonBlockingCall(copy) != napi_ok) delete copy;
+            },
+            [rtcp](RtcpEvent&& event) mutable {
+              auto* copy = new RtcpEvent(std::move(event));
+              if (rtcp.NonBlockingCall(copy) != napi_ok) delete copy;
+            }));
     } catch (const std::exception& e) {
       stop();
       throw codedError(env, "DATAPLANE_FAILED", std::string("cannot start forwarding threads: ") + e.what());
@@ -320,11 +337,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
     shards_.clear();
     sideShard_.clear();
     learned_.Release();
+    rtcp_.Release();
   }
 
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unordered_map<SideId, uint32_t> sideShard_;
   LearnedFunction learned_;
+  RtcpFunction rtcp_;
   Totals final_;
   bool closed_ = false;
 };

@@ -64,15 +64,23 @@ struct LearnedEvent {
   uint16_t port;
 };
 
+// An RTCP packet a participant sent (decrypted), for the control plane's call-quality figures.
+struct RtcpEvent {
+  SideId side;
+  std::vector<uint8_t> packet;
+  int64_t atMs;
+};
+
 // Called on the shard thread; must not block.
 using LearnedSink = std::function<void(LearnedEvent&&)>;
+using RtcpSink = std::function<void(RtcpEvent&&)>;
 
 // recvmmsg/sendmmsg batch size: past ~64 the syscall saving flattens and the buffers leave L2.
 constexpr unsigned kBatch = 64;
 
 class Shard {
  public:
-  explicit Shard(LearnedSink sink);
+  Shard(LearnedSink sink, RtcpSink rtcp);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -116,6 +124,7 @@ class Shard {
   void sendRun(unsigned begin, unsigned end);
 
   LearnedSink sink_;
+  RtcpSink rtcpSink_;
   int epollFd_ = -1;
   int wakeFd_ = -1;
   std::thread thread_;

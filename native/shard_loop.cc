@@ -72,6 +72,8 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   stream.packets++;
   stream.bytes += b.rx[slot].msg_len;
   stream.lastPacketMs = nowMs;
+  // RTCP is a packet every few seconds per stream: the control plane reads quality from a copy.
+  if (stream.kind == Kind::RTCP) rtcpSink_({side.id, std::vector<uint8_t>(buf, buf + len), nowMs});
 
   size_t sinks = side.sinks.size();
   if (sinks == 0) {

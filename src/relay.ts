@@ -24,6 +24,7 @@ import { PortAllocator } from './media/port-allocator.js';
 import type { SignalKind } from './offer-answer/context.js';
 import { OfferAnswer, callNeeds } from './offer-answer/pipeline.js';
 import { Placement } from './placement/placement.js';
+import { CallQuality } from './quality/tracker.js';
 import type {
   AnswerRequest,
   CallInfo,
@@ -102,6 +103,10 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.placement = new Placement(this.dataPlane, this.log);
     this.dataPlane.onLearned((e) => this.registry.learned(e.side, e.kind, e.endpoint));
     this.dataPlane.onSecured((e) => this.registry.secured(e.side, e.srtp, e.association));
+    this.dataPlane.onRtcp((e) => {
+      const owner = this.registry.ownerOf(e.side);
+      if (owner) (owner.call.quality ??= new CallQuality()).receive(e.packet, e.atMs);
+    });
 
     this.dtlsIdentity = createIdentity(this.options.dtlsCertificate);
     const certificate = this.dtlsIdentity.then((identity) => {

@@ -34,7 +34,7 @@ t.test('the built addon counts the same reasons and takes the config native.ts b
     dtls: null,
   });
   t.same(Object.keys(sample).sort(), [...Engine.configKeys].sort());
-  const engine = new Engine(1, () => undefined);
+  const engine = new Engine(1, () => undefined, () => undefined);
   t.teardown(() => engine.close());
   t.throws(() => engine.configure(1, { ...sample, extra: true } as never), /unexpected keys/, 'a key the addon does not know is refused');
 });

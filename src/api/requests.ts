@@ -3,8 +3,10 @@
  * into these and the results back into rtpengine's reply keys; library users call them directly.
  */
 import type { AddressFamily, DropCounts, EndpointInfo, EndpointLearning } from '../shared/vocabulary.js';
+import type { SsrcQuality } from '../quality/tracker.js';
 
 export type { DropCounts, DropReason, EndpointInfo } from '../shared/vocabulary.js';
+export type { QualityPoint, SsrcQuality } from '../quality/tracker.js';
 
 /** rtpengine's `DTLS` key: `off` (also `no`, `disable`) never offers or accepts DTLS-SRTP; `passive` prefers the server role. */
 export type DtlsMode = 'off' | 'passive' | 'active';
@@ -164,6 +166,8 @@ export interface CallInfo {
   lastSignal: number;
   tags: TagInfo[];
   totals: { RTP: StreamStats; RTCP: StreamStats };
+  /** Quality per SSRC (decimal), from the RTCP report blocks about it; absent before any RTCP. */
+  ssrc?: Record<string, SsrcQuality>;
 }
 
 export interface RelayStatistics {

@@ -5,6 +5,7 @@ import type { DtlsParams } from '../offer-answer/dtls.js';
 import type { MediaSide } from '../media/media-side.js';
 import type { SdesState } from '../offer-answer/sdes.js';
 import { endpointInfo } from '../util/address.js';
+import type { CallQuality } from '../quality/tracker.js';
 import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
 
 /** One m= line as seen from one participant, with the relay ports that face that participant. */
@@ -69,6 +70,8 @@ export class Call {
   answered = false;
   /** Set by `delete` with a delay: the call keeps relaying until then. */
   deleteAt: number | undefined;
+  /** Quality per SSRC from the RTCP that passed; `declare`d so calls without RTCP carry no slot. */
+  declare quality?: CallQuality;
 
   constructor(
     readonly callId: string,
@@ -141,6 +144,7 @@ export class Call {
       lastSignal: Math.floor(this.lastSignal / 1000),
       tags: this.monologues.map((m) => m.info()),
       totals,
+      ...(this.quality ? { ssrc: Object.fromEntries([...this.quality.report()].map(([ssrc, q]) => [String(ssrc), q])) } : {}),
     };
   }
 }

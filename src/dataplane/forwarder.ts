@@ -13,7 +13,7 @@ import { EMPTY_CHAIN, runChain, securityChains, type Chain } from './processors.
 import { SideHandshakes } from './handshakes.js';
 import { zeroCounters } from './counters.js';
 import { learningPolicy } from './policy.js';
-import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, SecuredEvent, SideConfig, SideId, SrtpKeyPair, SideState, StreamKind, StreamState } from './types.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, RtcpEvent, SecuredEvent, SideConfig, SideId, SrtpKeyPair, SideState, StreamKind, StreamState } from './types.js';
 
 /** rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning). */
 export const LEARNING_WINDOW_MS = 3000;
@@ -108,6 +108,7 @@ export class Forwarder {
   constructor(
     private readonly onLearned: (event: LearnedEvent) => void,
     private readonly onSecured: (event: SecuredEvent) => void,
+    private readonly onRtcp: (event: RtcpEvent) => void,
   ) {}
 
   async bind(id: SideId, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
@@ -232,6 +233,8 @@ export class Forwarder {
     stream.packets++;
     stream.bytes += msg.length;
     stream.lastPacketMs = now;
+    // RTCP is a packet every few seconds per stream: the control plane reads call quality from it.
+    if (stream.kind === 'RTCP') this.onRtcp({ side: side.id, packet, atMs: now });
 
     const sinks = side.sinks;
     if (sinks.length === 0) {

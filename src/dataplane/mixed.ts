@@ -6,7 +6,7 @@
 import type { AddressFamily } from '../shared/vocabulary.js';
 import { addCounters, zeroCounters } from './counters.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 export class MixedDataPlane implements DataPlane {
   readonly engine: string;
@@ -71,6 +71,11 @@ export class MixedDataPlane implements DataPlane {
   onLearned(listener: (event: LearnedEvent) => void): void {
     this.native.onLearned(listener);
     this.workers.onLearned(listener);
+  }
+
+  onRtcp(listener: (event: RtcpEvent) => void): void {
+    this.native.onRtcp(listener);
+    this.workers.onRtcp(listener);
   }
 
   onSecured(listener: (event: SecuredEvent) => void): void {

@@ -7,7 +7,7 @@ import type { AddressFamily } from '../shared/vocabulary.js';
 import { createRequire } from 'node:module';
 import { RelayError, type RelayErrorCode } from '../errors.js';
 import { srtpPairId, srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from '../srtp/keys.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 /** The addon's Engine class (native/engine.cc). */
 interface NativeEngine {
@@ -77,7 +77,7 @@ function nativeSrtp(material: SrtpKeyMaterial): NativeSrtp {
 }
 
 export type EngineClass = {
-  new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void): NativeEngine;
+  new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void, onRtcp: (side: SideId, packet: Buffer, atMs: number) => void): NativeEngine;
   /** The keys configure() takes, and the drop reasons the addon counts, in its own words (native/engine.cc). */
   readonly configKeys: readonly string[];
   readonly dropReasons: readonly string[];
@@ -94,6 +94,7 @@ export class NativeDataPlane implements DataPlane {
   readonly handshakeShards: readonly number[] = [];
   private readonly native: NativeEngine;
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
+  private readonly rtcpListeners: Array<(event: RtcpEvent) => void> = [];
 
   constructor(
     Engine: EngineClass,
@@ -101,10 +102,16 @@ export class NativeDataPlane implements DataPlane {
   ) {
     this.native = translateErrors(
       () =>
-        new Engine(shards, (side, kind, address, port) => {
-          const event: LearnedEvent = { side, kind: kind === 0 ? 'RTP' : 'RTCP', endpoint: { address, port } };
-          for (const listener of this.learnedListeners) listener(event);
-        }),
+        new Engine(
+          shards,
+          (side, kind, address, port) => {
+            const event: LearnedEvent = { side, kind: kind === 0 ? 'RTP' : 'RTCP', endpoint: { address, port } };
+            for (const listener of this.learnedListeners) listener(event);
+          },
+          (side, packet, atMs) => {
+            for (const listener of this.rtcpListeners) listener({ side, packet, atMs });
+          },
+        ),
     );
   }
 
@@ -152,6 +159,10 @@ export class NativeDataPlane implements DataPlane {
 
   onLearned(listener: (event: LearnedEvent) => void): void {
     this.learnedListeners.push(listener);
+  }
+
+  onRtcp(listener: (event: RtcpEvent) => void): void {
+    this.rtcpListeners.push(listener);
   }
 
   /** Never secures anything: DTLS calls live on the workers. */

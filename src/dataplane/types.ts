@@ -106,6 +106,14 @@ export interface SecuredEvent {
   association: SideDtls;
 }
 
+/** An RTCP packet a participant sent (decrypted): call quality is read from these (a few per minute per stream). */
+export interface RtcpEvent {
+  side: SideId;
+  packet: Buffer;
+  /** Unix ms it arrived. */
+  atMs: number;
+}
+
 export type BindResult = 'bound' | 'in-use';
 
 /**
@@ -143,6 +151,7 @@ export interface DataPlane {
   counters(): Promise<DataPlaneCounters>;
   onLearned(listener: (event: LearnedEvent) => void): void;
   onSecured(listener: (event: SecuredEvent) => void): void;
+  onRtcp(listener: (event: RtcpEvent) => void): void;
   /** The certificate DTLS handshakes use; sides configured for DTLS before it is set wait for it. */
   setDtlsIdentity(identity: DtlsIdentity): void;
   close(): Promise<void>;

@@ -12,6 +12,7 @@ const post = (msg: FromWorker): void => port.postMessage(msg);
 const forwarder = new Forwarder(
   (event) => post({ event: 'learned', ...event }),
   (event) => post({ event: 'secured', ...event }),
+  (event) => post({ event: 'rtcp', ...event }),
 );
 
 port.on('message', (msg: ToWorker) => {

@@ -11,7 +11,7 @@ import { RelayError, type RelayErrorCode } from '../errors.js';
 import { addCounters, zeroCounters } from './counters.js';
 import type { FromWorker, Reply, ToWorker } from './protocol.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 interface SideRecord {
   shard: number;
@@ -47,6 +47,7 @@ export class WorkerDataPlane implements DataPlane {
   private readonly sides = new Map<SideId, SideRecord>();
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
   private readonly securedListeners: Array<(event: SecuredEvent) => void> = [];
+  private readonly rtcpListeners: Array<(event: RtcpEvent) => void> = [];
   private identity: DtlsIdentity | undefined;
   private readonly snapshots: NodeJS.Timeout;
   private nextReq = 1;
@@ -158,6 +159,10 @@ export class WorkerDataPlane implements DataPlane {
     this.securedListeners.push(listener);
   }
 
+  onRtcp(listener: (event: RtcpEvent) => void): void {
+    this.rtcpListeners.push(listener);
+  }
+
   setDtlsIdentity(identity: DtlsIdentity): void {
     this.identity = identity;
     this.shardList.forEach((_, i) => this.post(i, { op: 'identity', identity }));
@@ -206,6 +211,10 @@ export class WorkerDataPlane implements DataPlane {
           const record = this.sides.get(side);
           if (record?.config) record.config = { ...record.config, srtp };
           for (const listener of this.securedListeners) listener({ side, srtp, association });
+        } else if (msg.event === 'rtcp') {
+          // Structured clone turns the Buffer into a plain Uint8Array.
+          const event = { side: msg.side, packet: Buffer.from(msg.packet.buffer, msg.packet.byteOffset, msg.packet.byteLength), atMs: msg.atMs };
+          for (const listener of this.rtcpListeners) listener(event);
         } else {
           const { side, kind, endpoint } = msg;
           for (const listener of this.learnedListeners) listener({ side, kind, endpoint });

@@ -1,6 +1,6 @@
 /** Renders Relay results with rtpengine's reply key names, so existing ng clients parse them unchanged. */
 import { DROP_REASONS, type EndpointInfo } from '../shared/vocabulary.js';
-import type { CallInfo, MediaInfo, RelayStatistics, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
+import type { CallInfo, QualityPoint, SsrcQuality, MediaInfo, RelayStatistics, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
 
 export type NgReplyValue = string | number | NgReplyValue[] | { [key: string]: NgReplyValue | undefined };
 export type NgReply = { result: string; [key: string]: NgReplyValue | undefined };
@@ -23,6 +23,24 @@ export function callInfoReply(info: CallInfo): Record<string, NgReplyValue> {
     'last signal': info.lastSignal,
     tags,
     totals: { RTP: statsReply(info.totals.RTP), RTCP: statsReply(info.totals.RTCP) },
+    ...(info.ssrc ? { SSRC: Object.fromEntries(Object.entries(info.ssrc).map(([ssrc, q]) => [ssrc, ssrcReply(q)])) } : {}),
+  };
+}
+
+/** rtpengine's keys, which Kamailio's mos_*_pv parameters read: MOS x 10, round-trip time in µs. */
+function ssrcReply(q: SsrcQuality): Record<string, NgReplyValue> {
+  const point = (p: Omit<QualityPoint, 'reportedAt'> & { reportedAt?: number }): Record<string, NgReplyValue | undefined> => ({
+    MOS: p.mos,
+    'round-trip time': p.rtt,
+    jitter: p.jitter,
+    'packet loss': p.packetLoss,
+    'reported at': p.reportedAt,
+  });
+  return {
+    'cumulative loss': q.cumulativeLoss,
+    'average MOS': { ...point(q.average), samples: q.samples },
+    'lowest MOS': point(q.lowest),
+    'highest MOS': point(q.highest),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { AddressFamily, Endpoint, StreamKind } from '../../src/shared/vocabulary.js';
 import { zeroCounters } from '../../src/dataplane/counters.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, SecuredEvent, SideConfig, SideId, SideState, SrtpKeyPair } from '../../src/dataplane/types.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState, SrtpKeyPair } from '../../src/dataplane/types.js';
 
 export interface BoundSide {
   shard: number;
@@ -31,6 +31,7 @@ export class MemoryDataPlane implements DataPlane {
   readonly taken = new Set<number>();
   private learnedListeners: Array<(e: LearnedEvent) => void> = [];
   private securedListeners: Array<(e: SecuredEvent) => void> = [];
+  private rtcpListeners: Array<(e: RtcpEvent) => void> = [];
 
   engineOf(shard: number): string {
     return shard === 0 ? 'native' : 'workers';
@@ -91,6 +92,10 @@ export class MemoryDataPlane implements DataPlane {
     this.securedListeners.push(listener);
   }
 
+  onRtcp(listener: (e: RtcpEvent) => void): void {
+    this.rtcpListeners.push(listener);
+  }
+
   setDtlsIdentity(): void {}
 
   async close(): Promise<void> {
@@ -100,6 +105,11 @@ export class MemoryDataPlane implements DataPlane {
   /** Plays the forwarder: a packet from `endpoint` arrived on `side`'s port. */
   learn(side: SideId, kind: StreamKind, endpoint: Endpoint): void {
     for (const l of this.learnedListeners) l({ side, kind, endpoint });
+  }
+
+  /** Plays the forwarder passing an RTCP packet from `side`'s participant. */
+  rtcp(side: SideId, packet: Buffer, atMs: number): void {
+    for (const l of this.rtcpListeners) l({ side, packet, atMs });
   }
 
   /** Plays a finished DTLS handshake on `side`. */

@@ -1,0 +1,104 @@
+/**
+ * Call quality per SSRC from the RTCP that passes the relay: each report block about a stream gives a
+ * sample (loss, jitter, round-trip time, MOS); the call keeps their average, lowest and highest, as
+ * rtpengine reports them under `SSRC` in query and delete replies.
+ */
+import { mos } from './mos.js';
+import { parseRtcp } from './rtcp.js';
+
+/** Audio is sampled at 8 kHz unless known otherwise: jitter arrives in RTP timestamp units. */
+const CLOCK_RATE = 8000;
+/** Sender reports remembered per SSRC, to match the LSR of the blocks that answer them. */
+const REMEMBERED_SRS = 8;
+
+export interface QualityPoint {
+  /** MOS x 10, rounded, as rtpengine reports it. */
+  mos: number;
+  /** Microseconds. */
+  rtt: number;
+  /** Milliseconds. */
+  jitter: number;
+  /** Percent. */
+  packetLoss: number;
+  /** Unix seconds. */
+  reportedAt: number;
+}
+
+export interface SsrcQuality {
+  cumulativeLoss: number;
+  samples: number;
+  average: Omit<QualityPoint, 'reportedAt'>;
+  lowest: QualityPoint;
+  highest: QualityPoint;
+}
+
+interface Tracked {
+  cumulativeLoss: number;
+  count: number;
+  sums: { mos: number; rtt: number; jitter: number; packetLoss: number };
+  lowest: QualityPoint;
+  highest: QualityPoint;
+}
+
+export class CallQuality {
+  private readonly bySsrc = new Map<number, Tracked>();
+  /** When the relay saw each recent SR (by sender SSRC, then NTP middle 32 bits): the far end of RTT. */
+  private readonly srSeen = new Map<number, Map<number, number>>();
+
+  /** One RTCP packet (decrypted) that reached the relay at `atMs`. */
+  receive(packet: Buffer, atMs: number): void {
+    const { senderReports, blocks } = parseRtcp(packet);
+    for (const sr of senderReports) {
+      let seen = this.srSeen.get(sr.ssrc);
+      if (!seen) this.srSeen.set(sr.ssrc, (seen = new Map()));
+      seen.set(sr.ntpMiddle, atMs);
+      if (seen.size > REMEMBERED_SRS) seen.delete(seen.keys().next().value!);
+    }
+    for (const { block } of blocks) {
+      // The leg from the relay to the reporter and back: now, less when the SR passed, less its delay.
+      const srAt = block.lsr === 0 ? undefined : this.srSeen.get(block.ssrc)?.get(block.lsr);
+      const rttMs = srAt === undefined ? 0 : Math.max(0, atMs - srAt - (block.dlsr / 65536) * 1000);
+      const jitterMs = (block.jitter / CLOCK_RATE) * 1000;
+      const lossPercent = (block.fractionLost / 256) * 100;
+      this.add(block.ssrc, block.cumulativeLost, {
+        mos: Math.round(mos({ rttMs, jitterMs, lossPercent }) * 10),
+        rtt: Math.round(rttMs * 1000),
+        jitter: Math.round(jitterMs),
+        packetLoss: Math.round(lossPercent),
+        reportedAt: Math.floor(atMs / 1000),
+      });
+    }
+  }
+
+  /** Every SSRC reported on so far. */
+  report(): Map<number, SsrcQuality> {
+    const out = new Map<number, SsrcQuality>();
+    for (const [ssrc, t] of this.bySsrc) {
+      const avg = (v: number): number => Math.round(v / t.count);
+      out.set(ssrc, {
+        cumulativeLoss: t.cumulativeLoss,
+        samples: t.count,
+        average: { mos: avg(t.sums.mos), rtt: avg(t.sums.rtt), jitter: avg(t.sums.jitter), packetLoss: avg(t.sums.packetLoss) },
+        lowest: t.lowest,
+        highest: t.highest,
+      });
+    }
+    return out;
+  }
+
+  private add(ssrc: number, cumulativeLoss: number, p: QualityPoint): void {
+    const t = this.bySsrc.get(ssrc);
+    if (!t) {
+      this.bySsrc.set(ssrc, { cumulativeLoss, count: 1, sums: { mos: p.mos, rtt: p.rtt, jitter: p.jitter, packetLoss: p.packetLoss }, lowest: p, highest: p });
+      return;
+    }
+    t.cumulativeLoss = cumulativeLoss;
+    t.count++;
+    t.sums.mos += p.mos;
+    t.sums.rtt += p.rtt;
+    t.sums.jitter += p.jitter;
+    t.sums.packetLoss += p.packetLoss;
+    if (p.mos < t.lowest.mos) t.lowest = p;
+    if (p.mos > t.highest.mos) t.highest = p;
+  }
+}

@@ -25,6 +25,7 @@ import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { requireTool } from './helpers/tools.js';
 import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
+import { ntpMiddle, receiverReport, senderReport } from './helpers/rtcp.js';
 import type { NgDict } from '../src/ng/message.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/kamailio/', import.meta.url));
@@ -322,6 +323,10 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
     await callee.send(rtpPacket(1000 + i, { ssrc: 0xca11ee }), calleeFacing, '127.0.0.1');
     await sleep(20);
   }
+  // RTCP as phones send it: the caller reports what it sends, the callee how it receives it.
+  await caller.send(senderReport(0xca11e4, 3_900_000_000, 0), callerFacing + 1, '127.0.0.1');
+  await sleep(100);
+  await callee.send(receiverReport(0xca11ee, [{ ssrc: 0xca11e4, fractionLost: 3, cumulativeLost: 1, jitter: 80, lsr: ntpMiddle(3_900_000_000, 0), dlsr: 3277 }]), calleeFacing + 1, '127.0.0.1');
   const atCallee = await callee.waitFor(PACKETS, 2000).catch((err: Error) => Promise.reject(failure(err.message)));
   const atCaller = await caller.waitFor(PACKETS, 2000).catch((err: Error) => Promise.reject(failure(err.message)));
   t.ok(uac.running && !ngLog.some((e) => command(e) === 'delete'), 'the call was still up (no BYE yet) while media flowed');
@@ -348,6 +353,9 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   t.ok(await freed(calleeFacing), 'callee-facing port freed');
   const refused = ngLog.filter((e) => e.reply.result !== 'ok' && e.reply.result !== 'pong');
   t.same(refused, [], 'no ng request from Kamailio was refused', { ng: ngTrace() });
+  // Kamailio's mos_*_pv parameters, read from the delete reply and logged by the config at BYE.
+  const mosLine = await waitFor(2000, 'Kamailio logged no MOS line', () => /MOS of \S+: (.*)/.exec(kamailio.output)?.[1]);
+  t.match(mosLine, /average=\d\.\d min=\d\.\d max=\d\.\d loss=1 jitter=10 rtt=\d+ samples=1/, `Kamailio read the call's MOS: ${mosLine}`);
   t.ok(kamailio.running, 'kamailio still running', kamailio.running ? {} : { diagnostics: diagnostics() });
   t.comment(`ng commands from Kamailio: ${ngLog.map(command).join(', ')}; took ${Date.now() - started} ms`);
 });

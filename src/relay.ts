@@ -24,7 +24,7 @@ import { PortAllocator } from './media/port-allocator.js';
 import type { SignalKind } from './offer-answer/context.js';
 import { OfferAnswer, callNeeds } from './offer-answer/pipeline.js';
 import { Placement } from './placement/placement.js';
-import { CallQuality } from './quality/tracker.js';
+import { CallQuality, QualityTotals } from './quality/tracker.js';
 import type {
   AnswerRequest,
   CallInfo,
@@ -78,6 +78,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   private readonly placement: Placement;
   private readonly offerAnswer: OfferAnswer;
   private readonly totals = new SessionTotals();
+  /** Every call-quality sample so far, for metrics. */
+  readonly quality = new QualityTotals();
   private readonly interfaces: InterfaceSet;
   private store: RedisStore | undefined;
   private follower: StandbyFollower | undefined;
@@ -105,7 +107,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.dataPlane.onSecured((e) => this.registry.secured(e.side, e.srtp, e.association));
     this.dataPlane.onRtcp((e) => {
       const owner = this.registry.ownerOf(e.side);
-      if (owner) (owner.call.quality ??= new CallQuality()).receive(e.packet, e.atMs);
+      if (owner) (owner.call.quality ??= new CallQuality(this.quality)).receive(e.packet, e.atMs);
     });
 
     this.dtlsIdentity = createIdentity(this.options.dtlsCertificate);

@@ -4,6 +4,8 @@
  * keys (what Kamailio's mos_*_pv parameters read).
  */
 import t from 'tap';
+import { createMetrics } from '../src/metrics/prometheus.js';
+import { ControlStats } from '../src/ng/replies.js';
 import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { Phone, sleep } from './helpers/media.js';
@@ -37,6 +39,10 @@ t.test('SR from the caller, RR about it from the callee: SSRC stats with MOS in 
   t.ok(mos >= 30 && mos <= 44, `MOS x 10 in range: ${mos}`);
   t.same(stats!['lowest MOS'], stats!['highest MOS'], 'one sample: lowest is highest');
   await expectEngine(t, relay, 'q1', { handshakes: false });
+  const metrics = await createMetrics(relay, new ControlStats()).metrics();
+  t.match(metrics, /^rtpbridge_mos_samples_total 1$/m, 'the sample counts in the relay-wide metrics');
+  t.match(metrics, new RegExp(`^rtpbridge_mos_total ${mos / 10}$`, 'm'), 'with its MOS');
+  t.match(metrics, /^rtpbridge_packetloss_total 5$/m);
   const deleted = await ng.request({ command: 'delete', 'call-id': 'q1', 'from-tag': 'a', 'delete-delay': 0 });
   t.same((deleted.SSRC as typeof ssrc)?.[String(0xa11ce)], stats, 'delete reports the same, for Kamailio at BYE');
 });

@@ -79,6 +79,19 @@ export function createMetrics(relay: Relay, control: ControlStats, prefix = DEFA
   counter('errors_total', 'ng requests answered with an error, by proxy', ['proxy'], (set) => {
     for (const e of control.entries()) if (e.command === 'error') set({ proxy: e.proxy }, e.count);
   });
+  // rtpengine's quality sums: divide by the samples for averages, use the squares for deviations.
+  const q = relay.quality;
+  counter('mos_samples_total', 'Call-quality samples (RTCP report blocks) taken', [], (set) => set({}, q.samples));
+  for (const [name, help] of [
+    ['mos', 'MOS'],
+    ['jitter', 'jitter (ms)'],
+    ['packetloss', 'packet loss (%)'],
+    ['rtt_dsct', 'round-trip time of the relay-reporter leg (s)'],
+  ] as const) {
+    const key = name === 'rtt_dsct' ? 'rtt' : name;
+    counter(`${name}_total`, `Sum of all ${help} samples`, [], (set) => set({}, q.sums[key]));
+    counter(`${name}2_total`, `Sum of the squares of all ${help} samples`, [], (set) => set({}, q.sums[`${key}2`]));
+  }
   gauge('ports_used', 'Media port pairs in use, by interface and address', ['interface', 'address'], (g) => {
     for (const u of relay.interfaceUsage()) g.set({ interface: u.name, address: u.address }, u.used);
   });

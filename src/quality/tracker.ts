@@ -40,8 +40,31 @@ interface Tracked {
   highest: QualityPoint;
 }
 
+/** Relay-wide sums over every quality sample so far (Prometheus `mos_total`, `jitter_total`...). */
+export class QualityTotals {
+  samples = 0;
+  /** MOS, and jitter (ms), packet loss (%) and round-trip time (s), each with the sum of its squares. */
+  readonly sums = { mos: 0, mos2: 0, jitter: 0, jitter2: 0, packetloss: 0, packetloss2: 0, rtt: 0, rtt2: 0 };
+
+  add(p: QualityPoint): void {
+    const m = p.mos / 10;
+    const rtt = p.rtt / 1e6;
+    this.samples++;
+    this.sums.mos += m;
+    this.sums.mos2 += m * m;
+    this.sums.jitter += p.jitter;
+    this.sums.jitter2 += p.jitter * p.jitter;
+    this.sums.packetloss += p.packetLoss;
+    this.sums.packetloss2 += p.packetLoss * p.packetLoss;
+    this.sums.rtt += rtt;
+    this.sums.rtt2 += rtt * rtt;
+  }
+}
+
 export class CallQuality {
   private readonly bySsrc = new Map<number, Tracked>();
+
+  constructor(private readonly totals?: QualityTotals) {}
   /** When the relay saw each recent SR (by sender SSRC, then NTP middle 32 bits): the far end of RTT. */
   private readonly srSeen = new Map<number, Map<number, number>>();
 
@@ -87,6 +110,7 @@ export class CallQuality {
   }
 
   private add(ssrc: number, cumulativeLoss: number, p: QualityPoint): void {
+    this.totals?.add(p);
     const t = this.bySsrc.get(ssrc);
     if (!t) {
       this.bySsrc.set(ssrc, { cumulativeLoss, count: 1, sums: { mos: p.mos, rtt: p.rtt, jitter: p.jitter, packetLoss: p.packetLoss }, lowest: p, highest: p });

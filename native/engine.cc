@@ -95,6 +95,32 @@ Napi::Value streamObject(Napi::Env env, const StreamReport& r) {
   return o;
 }
 
+// {srtcpIndex, ssrcs: [[ssrc, index], ...]}
+Napi::Object progressObject(Napi::Env env, const SrtpProgress& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("srtcpIndex", double(p.srtcpIndex));
+  Napi::Array ssrcs = Napi::Array::New(env, p.ssrcs.size());
+  for (size_t i = 0; i < p.ssrcs.size(); i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(uint32_t(0), double(p.ssrcs[i].first));
+    pair.Set(uint32_t(1), double(p.ssrcs[i].second));
+    ssrcs.Set(uint32_t(i), pair);
+  }
+  o.Set("ssrcs", ssrcs);
+  return o;
+}
+
+SrtpProgress progressArg(const Napi::Object& o) {
+  SrtpProgress p;
+  p.srtcpIndex = o.Get("srtcpIndex").As<Napi::Number>().Uint32Value();
+  Napi::Array ssrcs = o.Get("ssrcs").As<Napi::Array>();
+  for (uint32_t i = 0; i < ssrcs.Length(); i++) {
+    Napi::Array pair = ssrcs.Get(i).As<Napi::Array>();
+    p.ssrcs.emplace_back(pair.Get(uint32_t(0)).As<Napi::Number>().Uint32Value(), int64_t(pair.Get(uint32_t(1)).As<Napi::Number>().DoubleValue()));
+  }
+  return p;
+}
+
 StreamReport streamReportArg(const Napi::Object& o) {
   StreamReport r;
   r.packets = uint64_t(o.Get("packets").As<Napi::Number>().DoubleValue());
@@ -246,6 +272,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
     report.found = true;
     report.rtp = streamReportArg(state.Get("rtp").As<Napi::Object>());
     report.rtcp = streamReportArg(state.Get("rtcp").As<Napi::Object>());
+    Napi::Value srtp = state.Get("srtp");
+    if (srtp.IsObject()) {
+      report.hasSrtp = true;
+      report.decrypt = progressArg(srtp.As<Napi::Object>().Get("decrypt").As<Napi::Object>());
+      report.encrypt = progressArg(srtp.As<Napi::Object>().Get("encrypt").As<Napi::Object>());
+    }
     shards_[it->second]->restore(it->first, std::move(report));
   }
 
@@ -289,6 +321,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
         Napi::Object state = Napi::Object::New(env);
         state.Set("rtp", streamObject(env, reports[k].rtp));
         state.Set("rtcp", streamObject(env, reports[k].rtcp));
+        if (reports[k].hasSrtp) {
+          Napi::Object srtp = Napi::Object::New(env);
+          srtp.Set("decrypt", progressObject(env, reports[k].decrypt));
+          srtp.Set("encrypt", progressObject(env, reports[k].encrypt));
+          state.Set("srtp", srtp);
+        }
         out.Set(g.positions[s][k], state);
       }
     }

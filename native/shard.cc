@@ -216,6 +216,11 @@ void Shard::doRestore(SideId id, const SideReport& state) {
   if (it == sides_.end()) return;
   restoreStream(it->second->rtp, state.rtp);
   restoreStream(it->second->rtcp, state.rtcp);
+  Side& side = *it->second;
+  if (state.hasSrtp && side.decrypt && side.encrypt) {
+    side.decrypt->resume(state.decrypt);
+    side.encrypt->resume(state.encrypt);
+  }
 }
 
 void Shard::doRelease(SideId id) {
@@ -264,6 +269,12 @@ SideReport Shard::report(SideId id) const {
   r.found = true;
   r.rtp = streamReport(it->second->rtp);
   r.rtcp = streamReport(it->second->rtcp);
+  const Side& side = *it->second;
+  if (side.decrypt && side.encrypt) {
+    r.hasSrtp = true;
+    r.decrypt = side.decrypt->progress();
+    r.encrypt = side.encrypt->progress();
+  }
   return r;
 }
 

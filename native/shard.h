@@ -55,6 +55,9 @@ struct StreamReport {
 struct SideReport {
   bool found = false;
   StreamReport rtp, rtcp;
+  // The side's SRTP progress, when it has keys.
+  bool hasSrtp = false;
+  SrtpProgress decrypt, encrypt;
 };
 
 struct LearnedEvent {

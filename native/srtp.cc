@@ -133,6 +133,22 @@ int Srtp::protect(Kind kind, uint8_t* buf, size_t len, size_t cap) {
 
 int Srtp::unprotect(Kind kind, uint8_t* buf, size_t len) { return kind == Kind::RTP ? unprotectRtp(buf, len) : unprotectRtcp(buf, len); }
 
+SrtpProgress Srtp::progress() const {
+  SrtpProgress out;
+  out.srtcpIndex = srtcpIndex_;
+  for (const auto& s : ssrcs_)
+    if (s.highestSeq >= 0) out.ssrcs.emplace_back(s.ssrc, int64_t(s.roc) * 65536 + s.highestSeq);
+  return out;
+}
+
+void Srtp::resume(const SrtpProgress& progress) {
+  srtcpIndex_ = progress.srtcpIndex;
+  for (const auto& [ssrc, index] : progress.ssrcs) {
+    SsrcState* s = find(ssrc);
+    update(s ? *s : remember(ssrc), index);
+  }
+}
+
 Srtp::SsrcState* Srtp::find(uint32_t ssrc) {
   for (auto& s : ssrcs_)
     if (s.ssrc == ssrc) return &s;

@@ -39,6 +39,13 @@ enum SrtpError : int { kSrtpMalformed = -1, kSrtpAuth = -2, kSrtpReplay = -3 };
 // Room a protected packet may need beyond the plain one: a 16-byte tag and the SRTCP index word.
 constexpr size_t kSrtpRoom = 32;
 
+// How far one SRTP direction has got: the SRTCP index and each SSRC's highest RTP index (ROC << 16 |
+// SEQ). A context given it back continues across a restart or a move instead of starting at ROC 0.
+struct SrtpProgress {
+  uint32_t srtcpIndex = 0;
+  std::vector<std::pair<uint32_t, int64_t>> ssrcs;
+};
+
 // One direction of SRTP for one key. Not thread-safe: each lives on one shard.
 class Srtp {
  public:
@@ -50,6 +57,9 @@ class Srtp {
   // In place: the new length, or a negative SrtpError. `cap` is what the buffer holds (len + kSrtpRoom).
   int protect(Kind kind, uint8_t* buf, size_t len, size_t cap);
   int unprotect(Kind kind, uint8_t* buf, size_t len);
+
+  SrtpProgress progress() const;
+  void resume(const SrtpProgress& progress);
 
  private:
   struct Window {

@@ -82,6 +82,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly quality = new QualityTotals();
   private readonly interfaces: InterfaceSet;
   private store: RedisStore | undefined;
+  private persister: CallPersister | undefined;
   private follower: StandbyFollower | undefined;
   private readonly startedAt = Date.now();
   private nextSide = 1;
@@ -149,7 +150,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const redis = this.options.redis;
     if (!redis) return;
     const store = (this.store = new RedisStore(redis, this.log));
-    const persister = new CallPersister(store, this.dataPlane, (call) => this.registry.get(call.callId) === call, this.log);
+    const persister = (this.persister = new CallPersister(store, this.dataPlane, (call) => this.registry.get(call.callId) === call, this.log, () => this.registry.all(), redis.srtpRefresh));
     store.onReconnect = () => persister.rewrite(this.registry.all());
     this.registry.observe(persister.observe);
     try {
@@ -356,6 +357,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (this.closed) return;
     this.closed = true;
     this.lifecycle.stop();
+    this.persister?.stop();
     await this.registry.drain();
     for (const call of [...this.registry.all()]) this.registry.commit({ kind: 'ended', call, reason: 'shutdown' });
     await this.dataPlane.close();

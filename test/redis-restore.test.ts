@@ -85,7 +85,8 @@ async function twoCalls(t: Test, ng: NgClient) {
   const toC = relayEndpoints(String(o2.sdp))[0]!.port;
   const dTx = new SrtpContext(dKey);
   const dRx = new SrtpContext(relayKey);
-  let seq = 1;
+  // d's stream starts near the top of the sequence space, so it wraps (ROC 1) while the relay carries it.
+  let seq = 65533;
   let cSeq = 100;
   const srtpFromD = (): Buffer => dTx.protectRtp(rtpPacket(seq++, { ssrc: 0xd0d0 })) as Buffer;
   /** Media both ways on both calls, through the relay ports the phones were given. */
@@ -98,7 +99,12 @@ async function twoCalls(t: Test, ng: NgClient) {
     t.ok(await flows(c, toD, d, () => rtpPacket(cSeq++, { ssrc: 0xc0c0 })), `${what}: c reaches d`);
     t.same(dRx.unprotectRtp(d.received[0]!.data), rtpPacket(sent, { ssrc: 0xc0c0 }), `${what}: encrypted towards d with the relay key d was given`);
   };
-  return { toB, media, sdesFlows: () => flows(d, toC, c, srtpFromD) };
+  /** A burst from d: its sequence numbers run past a wrap of the rollover counter. */
+  const wrap = async (): Promise<void> => {
+    for (let i = 0; i < 6; i++) await d.send(srtpFromD(), toC, '127.0.0.1');
+    await sleep(100);
+  };
+  return { toB, media, wrap, sdesFlows: () => flows(d, toC, c, srtpFromD) };
 }
 
 t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their ports, media flows without signalling', async (t) => {
@@ -107,15 +113,18 @@ t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their p
   const db = redis.client(1);
   const { portMin, portMax } = await mediaPorts(100);
   const ngPort = (await mediaPorts(2)).portMin;
-  const args = [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redis.port}/1`, '--endpoint-learning=immediate'];
+  const args = [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redis.port}/1`, '--endpoint-learning=immediate', '--redis-srtp-refresh=1'];
   let relay = await daemon(t, args);
   const ng = await NgClient.open(ngPort);
   t.teardown(() => ng.close());
-  const { toB, media, sdesFlows } = await twoCalls(t, ng);
+  const { toB, media, wrap, sdesFlows } = await twoCalls(t, ng);
   await media('before');
+  await wrap();
   await sleep(100);
   t.same((await db.keys(`${KEY}*`)).sort(), [`${KEY}plain`, `${KEY}sdes`], 'one key per call in Redis');
 
+  // The SRTP call is written again after the wrap (--redis-srtp-refresh=1), with its rollover counters.
+  await sleep(1500);
   await kill9(relay);
   const restarted = Date.now();
   relay = await daemon(t, args);

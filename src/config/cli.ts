@@ -262,6 +262,15 @@ export const OPTIONS: readonly OptionDef[] = [
     },
   },
   { name: 'redis-disable-time', kind: 'string', arg: 'SECS', defaultText: '10', help: 'how long Redis writing pauses after too many errors', scope: 'everywhere', apply: redisSeconds('disableSeconds') },
+  {
+    name: 'redis-srtp-refresh',
+    kind: 'string',
+    arg: 'SECS',
+    defaultText: '30',
+    help: 'write calls with SRTP again this often, so a restart resumes their rollover counters',
+    scope: 'everywhere',
+    apply: (o, v, at) => void (redis(o).srtpRefresh = parseInteger(v as string, 1, MAX_SECONDS, at)),
+  },
   { name: 'redis-connect-timeout', kind: 'string', arg: 'SECS', defaultText: '1', help: 'how long to wait for a Redis connection', scope: 'everywhere', apply: redisSeconds('connectTimeout') },
   {
     name: 'subscribe-keyspace',

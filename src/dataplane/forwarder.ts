@@ -9,7 +9,7 @@ import { RelayError } from '../errors.js';
 import { normaliseAddress, sameEndpoint } from '../util/address.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import { srtpPairId } from '../srtp/keys.js';
-import { EMPTY_CHAIN, runChain, securityChains, type Chain } from './processors.js';
+import { EMPTY_CHAIN, runChain, securityChains, srtpContexts, type Chain, type SrtpContexts } from './processors.js';
 import { SideHandshakes } from './handshakes.js';
 import { zeroCounters } from './counters.js';
 import { learningPolicy } from './policy.js';
@@ -82,6 +82,8 @@ class Side {
   egress: Chain = EMPTY_CHAIN;
   /** Identifies the keys the chains use, so a repeated configure keeps their ROC and replay state. */
   srtpId = '';
+  /** The contexts the SRTP chains use, for reading and restoring their progress; `declare`d: plain sides have none. */
+  declare srtp?: SrtpContexts;
   // Only sides facing ICE or DTLS participants get these: `declare`d so plain sides carry no slots for them
   // (an idle call's heap is a budget, issue 4).
   /** STUN and DTLS on these ports. */
@@ -154,10 +156,14 @@ export class Forwarder {
     }
   }
 
-  /** Puts back what a restarted thread lost: the learned endpoints and the counters so far. */
+  /** Puts back what a restarted thread lost: the learned endpoints, the counters and the SRTP progress so far. */
   restore(id: SideId, state: SideState): void {
     const side = this.sides.get(id);
     if (!side) return;
+    if (state.srtp && side.srtp) {
+      side.srtp.decrypt.resume(state.srtp.decrypt);
+      side.srtp.encrypt.resume(state.srtp.encrypt);
+    }
     for (const [stream, saved] of [
       [side.rtp, state.rtp],
       [side.rtcp, state.rtcp],
@@ -183,7 +189,7 @@ export class Forwarder {
     const out: Array<[SideId, SideState]> = [];
     for (const id of ids) {
       const side = this.sides.get(id);
-      if (side) out.push([id, { rtp: side.rtp.state(), rtcp: side.rtcp.state() }]);
+      if (side) out.push([id, { rtp: side.rtp.state(), rtcp: side.rtcp.state(), ...(side.srtp ? { srtp: { decrypt: side.srtp.decrypt.progress(), encrypt: side.srtp.encrypt.progress() } } : {}) }]);
     }
     return out;
   }
@@ -309,7 +315,9 @@ export class Forwarder {
     const srtpId = srtp ? srtpPairId(srtp) : dtls ? UNKEYED : '';
     if (srtpId === side.srtpId) return;
     side.srtpId = srtpId;
-    ({ ingress: side.ingress, egress: side.egress } = securityChains(srtp, dtls));
+    if (srtp) side.srtp = srtpContexts(srtp);
+    else if (side.srtp) side.srtp = undefined;
+    ({ ingress: side.ingress, egress: side.egress } = securityChains(side.srtp, dtls));
   }
 
   private drop(stream: Stream, reason: DropReason): void {

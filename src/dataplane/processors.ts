@@ -52,8 +52,18 @@ class SrtpProtect implements PacketProcessor {
 const REFUSE_UNKEYED: PacketProcessor = { process: () => 'srtp' };
 const UNKEYED_CHAIN: Chain = Object.freeze([REFUSE_UNKEYED]);
 
-/** The ingress and egress chains of a side with these keys; `dtls` when keys are to come from a handshake. */
-export function securityChains(srtp: SrtpKeyPair | null, dtls: boolean): { ingress: Chain; egress: Chain } {
-  if (srtp) return { ingress: [new SrtpUnprotect(new SrtpContext(srtp.decrypt))], egress: [new SrtpProtect(new SrtpContext(srtp.encrypt))] };
+/** The SRTP contexts of a side with keys: the participant's and the relay's. */
+export interface SrtpContexts {
+  decrypt: SrtpContext;
+  encrypt: SrtpContext;
+}
+
+export function srtpContexts(srtp: SrtpKeyPair): SrtpContexts {
+  return { decrypt: new SrtpContext(srtp.decrypt), encrypt: new SrtpContext(srtp.encrypt) };
+}
+
+/** The ingress and egress chains of a side with these contexts; `dtls` when keys are to come from a handshake. */
+export function securityChains(srtp: SrtpContexts | undefined, dtls: boolean): { ingress: Chain; egress: Chain } {
+  if (srtp) return { ingress: [new SrtpUnprotect(srtp.decrypt)], egress: [new SrtpProtect(srtp.encrypt)] };
   return dtls ? { ingress: UNKEYED_CHAIN, egress: UNKEYED_CHAIN } : { ingress: EMPTY_CHAIN, egress: EMPTY_CHAIN };
 }

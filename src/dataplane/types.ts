@@ -7,6 +7,7 @@ import type { AddressFamily, DropCounts, Endpoint, EndpointLearning, StreamKind 
 
 export type { StreamKind } from '../shared/vocabulary.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
+import type { SrtpProgress } from '../srtp/context.js';
 import type { SrtpKeyPair } from '../srtp/keys.js';
 
 export type { SrtpKeyPair } from '../srtp/keys.js';
@@ -80,6 +81,8 @@ export interface StreamState {
 export interface SideState {
   rtp: StreamState;
   rtcp: StreamState;
+  /** How far the side's SRTP has got (rollover counters, SRTCP index), when it has keys. */
+  srtp?: { decrypt: SrtpProgress; encrypt: SrtpProgress };
 }
 
 /** Process-wide forwarding counters, reported under `statistics`. */

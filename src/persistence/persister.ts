@@ -11,9 +11,11 @@ import type { DataPlane } from '../dataplane/types.js';
 import type { RedisStore } from './redis-store.js';
 import { snapshotCall } from './snapshot.js';
 
+
 export class CallPersister {
   private readonly dirty = new Set<Call>();
   private scheduled = false;
+  private readonly refresher: NodeJS.Timeout;
 
   constructor(
     private readonly store: RedisStore,
@@ -21,7 +23,22 @@ export class CallPersister {
     /** Whether the call is still the live one under its id (not ended or replaced meanwhile). */
     private readonly isLive: (call: Call) => boolean,
     private readonly log: Logger,
-  ) {}
+    /** The live calls, for the periodic SRTP refresh. */
+    calls: () => Iterable<Call>,
+    /**
+     * Seconds between rewrites of calls with SRTP, whose rollover counters move with the media, not with
+     * commits (one wraps every 65,536 packets: 22 min at 50 packets a second).
+     */
+    srtpRefreshSeconds = 30,
+  ) {
+    this.refresher = setInterval(() => {
+      for (const call of calls()) if ([...call.sides()].some((s) => s.srtp)) this.mark(call);
+    }, srtpRefreshSeconds * 1000).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.refresher);
+  }
 
   readonly observe = (change: CallChange): void => {
     if (change.kind !== 'ended') {

@@ -29,6 +29,11 @@ export interface RedisStoreOptions {
   disableSeconds: number;
   /** Seconds to wait for a connection (`--redis-connect-timeout`). */
   connectTimeout: number;
+  /**
+   * Seconds between rewrites of calls with SRTP (`--redis-srtp-refresh`, default 30): their rollover
+   * counters move with the media, not with commits, and a restart must not resume them at an old ROC.
+   */
+  srtpRefresh?: number;
 }
 
 export function parseRedisTarget(spec: string, password?: string): RedisTarget | undefined {

@@ -4,8 +4,7 @@
  * packet processor beyond SRTP, no ICE and no DTLS; the TypeScript workers are the general path that runs
  * everything. Calls that need nothing more go on the addon's shards; a call that needs more goes on a
  * worker shard, and a call already on the addon whose re-offer needs more is moved there: same ports,
- * same learned endpoints and counters, a gap of a few milliseconds in its media. SRTP rollover state is
- * not carried over: an SDES leg past 65,535 packets loses SRTP when its call moves.
+ * same learned endpoints, counters and SRTP progress, a gap of a few milliseconds in its media.
  */
 import type { Logger } from 'pino';
 import type { Call } from '../call/call.js';

@@ -81,6 +81,15 @@ export function rtpHeaderLength(packet: Buffer): number {
   return length <= packet.length ? length : -1;
 }
 
+/**
+ * How far one SRTP direction has got: the SRTCP index and each SSRC's highest RTP index (ROC << 16 |
+ * SEQ). A context given it back (restart, move, another thread) continues instead of starting at ROC 0.
+ */
+export interface SrtpProgress {
+  srtcpIndex: number;
+  ssrcs: Array<[ssrc: number, index: number]>;
+}
+
 export class SrtpContext {
   readonly suite: SrtpSuite;
   private readonly rtpKeys: SessionKeys;
@@ -221,6 +230,17 @@ export class SrtpContext {
     }
     (state ?? this.remember(ssrc)).rtcpReplay.accept(index);
     return plain;
+  }
+
+  progress(): SrtpProgress {
+    const ssrcs: Array<[number, number]> = [];
+    for (const [ssrc, state] of this.ssrcs) if (state.roc.highest() >= 0) ssrcs.push([ssrc, state.roc.highest()]);
+    return { srtcpIndex: this.srtcpIndex, ssrcs };
+  }
+
+  resume(progress: SrtpProgress): void {
+    this.srtcpIndex = progress.srtcpIndex;
+    for (const [ssrc, index] of progress.ssrcs) (this.ssrcs.get(ssrc) ?? this.remember(ssrc)).roc.update(index);
   }
 
   /** New state for an SSRC, forgetting the longest-known one when the table is full. */

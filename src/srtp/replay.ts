@@ -43,6 +43,11 @@ export class RolloverCounter {
     return v < 0 ? -1 : v * 65536 + seq;
   }
 
+  /** The highest index seen (ROC << 16 | SEQ), -1 before any. */
+  highest(): number {
+    return this.highestSeq < 0 ? -1 : this.roc * 65536 + this.highestSeq;
+  }
+
   /** Called once the packet at `index` is authentic (or, sending, about to go out). */
   update(index: number): void {
     const v = Math.floor(index / 65536);

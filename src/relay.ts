@@ -398,7 +398,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** A new call is refused while draining or beyond the configured limits, as rtpengine words it. */
   private admit(): void {
-    const { maxSessions, maxLoad, maxBandwidth } = this.options;
+    const { maxSessions, maxLoad, maxBandwidth, maxCpu } = this.options;
     const refuse = (message: string): never => {
       throw new RelayError('LOAD_LIMIT', message);
     };
@@ -406,6 +406,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (maxSessions !== undefined && maxSessions >= 0 && this.registry.size >= maxSessions) refuse('Parallel session limit reached');
     if (maxLoad !== undefined && loadavg()[0]! > maxLoad) refuse('Load limit reached');
     if (maxBandwidth !== undefined && this.lifecycle.rates.bytesOut > maxBandwidth) refuse('Bandwidth limit reached');
+    if (maxCpu !== undefined && this.lifecycle.rates.cpuPercent > maxCpu) refuse('CPU usage limit reached');
   }
 
   /** Pulls the data plane's exact counters and endpoints for the call's sides before describing it. */

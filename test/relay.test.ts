@@ -234,3 +234,12 @@ t.test('a move that finds a port taken goes back where the call was, and the req
   t.equal(dp.sideAt(calleePort)[1].config?.sinks.length, 1, 'and configured');
   t.equal((await relay.query({ callId: 'm1' })).engine, 'native');
 });
+
+t.test('--max-cpu: with the machine busy beyond the limit, a new call is refused', async (t) => {
+  const { relay } = relayOn(t, { maxCpu: 0 });
+  // Busy for more than one sweep (1 s), so the measured CPU use is above zero.
+  const until = Date.now() + 1300;
+  while (Date.now() < until) Math.sqrt(Math.random());
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await t.rejects(relay.offer({ callId: 'cpu', fromTag: 'a', sdp: caller }), { code: 'LOAD_LIMIT', message: 'CPU usage limit reached' });
+});

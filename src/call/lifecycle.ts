@@ -3,6 +3,7 @@
  * (answered calls) or `offer-timeout` seconds (calls still ringing). A sweep every second decides, from
  * the last-packet times the data plane reports; it also turns packet totals into per-second rates.
  */
+import { cpus } from 'node:os';
 import type { Logger } from 'pino';
 import type { DataPlane, DataPlaneCounters } from '../dataplane/types.js';
 import type { RelayOptions } from '../config/options.js';
@@ -16,6 +17,8 @@ export interface PacketRates {
   packetsOut: number;
   /** Bytes relayed per second (`--max-bandwidth` compares it). */
   bytesOut: number;
+  /** The machine's CPU use over the last sweep, in percent of all cores (`--max-cpu` compares it). */
+  cpuPercent: number;
 }
 
 export class CallLifecycle {
@@ -23,8 +26,8 @@ export class CallLifecycle {
   private sweeping = false;
   private stopped = false;
   /** Counters at the previous sweep, to turn totals into per-second rates. */
-  private last = { at: Date.now(), packetsIn: 0, packetsOut: 0, bytesOut: 0 };
-  rates: PacketRates = { packetsIn: 0, packetsOut: 0, bytesOut: 0 };
+  private last = { at: Date.now(), packetsIn: 0, packetsOut: 0, bytesOut: 0, cpu: cpuTimes() };
+  rates: PacketRates = { packetsIn: 0, packetsOut: 0, bytesOut: 0, cpuPercent: 0 };
 
   constructor(
     private readonly registry: CallRegistry,
@@ -77,7 +80,21 @@ export class CallLifecycle {
     const seconds = (now - this.last.at) / 1000;
     if (seconds <= 0) return;
     const rate = (key: 'packetsIn' | 'packetsOut' | 'bytesOut'): number => Math.round((c[key] - this.last[key]) / seconds);
-    this.rates = { packetsIn: rate('packetsIn'), packetsOut: rate('packetsOut'), bytesOut: rate('bytesOut') };
-    this.last = { at: now, packetsIn: c.packetsIn, packetsOut: c.packetsOut, bytesOut: c.bytesOut };
+    const cpu = cpuTimes();
+    const total = cpu.total - this.last.cpu.total;
+    const cpuPercent = total > 0 ? Math.round((100 * (total - (cpu.idle - this.last.cpu.idle))) / total) : 0;
+    this.rates = { packetsIn: rate('packetsIn'), packetsOut: rate('packetsOut'), bytesOut: rate('bytesOut'), cpuPercent };
+    this.last = { at: now, packetsIn: c.packetsIn, packetsOut: c.packetsOut, bytesOut: c.bytesOut, cpu };
   }
+}
+
+/** The machine's CPU time so far, all cores: idle and total, in ms. */
+function cpuTimes(): { idle: number; total: number } {
+  let idle = 0;
+  let total = 0;
+  for (const { times } of cpus()) {
+    idle += times.idle;
+    total += times.user + times.nice + times.sys + times.idle + times.irq;
+  }
+  return { idle, total };
 }

@@ -161,6 +161,15 @@ export const OPTIONS: readonly OptionDef[] = [
     apply: (o, v, at) => void (o.maxBandwidth = parsePositive(v as string, at)),
   },
   {
+    name: 'max-cpu',
+    kind: 'string',
+    arg: 'FLOAT',
+    defaultText: '',
+    help: "refuse new calls while the machine's CPU use (percent of all cores, over the last second) exceeds this",
+    scope: 'everywhere',
+    apply: (o, v, at) => void (o.maxCpu = parsePositive(v as string, at)),
+  },
+  {
     name: 'exit-when-drained',
     kind: 'boolean',
     defaultText: 'false',

@@ -33,6 +33,8 @@ export interface RelayOptions {
   maxLoad?: number;
   /** Refuse new calls while more than this many bytes per second are relayed (rtpengine `--max-bandwidth`). */
   maxBandwidth?: number;
+  /** Refuse new calls while the machine's CPU use (percent of all cores) is above this (rtpengine `--max-cpu`). */
+  maxCpu?: number;
   /** Call state in Redis (rtpengine `--redis` and friends): restored by `Relay.create`, written at every change. */
   redis?: RedisStoreOptions & {
     /** Refuse to start when Redis cannot be reached (rtpengine's default; `--no-redis-required` turns it off). */

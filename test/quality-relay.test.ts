@@ -38,6 +38,7 @@ t.test('SR from the caller, RR about it from the callee: SSRC stats with MOS in 
   const mos = stats!['average MOS']!.MOS!;
   t.ok(mos >= 30 && mos <= 44, `MOS x 10 in range: ${mos}`);
   t.same(stats!['lowest MOS'], stats!['highest MOS'], 'one sample: lowest is highest');
+  t.match(stats!['MOS progression'], { interval: 0, entries: [{ MOS: mos }] }, 'and the progression has it');
   await expectEngine(t, relay, 'q1', { handshakes: false });
   const metrics = await createMetrics(relay, new ControlStats()).metrics();
   t.match(metrics, /^rtpbridge_mos_samples_total 1$/m, 'the sample counts in the relay-wide metrics');

@@ -54,3 +54,14 @@ t.test('the tracker: RTT from an SR seen passing and the RR that answers it; ave
   t.ok(report.highest.mos > report.lowest.mos, `${report.highest.mos} > ${report.lowest.mos}`);
   t.equal(report.average.mos, Math.round((report.highest.mos + report.lowest.mos) / 2));
 });
+
+t.test('the MOS progression: about ten samples spread over the call, however long', async (t) => {
+  const q = new CallQuality();
+  for (let i = 0; i < 300; i++) q.receive(receiverReport(0xa, [{ ssrc: 0xb, fractionLost: i % 50 }]), 1_000_000 + i * 5000);
+  const { progression, samples } = q.report().get(0xb)!;
+  t.equal(samples, 300);
+  t.equal(progression.interval, 149, 'a tenth of the 1495 s the samples span');
+  t.ok(progression.entries.length >= 9 && progression.entries.length <= 11, `${progression.entries.length} entries`);
+  t.equal(progression.entries[0]!.reportedAt, 1000, 'from the first sample');
+  t.ok(progression.entries.every((e, i, all) => i === 0 || e.reportedAt - all[i - 1]!.reportedAt >= 149), 'an interval apart');
+});

@@ -41,6 +41,7 @@ function ssrcReply(q: SsrcQuality): Record<string, NgReplyValue> {
     'average MOS': { ...point(q.average), samples: q.samples },
     'lowest MOS': point(q.lowest),
     'highest MOS': point(q.highest),
+    'MOS progression': { interval: q.progression.interval, entries: q.progression.entries.map(point) },
   };
 }
 

@@ -10,6 +10,10 @@ import { parseRtcp } from './rtcp.js';
 const CLOCK_RATE = 8000;
 /** Sender reports remembered per SSRC, to match the LSR of the blocks that answer them. */
 const REMEMBERED_SRS = 8;
+/** Samples kept per SSRC for the progression; past this every other one goes, so they still span the call. */
+const MAX_POINTS = 100;
+/** About this many entries in a progression, as rtpengine aims for. */
+const PROGRESSION_ENTRIES = 10;
 
 export interface QualityPoint {
   /** MOS x 10, rounded, as rtpengine reports it. */
@@ -30,6 +34,8 @@ export interface SsrcQuality {
   average: Omit<QualityPoint, 'reportedAt'>;
   lowest: QualityPoint;
   highest: QualityPoint;
+  /** About ten samples spread over the call, `interval` seconds apart. */
+  progression: { interval: number; entries: QualityPoint[] };
 }
 
 interface Tracked {
@@ -38,6 +44,7 @@ interface Tracked {
   sums: { mos: number; rtt: number; jitter: number; packetLoss: number };
   lowest: QualityPoint;
   highest: QualityPoint;
+  points: QualityPoint[];
 }
 
 /** Relay-wide sums over every quality sample so far (Prometheus `mos_total`, `jitter_total`...). */
@@ -104,6 +111,7 @@ export class CallQuality {
         average: { mos: avg(t.sums.mos), rtt: avg(t.sums.rtt), jitter: avg(t.sums.jitter), packetLoss: avg(t.sums.packetLoss) },
         lowest: t.lowest,
         highest: t.highest,
+        progression: progression(t.points),
       });
     }
     return out;
@@ -113,9 +121,11 @@ export class CallQuality {
     this.totals?.add(p);
     const t = this.bySsrc.get(ssrc);
     if (!t) {
-      this.bySsrc.set(ssrc, { cumulativeLoss, count: 1, sums: { mos: p.mos, rtt: p.rtt, jitter: p.jitter, packetLoss: p.packetLoss }, lowest: p, highest: p });
+      this.bySsrc.set(ssrc, { cumulativeLoss, count: 1, sums: { mos: p.mos, rtt: p.rtt, jitter: p.jitter, packetLoss: p.packetLoss }, lowest: p, highest: p, points: [p] });
       return;
     }
+    t.points.push(p);
+    if (t.points.length > MAX_POINTS) t.points = t.points.filter((_, i) => i % 2 === 0);
     t.cumulativeLoss = cumulativeLoss;
     t.count++;
     t.sums.mos += p.mos;
@@ -125,4 +135,13 @@ export class CallQuality {
     if (p.mos < t.lowest.mos) t.lowest = p;
     if (p.mos > t.highest.mos) t.highest = p;
   }
+}
+
+/** Samples at least `interval` seconds apart from the first, the interval a tenth of the span. */
+function progression(points: readonly QualityPoint[]): { interval: number; entries: QualityPoint[] } {
+  const first = points[0]!;
+  const interval = Math.floor((points[points.length - 1]!.reportedAt - first.reportedAt) / PROGRESSION_ENTRIES);
+  const entries = [first];
+  for (const p of points) if (p.reportedAt >= entries[entries.length - 1]!.reportedAt + Math.max(1, interval)) entries.push(p);
+  return { interval, entries };
 }

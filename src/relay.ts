@@ -41,7 +41,7 @@ import { CallPersister } from './persistence/persister.js';
 import { rebuildCall } from './persistence/rebuild.js';
 import { RedisStore, describeTarget } from './persistence/redis-store.js';
 import { StandbyFollower } from './persistence/standby.js';
-import { parseSnapshot, type CallSnapshot } from './persistence/snapshot.js';
+import { parseSnapshot, snapshotCall, type CallSnapshot } from './persistence/snapshot.js';
 import { parseSdp } from './sdp/parse.js';
 import { endpointInfo } from './util/address.js';
 import { emitSafely } from './util/safe-emit.js';
@@ -176,6 +176,29 @@ export class Relay extends EventEmitter<RelayEvents> {
     let taken = 0;
     for (const callId of this.follower?.ids() ?? []) if (await this.registry.run(callId, () => this.takeOver(callId))) taken++;
     return taken;
+  }
+
+  /**
+   * Hands every own call back (`rtpbridge-ctl standby`): its ports are freed and it is followed as a
+   * foreign call, left in Redis for another relay (subscribed to this one's database) to take over;
+   * `active` here takes it back. Resolves to how many calls were handed back.
+   */
+  async standby(): Promise<number> {
+    this.follower ??= this.options.redis ? new StandbyFollower(this.options.redis.read, [], this.options.redis.connectTimeout, this.log) : undefined;
+    if (!this.follower) throw new RelayError('CONFIG_INVALID', 'standby needs --redis: another relay takes the calls over from there');
+    let handed = 0;
+    for (const call of [...this.registry.all()]) {
+      await this.registry.run(call.callId, async () => {
+        if (this.registry.get(call.callId) !== call) return;
+        const snapshot = snapshotCall(call, await this.dataPlane.read([...call.sides()].map((s) => s.id)));
+        this.follower!.hold(snapshot);
+        // What the next relay takes over must be the call as it is now (learned endpoints, SRTP progress).
+        await this.store?.write(call.callId, JSON.stringify(snapshot));
+        this.registry.commit({ kind: 'ended', call, reason: 'standby' });
+        handed++;
+      });
+    }
+    return handed;
   }
 
   /** One foreign call taken over, in its turn of the call queue; false when it is gone or cannot be. */

@@ -216,6 +216,17 @@ t.test('standby takeover: the active relay is killed mid-call, the standby is to
   await sleep(100);
   t.same((await redis.client(2).keys(`${KEY}*`)).sort(), [`${KEY}plain`, `${KEY}sdes`], 'the new active relay writes the calls to its own database');
   t.ok(standby.child.exitCode === null, 'the standby is still running');
+
+  // Failback: the first relay comes back following the second's database; the second hands the calls
+  // back (standby) and the first takes them over (active).
+  const activeCli = control + 3;
+  const back = await daemon(t, [`--listen-ng=127.0.0.1:${activeNg}`, `--listen-cli=127.0.0.1:${activeCli}`, `--redis=127.0.0.1:${redis.port}/1`, '--subscribe-keyspace=2', ...common]);
+  t.match(back.stderr(), /"foreign":2/, 'the first relay follows the calls the second carries');
+  const ctlAt = async (port: number, word: string): Promise<string> => (await promisify(execFile)(process.execPath, [CTL, '-port', String(port), word])).stdout;
+  t.equal(await ctlAt(standbyCli, 'standby'), '2 call(s) handed back, now followed as foreign.\n');
+  t.match((((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as object, { sessionsown: 0, sessionsforeign: 2 }, 'the second relay follows them again');
+  t.equal(await ctlAt(activeCli, 'active'), '2 foreign call(s) taken over.\n');
+  await media('back through the first relay');
 });
 
 t.test('Redis going away mid-run costs no call; when it is back the live calls are written again', async (t) => {

@@ -14,7 +14,7 @@ Talks to a relay's --listen-cli socket (default ${DEFAULT_HOST}:${DEFAULT_PORT})
 Commands: list numsessions | list sessions | list totals | list interfaces
           terminate <call-id> | terminate all
           drain (refuse new calls; the daemon exits when empty with --exit-when-drained) | resume
-          active (a standby takes over the calls it follows)
+          active (a standby takes over the calls it follows) | standby (hand own calls back)
 `;
 
 function main(argv: string[]): void {

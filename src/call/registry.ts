@@ -13,8 +13,12 @@ import type { Endpoint, StreamKind } from '../shared/vocabulary.js';
 import { SerialQueue } from '../util/serial-queue.js';
 import type { Call, Monologue } from './call.js';
 
-/** `terminated`: ended by an operator (`rtpbridge-ctl terminate`); `shutdown`: the relay stopped. */
-export type CallEndReason = 'delete' | 'timeout' | 'terminated' | 'shutdown';
+/**
+ * `terminated`: ended by an operator (`rtpbridge-ctl terminate`); `shutdown`: the relay stopped;
+ * `standby`: handed back (`rtpbridge-ctl standby`) and followed as a foreign call, for another relay to
+ * take over. The last two leave the call in Redis.
+ */
+export type CallEndReason = 'delete' | 'timeout' | 'terminated' | 'shutdown' | 'standby';
 
 /** What happened to a call; observers see each change once it is in the model and the data plane. */
 export type CallChange =

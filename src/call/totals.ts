@@ -13,7 +13,7 @@ export class SessionTotals {
       if (change.reason === 'timeout') this.timeout++;
       else if (change.reason === 'delete') this.deleted++;
       // Operator terminations and shutdowns are rtpengine's "forced" terminations.
-      else this.forced++;
+      else if (change.reason !== 'standby') this.forced++;
     }
   };
 }

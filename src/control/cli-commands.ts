@@ -2,6 +2,7 @@
  * The operator commands of `rtpbridge-ctl`, defined once and served over the CLI socket
  * (`--listen-cli`) and HTTP (`/cli/<words>`): rtpengine-ctl's words, plain-text answers.
  */
+import { RelayError } from '../errors.js';
 import type { Relay } from '../relay.js';
 
 type CliCommand = (relay: Relay, args: string[]) => Promise<string> | string;
@@ -47,6 +48,9 @@ const COMMANDS: Record<string, Record<string, CliCommand>> = {
   active: {
     '': async (relay) => `${await relay.activate()} foreign call(s) taken over.\n`,
   },
+  standby: {
+    '': async (relay) => `${await relay.standby()} call(s) handed back, now followed as foreign.\n`,
+  },
   drain: {
     '': (relay) => {
       relay.drain();
@@ -76,7 +80,13 @@ export async function runCliCommand(relay: Relay, words: string[]): Promise<stri
   }
   const command = COMMANDS[verb]?.[sub];
   if (!command) return `Unknown command '${words.join(' ')}'. Commands: ${usage()}\n`;
-  return command(relay, rest);
+  try {
+    return await command(relay, rest);
+  } catch (err) {
+    // A command the relay refuses (standby without Redis) says why; anything else is the server's to log.
+    if (err instanceof RelayError) return `${err.message}\n`;
+    throw err;
+  }
 }
 
 function usage(): string {

@@ -46,7 +46,7 @@ export class CallPersister {
       return;
     }
     this.dirty.delete(change.call);
-    if (change.reason !== 'shutdown') void this.store.remove(change.call.callId);
+    if (change.reason !== 'shutdown' && change.reason !== 'standby') void this.store.remove(change.call.callId);
   };
 
   /** Writes every given call again (Redis came back, or was empty). */

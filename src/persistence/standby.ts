@@ -38,6 +38,11 @@ export class StandbyFollower {
     return this.foreign.get(callId);
   }
 
+  /** Holds a call this relay hands back (`standby`) as foreign, as if another relay had stored it. */
+  hold(snapshot: CallSnapshot): void {
+    this.foreign.set(snapshot.callId, snapshot);
+  }
+
   /** Removes and returns a foreign call, to be taken over. */
   take(callId: string): CallSnapshot | undefined {
     const snapshot = this.foreign.get(callId);

@@ -300,3 +300,33 @@ t.test('a DTLS-SRTP call comes back with the keys of its handshake: no new hands
   relay = await Relay.create(options);
   await both('after the restart, with no new handshake');
 });
+
+t.test('--active-switchover: the first ng command for a followed call takes that call over', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const { portMin, portMax } = await mediaPorts(100);
+  const control = (await mediaPorts(4)).portMin;
+  const [activeNg, standbyNg] = [control, control + 1];
+  const common = [`--port-min=${portMin}`, `--port-max=${portMax}`, '--endpoint-learning=immediate'];
+  const active = await daemon(t, [`--listen-ng=127.0.0.1:${activeNg}`, `--redis=127.0.0.1:${redis.port}/1`, ...common]);
+  await daemon(t, [`--listen-ng=127.0.0.1:${standbyNg}`, `--redis=127.0.0.1:${redis.port}/2`, '--subscribe-keyspace=1', '--active-switchover', ...common]);
+  const ng = await NgClient.open(activeNg);
+  const ngStandby = await NgClient.open(standbyNg);
+  t.teardown(() => [ng, ngStandby].forEach((c) => c.close()));
+  const [a, b] = await Promise.all([Phone.open(), Phone.open()]);
+  t.teardown(() => [a, b].forEach((p) => p.close()));
+  const offer = await ng.request({ command: 'offer', 'call-id': 'sw', 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: a.port }) });
+  const answer = await ng.request({ command: 'answer', 'call-id': 'sw', 'from-tag': 'a', 'to-tag': 'b', sdp: phoneSdp({ address: '127.0.0.1', port: b.port }) });
+  const toB = relayEndpoints(String(answer.sdp))[0]!.port;
+  t.ok(await flows(a, toB, b, (i) => rtpPacket(i)), 'media through the active relay');
+  for (let i = 0; i < 50 && ((await ngStandby.request({ command: 'list' })).calls as unknown[]).length === 0; i++) await sleep(50);
+
+  await kill9(active);
+  // The proxy re-sends the dialogue's offer (a re-INVITE, or its failover retry) to the standby.
+  const reoffer = await ngStandby.request({ command: 'offer', 'call-id': 'sw', 'from-tag': 'a', 'to-tag': 'b', sdp: phoneSdp({ address: '127.0.0.1', port: a.port }) });
+  t.equal(reoffer.result, 'ok', 'the standby answers the call it followed');
+  t.equal(relayEndpoints(String(reoffer.sdp))[0]!.port, relayEndpoints(String(offer.sdp))[0]!.port, 'on the same relay port');
+  b.received.length = 0;
+  t.ok(await flows(a, toB, b, (i) => rtpPacket(100 + i)), 'and carries its media');
+  t.match((((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as object, { sessionsown: 1, sessionsforeign: 0 });
+});

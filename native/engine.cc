@@ -31,6 +31,9 @@ void callRtcp(Napi::Env env, Napi::Function listener, std::nullptr_t*, RtcpEvent
 
 using RtcpFunction = Napi::TypedThreadSafeFunction<std::nullptr_t, RtcpEvent, callRtcp>;
 
+// RTCP copies waiting for the JS thread; beyond this they are dropped (quality only, never media).
+constexpr size_t kRtcpQueue = 4096;
+
 Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", Napi::String::New(env, code));
@@ -185,7 +188,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     learned_ = LearnedFunction::New(env, info[1].As<Napi::Function>(), "rtpbridge-learned", 0, 1);
     // Learned events alone must not keep the process alive; close() is what ends the engine.
     learned_.Unref(env);
-    rtcp_ = RtcpFunction::New(env, info[2].As<Napi::Function>(), "rtpbridge-rtcp", 0, 1);
+    // Bounded: under an RTCP flood NonBlockingCall fails with queue-full and the copy is dropped.
+    rtcp_ = RtcpFunction::New(env, info[2].As<Napi::Function>(), "rtpbridge-rtcp", kRtcpQueue, 1);
     rtcp_.Unref(env);
     LearnedFunction learned = learned_;
     RtcpFunction rtcp = rtcp_;

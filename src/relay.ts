@@ -203,6 +203,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** One foreign call taken over, in its turn of the call queue; false when it is gone or cannot be. */
   private async takeOver(callId: string): Promise<boolean> {
+    if (this.closed) return false;
     const snapshot = this.follower?.take(callId);
     if (!snapshot || this.registry.get(callId)) return false;
     try {
@@ -256,13 +257,14 @@ export class Relay extends EventEmitter<RelayEvents> {
           entry.aliases.push({ local: alias.address.local, rtpPort: alias.rtpPort });
         }
       }
+      this.registry.add(call);
+      this.registry.commit({ kind: 'restored', call });
+      for (const [side, state] of states) this.dataPlane.restore(side, state);
     } catch (err) {
-      for (const c of claimed) this.ports.release(c.id, c.local, c.rtpPort, c.aliases);
+      if (this.registry.get(call.callId) === call) this.registry.discard(call, false);
+      else for (const c of claimed) this.ports.release(c.id, c.local, c.rtpPort, c.aliases);
       throw err;
     }
-    this.registry.add(call);
-    this.registry.commit({ kind: 'restored', call });
-    for (const [side, state] of states) this.dataPlane.restore(side, state);
   }
 
   /** The forwarding engine (`native+workers` or `workers`) and its thread count. */

@@ -67,6 +67,7 @@ t.test('HTTP control, metrics and rtpbridge-ctl on a running daemon', async (t) 
   t.match(await (await http('/metrics')).text(), /^rtpbridge_closed_sessions_total\{reason="force_terminated"\} 1$/m);
   t.match(await ctl('list', 'interfaces'), /^Interface 'default' address 127\.0\.0\.1: 0 port pairs used, \d+ free\n$/);
   t.match(await ctl('bogus'), /^Unknown command 'bogus'/);
+  t.match(await ctl('list', 'constructor'), /^Unknown command 'list constructor'/, "a word from Object's prototype is no command");
 
   t.equal((await http('/nope')).status, 404, 'an unknown path: 404');
   t.equal((await http('/ng', { method: 'DELETE' })).status, 405, 'a wrong method: 405');

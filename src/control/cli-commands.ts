@@ -78,7 +78,9 @@ export async function runCliCommand(relay: Relay, words: string[]): Promise<stri
   if (verb === 'terminate' && sub !== '' && sub !== 'all') {
     return (await relay.terminate(sub)) ? `Call Id (${sub}) successfully terminated by operator.\n` : `Call Id not found (${sub}).\n`;
   }
-  const command = COMMANDS[verb]?.[sub];
+  // Own properties only: `list constructor` must not reach Object's prototype.
+  const subs = Object.hasOwn(COMMANDS, verb) ? COMMANDS[verb] : undefined;
+  const command = subs && Object.hasOwn(subs, sub) ? subs[sub] : undefined;
   if (!command) return `Unknown command '${words.join(' ')}'. Commands: ${usage()}\n`;
   try {
     return await command(relay, rest);

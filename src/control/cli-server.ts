@@ -33,13 +33,12 @@ export class CliServer {
     socket.on('error', () => undefined);
     const answer = (line: string): void => {
       socket.removeAllListeners('data');
-      runCliCommand(this.relay, line.trim().split(/\s+/)).then(
-        (text) => socket.end(text),
-        (err: unknown) => {
+      runCliCommand(this.relay, line.trim().split(/\s+/))
+        .then((text) => socket.end(text))
+        .catch((err: unknown) => {
           this.log.error({ err }, 'CLI command failed');
           socket.end('internal error\n');
-        },
-      );
+        });
     };
     socket.on('data', (chunk: Buffer) => {
       input += chunk.toString('utf8');

@@ -70,6 +70,12 @@ export class TcpNgServer {
     };
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      // Checked here too: data keeps coming while a request is being answered.
+      if (pending.length > MAX_PENDING) {
+        this.log.info({ from: source }, 'TCP ng: message too large, closing');
+        socket.destroy();
+        return;
+      }
       void next();
     });
   }

@@ -27,7 +27,12 @@ port.on('message', (msg: ToWorker) => {
       forwarder.configure(msg.side, msg.config);
       break;
     case 'restore':
-      forwarder.restore(msg.side, msg.state);
+      // A state from elsewhere (Redis) that does not read is ignored, never a reason to die and loop.
+      try {
+        forwarder.restore(msg.side, msg.state);
+      } catch {
+        // Learning and SRTP simply start afresh for this side.
+      }
       break;
     case 'release':
       forwarder.release(msg.side);

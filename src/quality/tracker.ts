@@ -12,6 +12,8 @@ const CLOCK_RATE = 8000;
 const REMEMBERED_SRS = 8;
 /** Samples kept per SSRC for the progression; past this every other one goes, so they still span the call. */
 const MAX_POINTS = 100;
+/** SSRCs tracked per call; a forged stream of new ones cannot grow a call's memory past this. */
+const MAX_SSRCS = 32;
 /** About this many entries in a progression, as rtpengine aims for. */
 const PROGRESSION_ENTRIES = 10;
 
@@ -80,7 +82,10 @@ export class CallQuality {
     const { senderReports, blocks } = parseRtcp(packet);
     for (const sr of senderReports) {
       let seen = this.srSeen.get(sr.ssrc);
-      if (!seen) this.srSeen.set(sr.ssrc, (seen = new Map()));
+      if (!seen) {
+        if (this.srSeen.size >= MAX_SSRCS) continue;
+        this.srSeen.set(sr.ssrc, (seen = new Map()));
+      }
       seen.set(sr.ntpMiddle, atMs);
       if (seen.size > REMEMBERED_SRS) seen.delete(seen.keys().next().value!);
     }
@@ -120,6 +125,7 @@ export class CallQuality {
   private add(ssrc: number, cumulativeLoss: number, p: QualityPoint): void {
     this.totals?.add(p);
     const t = this.bySsrc.get(ssrc);
+    if (!t && this.bySsrc.size >= MAX_SSRCS) return;
     if (!t) {
       this.bySsrc.set(ssrc, { cumulativeLoss, count: 1, sums: { mos: p.mos, rtt: p.rtt, jitter: p.jitter, packetLoss: p.packetLoss }, lowest: p, highest: p, points: [p] });
       return;

@@ -27,6 +27,7 @@ import { requireTool } from './helpers/tools.js';
 import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
 import { ntpMiddle, receiverReport, senderReport } from './helpers/rtcp.js';
 import type { NgDict } from '../src/ng/message.js';
+import type { NgServer } from '../src/ng/server.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/kamailio/', import.meta.url));
 /** How long the UAC holds the call between ACK and BYE; the RTP exchange happens in this window. */
@@ -197,6 +198,18 @@ const missing = [!kamailioBin && 'kamailio', !sippBin && 'sipp (Debian package s
 type Ng = { request: NgDict; reply: NgDict };
 const command = (e: Ng): unknown => e.request.command;
 
+/** Records every ng exchange a relay's server handles: what Kamailio really sends is the point of these tests. */
+function recordNg(server: NgServer): Ng[] {
+  const log: Ng[] = [];
+  const execute = server.commands.execute.bind(server.commands);
+  server.commands.execute = async (dict: NgDict, controller: string) => {
+    const reply = await execute(dict, controller);
+    log.push({ request: readable(dict) as NgDict, reply: readable(reply) as NgDict });
+    return reply;
+  };
+  return log;
+}
+
 t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows both ways', async (t) => {
   // .ci/run installs both; a silent skip there would hide a broken drop-in.
   if (!requireTool(t, missing || 'kamailio and sipp', !missing, 'apt-get install kamailio sip-tester to run the Kamailio drop-in test')) return;
@@ -207,13 +220,7 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   // 1. The relay, with delete-delay 0 so Kamailio's rtpengine_delete frees the call at once. Every
   // ng exchange is recorded: what Kamailio really sends is the point of this test.
   const { relay, server, ngPort, ports } = await startRelay(t, { deleteDelay: 0 });
-  const ngLog: Ng[] = [];
-  const execute = server.commands.execute.bind(server.commands);
-  server.commands.execute = async (dict: NgDict, controller: string) => {
-    const reply = await execute(dict, controller);
-    ngLog.push({ request: readable(dict) as NgDict, reply: readable(reply) as NgDict });
-    return reply;
-  };
+  const ngLog = recordNg(server);
   const ngTrace = (): string => ngLog.map((e) => JSON.stringify(e)).join('\n');
   const created: string[] = [];
   const deleted: Array<{ callId: string; reason: string }> = [];
@@ -366,16 +373,7 @@ t.test('two relays in one Kamailio set: the drained one answers "load limit" and
   const dir = mkdtempSync(join(tmpdir(), 'rtpbridge-kamailio-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const relays = await Promise.all([startRelay(t, { deleteDelay: 0 }), startRelay(t, { deleteDelay: 0 })]);
-  const logs = relays.map(({ server }) => {
-    const log: Ng[] = [];
-    const execute = server.commands.execute.bind(server.commands);
-    server.commands.execute = async (dict: NgDict, controller: string) => {
-      const reply = await execute(dict, controller);
-      log.push({ request: readable(dict) as NgDict, reply: readable(reply) as NgDict });
-      return reply;
-    };
-    return log;
-  });
+  const logs = relays.map(({ server }) => recordNg(server));
   const created = relays.map(({ relay }) => {
     const ids: string[] = [];
     relay.on('call:created', ({ callId }) => ids.push(callId));

@@ -108,7 +108,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.dataPlane.onSecured((e) => this.registry.secured(e.side, e.srtp, e.association));
     this.dataPlane.onRtcp((e) => {
       const owner = this.registry.ownerOf(e.side);
-      if (owner) (owner.call.quality ??= new CallQuality(this.quality)).receive(e.packet, e.atMs);
+      if (owner) (owner.call.quality ??= new CallQuality(this.quality)).receive(e.packet, e.atMs, e.side);
     });
 
     this.dtlsIdentity = createIdentity(this.options.dtlsCertificate);

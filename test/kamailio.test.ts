@@ -363,6 +363,10 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   // Kamailio's mos_*_pv parameters, read from the delete reply and logged by the config at BYE.
   const mosLine = await waitFor(2000, 'Kamailio logged no MOS line', () => /MOS of \S+: (.*)/.exec(kamailio.output)?.[1]);
   t.match(mosLine, /average=\d\.\d min=\d\.\d max=\d\.\d loss=1 jitter=10 rtt=\d+ samples=1/, `Kamailio read the call's MOS: ${mosLine}`);
+  // Per side by label: A (the caller) is the stream the callee reported on; the callee's own stream has no reports.
+  const sideLine = await waitFor(2000, 'Kamailio logged no per-side MOS line', () => /MOS per side of \S+: (.*)/.exec(kamailio.output)?.[1]);
+  const average = /average=(\d\.\d)/.exec(mosLine)?.[1];
+  t.equal(sideLine, `A=${average} A-loss=1 B=<null>`, `Kamailio found the caller's MOS by its label: ${sideLine}`);
   t.ok(kamailio.running, 'kamailio still running', kamailio.running ? {} : { diagnostics: diagnostics() });
   t.comment(`ng commands from Kamailio: ${ngLog.map(command).join(', ')}; took ${Date.now() - started} ms`);
 });

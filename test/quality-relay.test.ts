@@ -39,6 +39,10 @@ t.test('SR from the caller, RR about it from the callee: SSRC stats with MOS in 
   t.ok(mos >= 30 && mos <= 44, `MOS x 10 in range: ${mos}`);
   t.same(stats!['lowest MOS'], stats!['highest MOS'], 'one sample: lowest is highest');
   t.match(stats!['MOS progression'], { interval: 0, entries: [{ MOS: mos }] }, 'and the progression has it');
+  const tags = (await ng.request({ command: 'query', 'call-id': 'q1' })).tags as Record<string, { medias: Array<{ streams: Array<Record<string, unknown>> }> }>;
+  t.equal(tags.a?.medias[0]?.streams[0]?.SSRC, 0xa11ce, "the caller's RTP stream names the SSRC it sends, the key Kamailio's mos_A/mos_B follow");
+  t.equal(tags.b?.medias[0]?.streams[0]?.SSRC, 0xb0b, "the callee's the one its RR came from");
+  t.equal(tags.a?.medias[0]?.streams[1]?.SSRC, undefined, 'RTCP streams carry none, as with rtpengine');
   await expectEngine(t, relay, 'q1', { handshakes: false });
   const metrics = await createMetrics(relay, new ControlStats()).metrics();
   t.match(metrics, /^rtpbridge_mos_samples_total 1$/m, 'the sample counts in the relay-wide metrics');

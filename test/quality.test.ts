@@ -42,9 +42,9 @@ t.test("the E-model's R to MOS mapping meets G.107's published points", async (t
 t.test('the tracker: RTT from an SR seen passing and the RR that answers it; average, lowest, highest', async (t) => {
   const q = new CallQuality();
   // B's SR passes at t=10 s; A answers 300 ms later with a block about B's stream, LSR = that SR, DLSR 100 ms.
-  q.receive(senderReport(0xb, 100, 0, []), 10_000);
-  q.receive(receiverReport(0xa, [{ ssrc: 0xb, fractionLost: 0, jitter: 80, lsr: ntpMiddle(100, 0), dlsr: 6554 }]), 10_300);
-  q.receive(receiverReport(0xa, [{ ssrc: 0xb, fractionLost: 26, cumulativeLost: 12, jitter: 160 }]), 15_000);
+  q.receive(senderReport(0xb, 100, 0, []), 10_000, 1);
+  q.receive(receiverReport(0xa, [{ ssrc: 0xb, fractionLost: 0, jitter: 80, lsr: ntpMiddle(100, 0), dlsr: 6554 }]), 10_300, 2);
+  q.receive(receiverReport(0xa, [{ ssrc: 0xb, fractionLost: 26, cumulativeLost: 12, jitter: 160 }]), 15_000, 2);
   const report = q.report().get(0xb)!;
   t.equal(report.samples, 2);
   t.equal(report.cumulativeLoss, 12);
@@ -52,12 +52,15 @@ t.test('the tracker: RTT from an SR seen passing and the RR that answers it; ave
   t.ok(Math.abs(report.highest.rtt - 200_000) < 100, `RTT 300 - 100 ms (${report.highest.rtt} µs)`);
   t.match(report.lowest, { rtt: 0, jitter: 20, packetLoss: 10, reportedAt: 15 }, 'a block without LSR has no RTT');
   t.ok(report.highest.mos > report.lowest.mos, `${report.highest.mos} > ${report.lowest.mos}`);
+  t.equal(q.ssrcOf(1), 0xb, "side 1 sends the SSRC its SR names");
+  t.equal(q.ssrcOf(2), 0xa, "side 2 the one its RR names as reporter");
+  t.equal(q.ssrcOf(3), undefined, "a side without RTCP sends none known");
   t.equal(report.average.mos, Math.round((report.highest.mos + report.lowest.mos) / 2));
 });
 
 t.test('the MOS progression: about ten samples spread over the call, however long', async (t) => {
   const q = new CallQuality();
-  for (let i = 0; i < 300; i++) q.receive(receiverReport(0xa, [{ ssrc: 0xb, fractionLost: i % 50 }]), 1_000_000 + i * 5000);
+  for (let i = 0; i < 300; i++) q.receive(receiverReport(0xa, [{ ssrc: 0xb, fractionLost: i % 50 }]), 1_000_000 + i * 5000, 1);
   const { progression, samples } = q.report().get(0xb)!;
   t.equal(samples, 300);
   t.equal(progression.interval, 149, 'a tenth of the 1495 s the samples span');

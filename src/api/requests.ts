@@ -140,6 +140,8 @@ export interface StreamInfo {
   /** rtpengine's stream flags: RTP/RTCP, filled, confirmed. */
   flags: string[];
   stats: StreamStats;
+  /** The SSRC this side sends (from its RTCP), the key of its quality under CallInfo.ssrc; RTP only. */
+  ssrc?: number;
 }
 
 export interface MediaInfo {

@@ -51,13 +51,14 @@ export class Monologue {
     readonly created: number,
   ) {}
 
-  info(): TagInfo {
+  /** `ssrcOf`: the SSRC a side sends, where the call's RTCP has named it. */
+  info(ssrcOf: (side: number) => number | undefined = () => undefined): TagInfo {
     return {
       tag: this.tag,
       created: Math.floor(this.created / 1000),
       label: this.label,
       inDialogueWith: this.peer?.tag,
-      medias: this.medias.flatMap((m, i) => (m ? [mediaInfo(m, i)] : [])),
+      medias: this.medias.flatMap((m, i) => (m ? [mediaInfo(m, i, ssrcOf(m.side.id))] : [])),
     };
   }
 }
@@ -142,7 +143,7 @@ export class Call {
       engine,
       created: Math.floor(this.created / 1000),
       lastSignal: Math.floor(this.lastSignal / 1000),
-      tags: this.monologues.map((m) => m.info()),
+      tags: this.monologues.map((m) => m.info((side) => this.quality?.ssrcOf(side))),
       totals,
       ...(this.quality ? { ssrc: Object.fromEntries([...this.quality.report()].map(([ssrc, q]) => [String(ssrc), q])) } : {}),
     };
@@ -154,7 +155,7 @@ function link(a: Monologue, b: Monologue): void {
   b.peer = a;
 }
 
-function mediaInfo(m: MonologueMedia, index: number): MediaInfo {
+function mediaInfo(m: MonologueMedia, index: number, ssrc: number | undefined): MediaInfo {
   const flags = ['initialized'];
   if (m.side.mux) flags.push('rtcp-mux');
   return {
@@ -162,7 +163,7 @@ function mediaInfo(m: MonologueMedia, index: number): MediaInfo {
     type: m.type,
     protocol: m.protocol,
     flags,
-    streams: [streamInfo('RTP', m.side.state.rtp, m.side.rtp, m.side.rtpPort, m.address), streamInfo('RTCP', m.side.state.rtcp, m.side.rtcp, m.side.rtcpPort, m.address)],
+    streams: [{ ...streamInfo('RTP', m.side.state.rtp, m.side.rtp, m.side.rtpPort, m.address), ...(ssrc === undefined ? {} : { ssrc }) }, streamInfo('RTCP', m.side.state.rtcp, m.side.rtcp, m.side.rtcpPort, m.address)],
   };
 }
 

@@ -67,6 +67,8 @@ function streamReply(s: StreamInfo): Record<string, NgReplyValue | undefined> {
     'last packet': s.lastPacket,
     flags: s.flags,
     stats: statsReply(s.stats),
+    // Kamailio's per-side mos_A/mos_B parameters find a side's quality through this key.
+    SSRC: s.ssrc,
   };
 }
 

@@ -76,10 +76,14 @@ export class CallQuality {
   constructor(private readonly totals?: QualityTotals) {}
   /** When the relay saw each recent SR (by sender SSRC, then NTP middle 32 bits): the far end of RTT. */
   private readonly srSeen = new Map<number, Map<number, number>>();
+  /** The SSRC each side of the call sends, by side id: the one its own reports name as sender. */
+  private readonly sent = new Map<number, number>();
 
-  /** One RTCP packet (decrypted) that reached the relay at `atMs`. */
-  receive(packet: Buffer, atMs: number): void {
+  /** One RTCP packet (decrypted) that reached the relay on `side` at `atMs`. */
+  receive(packet: Buffer, atMs: number, side: number): void {
     const { senderReports, blocks } = parseRtcp(packet);
+    const sender = senderReports[0]?.ssrc ?? blocks[0]?.reporter;
+    if (sender !== undefined) this.sent.set(side, sender);
     for (const sr of senderReports) {
       let seen = this.srSeen.get(sr.ssrc);
       if (!seen) {
@@ -103,6 +107,11 @@ export class CallQuality {
         reportedAt: Math.floor(atMs / 1000),
       });
     }
+  }
+
+  /** The SSRC a side of the call sends, once its RTCP has named it. */
+  ssrcOf(side: number): number | undefined {
+    return this.sent.get(side);
   }
 
   /** Every SSRC reported on so far. */

@@ -151,7 +151,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (!redis) return;
     const store = (this.store = new RedisStore(redis, this.log));
     const persister = (this.persister = new CallPersister(store, this.dataPlane, (call) => this.registry.get(call.callId) === call, this.log, () => this.registry.all(), redis.srtpRefresh));
-    store.onReconnect = () => persister.rewrite(this.registry.all());
+    store.onResync = () => persister.rewrite(this.registry.all());
     this.registry.observe(persister.observe);
     try {
       await store.connect();

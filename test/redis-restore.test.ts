@@ -229,7 +229,7 @@ t.test('standby takeover: the active relay is killed mid-call, the standby is to
   await media('back through the first relay');
 });
 
-t.test('Redis going away mid-run costs no call; when it is back the live calls are written again', async (t) => {
+t.test('Redis going away or stalling mid-run costs no call; what it missed is caught up when it is back', async (t) => {
   if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   const redis = await startRedis(t);
   const { portMin, portMax } = await mediaPorts(40);
@@ -238,28 +238,47 @@ t.test('Redis going away mid-run costs no call; when it is back the live calls a
   const ng = await NgClient.open(ngPort);
   t.teardown(() => ng.close());
   const offer = (id: string) => ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  const remove = (id: string) => ng.request({ command: 'delete', 'call-id': id, 'delete-delay': 0 });
+  const keysOnceThey = async (want: string[]): Promise<string[]> => {
+    const db = redis.client(4);
+    let keys: string[] = [];
+    for (let i = 0; i < 60 && keys.join() !== want.join(); i++) {
+      await sleep(100);
+      keys = (await db.keys(`${KEY}*`).catch(() => [])).sort();
+    }
+    return keys;
+  };
+  t.equal((await offer('f0')).result, 'ok');
   t.equal((await offer('f1')).result, 'ok');
-  await redis.stop();
+  t.same(await keysOnceThey([`${KEY}f0`, `${KEY}f1`]), [`${KEY}f0`, `${KEY}f1`], 'both calls stored');
+
+  // Down: Redis dies with both calls saved on disk, so it comes back holding them.
+  await redis.client(4).save();
+  await redis.crash();
   t.equal((await offer('f2')).result, 'ok', 'offers still work while Redis is down');
-  t.equal((await ng.request({ command: 'delete', 'call-id': 'f1', 'delete-delay': 0 })).result, 'ok', 'and deletes');
-  const again = await startRedis(t, redis.port);
-  const db = again.client(4);
+  t.equal((await remove('f1')).result, 'ok', 'and deletes');
+  await redis.revive();
   // A value of another format version appears meanwhile (a newer relay wrote it): it is not ours to restore.
-  await db.set(`${KEY}future`, JSON.stringify({ v: 2, callId: 'future' }));
-  let keys: string[] = [];
-  for (let i = 0; i < 60 && !keys.includes(`${KEY}f2`); i++) {
-    await sleep(100);
-    keys = await db.keys(`${KEY}*`);
-  }
-  t.ok(keys.includes(`${KEY}f2`), 'the live call is written again once Redis is back');
-  t.notOk(keys.includes(`${KEY}f1`), 'the deleted one is not');
-  t.ok(relay.child.exitCode === null, 'the relay kept running');
+  await redis.client(4).set(`${KEY}future`, JSON.stringify({ v: 2, callId: 'future' }));
+  t.same(await keysOnceThey([`${KEY}f0`, `${KEY}f2`, `${KEY}future`]), [`${KEY}f0`, `${KEY}f2`, `${KEY}future`], 'once back: the call made meanwhile is written, the one deleted meanwhile removed');
   t.match(relay.stderr(), /Redis connection failed; retrying/, 'the outage is logged');
   t.equal(relay.stderr().match(/Redis connection failed/g)?.length, 1, 'once, not per retry');
+
+  // Stalled: the connection stays open but nothing is answered; writes time out instead of piling up.
+  redis.pause();
+  const stalled = Date.now();
+  t.equal((await offer('f3')).result, 'ok', 'an offer while Redis stalls');
+  t.ok(Date.now() - stalled < 500, 'is answered without waiting for Redis');
+  for (let i = 0; i < 60 && !/Redis write failed/.test(relay.stderr()); i++) await sleep(100);
+  t.match(relay.stderr(), /Command timed out.*Redis write failed/, 'the stalled write times out and is logged');
+  redis.resume();
+  t.same(await keysOnceThey([`${KEY}f0`, `${KEY}f2`, `${KEY}f3`, `${KEY}future`]), [`${KEY}f0`, `${KEY}f2`, `${KEY}f3`, `${KEY}future`], 'after the stall the store is in step again');
+  t.ok(relay.child.exitCode === null, 'the relay kept running');
+
   await kill9(relay);
   const next = await daemon(t, [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redis.port}/4`]);
   t.match(next.stderr(), /format version 2, this relay reads 1/, 'a value of another version is refused with the reason');
-  t.match(next.stderr(), /"restored":1/, 'the call of this version is restored');
+  t.match(next.stderr(), /"restored":3/, 'the calls of this version are restored, and not the one deleted while Redis was down');
 });
 
 t.test('a DTLS-SRTP call comes back with the keys of its handshake: no new handshake after a restart', async (t) => {

@@ -2,13 +2,18 @@
  * Call snapshots in Redis, one key per call (`rtpbridge:call:<call-id>`, a JSON string with an expiry),
  * read from `--redis` at start-up and written to `--redis-write` (default: the same database). Redis
  * being down, slow or flapping is logged and contained: writes fail fast instead of queueing without
- * bound, after `allowedErrors` failures in a row writing pauses for `disableSeconds`, and whenever
- * the connection (re)opens the relay rewrites every live call.
+ * bound, after `allowedErrors` failures in a row writing pauses for `disableSeconds`. Whatever was
+ * missed meanwhile is caught up once Redis takes writes again (reconnected, unpaused, or answering
+ * again after a stall): the removals that did not happen are done, and every live call is rewritten.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 export const KEY_PREFIX = 'rtpbridge:call:';
+/** Removals remembered while Redis misses them; past this the oldest are left to expire by themselves. */
+const MAX_PENDING_REMOVALS = 100_000;
+/** How soon a failed write is followed by a catch-up attempt, while the connection stays up. */
+const RESYNC_RETRY_MS = 1000;
 
 /** `[PASSWORD@]HOST:PORT/DB` as rtpengine's `--redis` takes it. */
 export interface RedisTarget {
@@ -56,8 +61,14 @@ export class RedisStore {
   private pausedUntil = 0;
   /** While connect() waits for the first connection, that one is no reconnection. */
   private connecting = true;
-  /** Called whenever the write connection becomes ready again (after the first time). */
-  onReconnect: () => void = () => undefined;
+  /** Calls removed while Redis could not take it: removed when it can again. */
+  private readonly pendingRemovals = new Set<string>();
+  /** A write or removal was missed: catch up once Redis takes writes again. */
+  private behind = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Called to rewrite every live call, once Redis takes writes again after missing some. */
+  onResync: () => void = () => undefined;
 
   constructor(
     private readonly options: RedisStoreOptions,
@@ -68,7 +79,11 @@ export class RedisStore {
     this.writer.on('ready', () => {
       this.failures = 0;
       this.pausedUntil = 0;
-      if (!this.connecting) this.onReconnect();
+      // A new connection: whatever happened while there was none is unknown to Redis.
+      if (!this.connecting) {
+        this.behind = true;
+        void this.resync();
+      }
     });
   }
 
@@ -95,17 +110,29 @@ export class RedisStore {
       keys.push(...batch);
       cursor = next;
     } while (cursor !== '0');
-    if (keys.length === 0) return [];
-    const values = await this.reader.mget(...keys);
-    return keys.map((key, i) => ({ key, value: values[i] ?? null }));
+    const out: Array<{ key: string; value: string | null }> = [];
+    // In batches: one MGET of every key could outlast the command timeout.
+    for (let i = 0; i < keys.length; i += 500) {
+      const batch = keys.slice(i, i + 500);
+      const values = await this.reader.mget(...batch);
+      batch.forEach((key, j) => out.push({ key, value: values[j] ?? null }));
+    }
+    return out;
   }
 
-  write(callId: string, json: string): Promise<void> {
-    return this.guard(() => this.writer.set(KEY_PREFIX + callId, json, 'EX', this.options.expires));
+  async write(callId: string, json: string): Promise<void> {
+    // A call-id used again after a removal Redis missed: the new call's key must stay.
+    this.pendingRemovals.delete(callId);
+    await this.guard(() => this.writer.set(KEY_PREFIX + callId, json, 'EX', this.options.expires));
   }
 
-  remove(callId: string): Promise<void> {
-    return this.guard(() => this.writer.del(KEY_PREFIX + callId));
+  async remove(callId: string): Promise<void> {
+    if (!(await this.guard(() => this.writer.del(KEY_PREFIX + callId)))) this.rememberRemoval(callId);
+  }
+
+  /** How many removals wait for Redis (for tests and logs). */
+  get pendingRemovalCount(): number {
+    return this.pendingRemovals.size;
   }
 
   /** Removes a stored value that could not be restored, from the database it was read from. */
@@ -114,15 +141,22 @@ export class RedisStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.resyncTimer);
     // A close we asked for is no outage.
     await Promise.all([...new Set([this.reader, this.writer])].map((c) => (c.removeAllListeners('close'), c.quit().catch(() => c.disconnect()))));
   }
 
-  private async guard(op: () => Promise<unknown>): Promise<void> {
-    if (Date.now() < this.pausedUntil || !this.connected) return;
+  /** Runs one write; false when it was skipped or failed, which leaves Redis behind until a resync. */
+  private async guard(op: () => Promise<unknown>): Promise<boolean> {
+    if (Date.now() < this.pausedUntil || !this.connected) {
+      this.fellBehind();
+      return false;
+    }
     try {
       await op();
       this.failures = 0;
+      return true;
     } catch (err) {
       this.failures++;
       this.log.warn({ err, failures: this.failures }, 'Redis write failed');
@@ -131,7 +165,42 @@ export class RedisStore {
         this.failures = 0;
         this.log.error({ seconds: this.options.disableSeconds }, 'too many Redis errors: writing paused');
       }
+      this.fellBehind();
+      return false;
     }
+  }
+
+  private rememberRemoval(callId: string): void {
+    this.pendingRemovals.add(callId);
+    if (this.pendingRemovals.size > MAX_PENDING_REMOVALS) this.pendingRemovals.delete(this.pendingRemovals.values().next().value!);
+  }
+
+  /** Schedules one catch-up attempt (at most one pending): when the pause ends, or shortly. */
+  private fellBehind(): void {
+    this.behind = true;
+    if (this.resyncTimer || this.closed) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      void this.resync();
+    }, Math.max(RESYNC_RETRY_MS, this.pausedUntil - Date.now())).unref();
+  }
+
+  /**
+   * Catches Redis up: the missed removals, then every live call rewritten. While disconnected the next
+   * 'ready' does it instead; a failure here schedules the next attempt, so it goes on until it succeeds.
+   */
+  private async resync(): Promise<void> {
+    if (!this.behind || this.closed || !this.connected) return;
+    if (Date.now() < this.pausedUntil) return this.fellBehind();
+    this.behind = false;
+    const ids = [...this.pendingRemovals];
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      if (!(await this.guard(() => this.writer.del(...batch.map((id) => KEY_PREFIX + id))))) return;
+      for (const id of batch) this.pendingRemovals.delete(id);
+    }
+    if (ids.length) this.log.info({ removed: ids.length }, 'Redis caught up with the calls removed while it missed them');
+    this.onResync();
   }
 }
 
@@ -142,8 +211,10 @@ function connection(target: RedisTarget, connectTimeout: number, log: Logger): R
     db: target.db,
     ...(target.password ? { password: target.password } : {}),
     connectTimeout: connectTimeout * 1000,
-    // Fail commands at once while disconnected: queueing them would grow without bound.
+    // Fail commands at once while disconnected, and after a while when Redis stalls: queueing them
+    // would grow without bound.
     enableOfflineQueue: false,
+    commandTimeout: 2 * connectTimeout * 1000,
     maxRetriesPerRequest: 1,
     // A write cut off by an outage is not sent again after it: by then it may be stale (the call deleted
     // meanwhile), and the reconnection rewrites every live call anyway.

@@ -384,6 +384,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.lifecycle.stop();
     this.persister?.stop();
     await this.registry.drain();
+    await this.persister?.save(this.registry.all());
     for (const call of [...this.registry.all()]) this.registry.commit({ kind: 'ended', call, reason: 'shutdown' });
     await this.dataPlane.close();
     await Promise.all([this.store?.close(), this.follower?.close()]);

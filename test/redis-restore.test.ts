@@ -18,6 +18,7 @@ import { Phone, rtpPacket, sleep } from './helpers/media.js';
 import { NgClient } from './helpers/ng-client.js';
 import { mediaPorts } from './helpers/ports.js';
 import { redisInstalled, startRedis } from './helpers/redis.js';
+import { receiverReport } from './helpers/rtcp.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { requireTool } from './helpers/tools.js';
 import { WebrtcPeer, type RelayIce } from './helpers/webrtc-peer.js';
@@ -79,7 +80,7 @@ async function twoCalls(t: Test, ng: NgClient) {
   const relayKey: SrtpKeyMaterial = { suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: relayKeySalt.subarray(0, 16), masterSalt: relayKeySalt.subarray(16) };
   const dKey = key();
   const dLine = `a=crypto:${offered[1]} AES_CM_128_HMAC_SHA1_80 inline:${Buffer.concat([dKey.masterKey, dKey.masterSalt]).toString('base64')}`;
-  const a2 = await ng.request({ command: 'answer', 'call-id': 'sdes', 'from-tag': 'c', 'to-tag': 'd', sdp: phoneSdp({ address: '127.0.0.1', port: d.port, protocol: 'RTP/SAVP', extra: [dLine] }), DTLS: 'off' });
+  const a2 = await ng.request({ command: 'answer', 'call-id': 'sdes', 'from-tag': 'c', 'to-tag': 'd', sdp: phoneSdp({ address: '127.0.0.1', port: d.port, protocol: 'RTP/SAVP', extra: [dLine, `a=rtcp:${d.port}`] }), DTLS: 'off' });
   t.equal(a2.result, 'ok');
   const toD = relayEndpoints(String(a2.sdp))[0]!.port;
   const toC = relayEndpoints(String(o2.sdp))[0]!.port;
@@ -99,12 +100,26 @@ async function twoCalls(t: Test, ng: NgClient) {
     t.ok(await flows(c, toD, d, () => rtpPacket(cSeq++, { ssrc: 0xc0c0 })), `${what}: c reaches d`);
     t.same(dRx.unprotectRtp(d.received[0]!.data), rtpPacket(sent, { ssrc: 0xc0c0 }), `${what}: encrypted towards d with the relay key d was given`);
   };
-  /** A burst from d: its sequence numbers run past a wrap of the rollover counter. */
-  const wrap = async (): Promise<void> => {
-    for (let i = 0; i < 6; i++) await d.send(srtpFromD(), toC, '127.0.0.1');
+  /** A burst from d: its sequence numbers run past a wrap of the rollover counter (and on, `count` in all). */
+  const wrap = async (count = 6): Promise<void> => {
+    for (let i = 0; i < count; i++) await d.send(srtpFromD(), toC, '127.0.0.1');
     await sleep(100);
   };
-  return { toB, media, wrap, sdesFlows: () => flows(d, toC, c, srtpFromD) };
+  /**
+   * An RTCP report from c: the relay sends it on to d as SRTCP with its own index, which d's context
+   * must accept (a reused index is a replay). Resolves to that index.
+   */
+  const rtcpToD = async (): Promise<number> => {
+    d.received.length = 0;
+    await c.send(receiverReport(0xc0c0, []), toD + 1, '127.0.0.1');
+    for (let i = 0; i < 50 && d.received.length === 0; i++) await sleep(20);
+    const srtcp = d.received[0]?.data;
+    if (!srtcp) throw new Error('no SRTCP reached d');
+    const plain = dRx.unprotectRtcp(srtcp);
+    if (!Buffer.isBuffer(plain)) throw new Error(`d refused the SRTCP (failure ${String(plain)}): a replayed index`);
+    return srtcp.readUInt32BE(srtcp.length - 14) & 0x7fff_ffff;
+  };
+  return { toB, media, wrap, rtcpToD, sdesFlows: () => flows(d, toC, c, srtpFromD) };
 }
 
 t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their ports, media flows without signalling', async (t) => {
@@ -117,7 +132,7 @@ t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their p
   let relay = await daemon(t, args);
   const ng = await NgClient.open(ngPort);
   t.teardown(() => ng.close());
-  const { toB, media, wrap, sdesFlows } = await twoCalls(t, ng);
+  const { toB, media, wrap, rtcpToD, sdesFlows } = await twoCalls(t, ng);
   await media('before');
   await wrap();
   await sleep(100);
@@ -125,11 +140,16 @@ t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their p
 
   // The SRTP call is written again after the wrap (--redis-srtp-refresh=1), with its rollover counters.
   await sleep(1500);
+  // SRTCP sent after that write: the stored index is behind what d has seen when the relay dies.
+  let lastIndex = 0;
+  for (let i = 0; i < 3; i++) lastIndex = await rtcpToD();
   await kill9(relay);
   const restarted = Date.now();
   relay = await daemon(t, args);
   t.match(relay.stderr(), /"restored":2/, 'both calls are restored');
   await media('after the restart');
+  const resumedAt = await rtcpToD();
+  t.ok(resumedAt > lastIndex, `SRTCP resumes past every index sent before the crash (${resumedAt} > ${lastIndex}), so d accepts it`);
   t.ok(Date.now() - restarted < 5000, `media back ${Date.now() - restarted} ms after the restart began`);
   t.same(((await ng.request({ command: 'list' })).calls as unknown[]).map(String).sort(), ['plain', 'sdes']);
   const q = await ng.request({ command: 'query', 'call-id': 'plain' });
@@ -152,6 +172,27 @@ t.test('SIGKILL mid-call, start again: plain and SDES calls come back on their p
   await ng.request({ command: 'delete', 'call-id': 'sdes', 'delete-delay': 0 });
   await sleep(100);
   t.same(await db.keys(`${KEY}*`), [], 'deleted calls leave Redis');
+});
+
+t.test('SIGTERM saves every call as it is: SRTP resumes after more packets than the last write saw', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const { portMin, portMax } = await mediaPorts(100);
+  const ngPort = (await mediaPorts(2)).portMin;
+  // No periodic rewrite during the test: only the call's commits and the stop write it.
+  const args = [`--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`, `--redis=127.0.0.1:${redis.port}/1`, '--endpoint-learning=immediate', '--redis-srtp-refresh=3600'];
+  const relay = await daemon(t, args);
+  const ng = await NgClient.open(ngPort);
+  t.teardown(() => ng.close());
+  const { media, wrap } = await twoCalls(t, ng);
+  await media('before');
+  // 40,000 packets from d after its last commit: past its rollover and far enough that a relay
+  // resuming from the commit's state would guess the wrong rollover counter.
+  await wrap(40_000);
+  relay.child.kill('SIGTERM');
+  t.equal(await relay.exited, 0, 'a clean stop');
+  await daemon(t, args);
+  await media('after a graceful restart');
 });
 
 t.test('without Redis the daemon refuses to start, unless --no-redis-required; then it writes once Redis is there', async (t) => {

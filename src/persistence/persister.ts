@@ -1,7 +1,7 @@
 /**
  * Keeps Redis in step with the calls: a commit observer that marks a call dirty and, once the commits
  * of the moment are done, writes its snapshot (with what the data plane has learned, read just then).
- * Deleted and timed-out calls are removed; a graceful shutdown leaves its calls in Redis, so the next
+ * Deleted and timed-out calls are removed; a graceful shutdown saves its calls as they are, so the next
  * start (or a standby) takes them over. No per-packet work: only committed changes cause writes.
  */
 import type { Logger } from 'pino';
@@ -65,10 +65,19 @@ export class CallPersister {
     this.scheduled = false;
     const calls = [...this.dirty];
     this.dirty.clear();
+    await this.save(calls);
+  }
+
+  /**
+   * Writes the calls as they are now, data-plane state read just then; resolves once Redis has them
+   * (or failed). A graceful stop saves every call this way, so the next relay resumes from the latest.
+   */
+  async save(calls: Iterable<Call>): Promise<void> {
+    const list = [...calls];
     try {
-      const states = await this.dataPlane.read(calls.flatMap((c) => [...c.sides()].map((s) => s.id)));
+      const states = await this.dataPlane.read(list.flatMap((c) => [...c.sides()].map((s) => s.id)));
       // A call that ended while its state was read must not be written back after its removal.
-      for (const call of calls) if (this.isLive(call)) void this.store.write(call.callId, JSON.stringify(snapshotCall(call, states)));
+      await Promise.all(list.filter(this.isLive).map((call) => this.store.write(call.callId, JSON.stringify(snapshotCall(call, states)))));
     } catch (err) {
       this.log.warn({ err }, 'could not snapshot calls for Redis');
     }

@@ -66,7 +66,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   if (s.ice) side.ice = s.ice;
   if (s.dtls) side.dtls = s.dtls;
   if (s.aliases) side.aliases = s.aliases.map((a) => ({ address: configured(iface, a.address), rtpPort: a.rtpPort }));
-  if (s.state) states.set(id, s.state);
+  if (s.state) states.set(id, resumed(s.state));
   const media: MonologueMedia = { type: m.type, protocol: m.protocol, rejected: m.rejected, address, side, muxOffered: m.muxOffered, muxPolicy: m.muxPolicy };
   if (m.mid !== undefined) media.mid = m.mid;
   if (m.offeredIce !== undefined) media.offeredIce = m.offeredIce;
@@ -82,6 +82,19 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
     };
   }
   return media;
+}
+
+/**
+ * SRTCP indexes the relay sends from are its own count, and the snapshot may be up to
+ * --redis-srtp-refresh seconds old: resuming from it could reuse indexes the receiver has seen (and
+ * drops as replays). Far more RTCP than any stream sends in that time, and nothing next to 2^31.
+ */
+const SRTCP_RESUME_MARGIN = 65_536;
+
+function resumed(state: SideState): SideState {
+  if (!state.srtp) return state;
+  const { encrypt } = state.srtp;
+  return { ...state, srtp: { ...state.srtp, encrypt: { ...encrypt, srtcpIndex: (encrypt.srtcpIndex + SRTCP_RESUME_MARGIN) % 0x8000_0000 } } };
 }
 
 function crypto(c: CryptoSnapshot): SdesCrypto {

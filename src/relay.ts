@@ -40,6 +40,7 @@ import type {
 import { CallPersister } from './persistence/persister.js';
 import { rebuildCall } from './persistence/rebuild.js';
 import { RedisStore, describeTarget } from './persistence/redis-store.js';
+import { PortWatch, watchedPorts } from './persistence/port-watch.js';
 import { StandbyFollower } from './persistence/standby.js';
 import { parseSnapshot, snapshotCall, type CallSnapshot } from './persistence/snapshot.js';
 import { parseSdp } from './sdp/parse.js';
@@ -84,6 +85,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   private store: RedisStore | undefined;
   private persister: CallPersister | undefined;
   private follower: StandbyFollower | undefined;
+  /** With --active-switchover: foreign calls' ports, listened on for the packet that takes a call over. */
+  private watch: PortWatch | undefined;
   private readonly startedAt = Date.now();
   private nextSide = 1;
   private closed = false;
@@ -162,10 +165,26 @@ export class Relay extends EventEmitter<RelayEvents> {
       return;
     }
     await this.restoreAll(store);
-    if (redis.subscribe?.length) {
-      this.follower = new StandbyFollower(redis.read, redis.subscribe, redis.connectTimeout, this.log);
-      await this.follower.start();
+    if (redis.subscribe?.length) await this.startFollowing(redis.subscribe);
+  }
+
+  /** Follows other relays' databases as a standby (and, with --active-switchover, watches their ports). */
+  private async startFollowing(dbs: number[]): Promise<StandbyFollower> {
+    const redis = this.options.redis!;
+    const follower = (this.follower = new StandbyFollower(redis.read, [...dbs], redis.connectTimeout, this.log, (callId) => this.registry.get(callId) !== undefined));
+    if (this.options.activeSwitchover) {
+      const watch = (this.watch = new PortWatch((callId) => void this.registry.run(callId, () => this.takeOver(callId)), this.log));
+      follower.onChange = (callId, snapshot) => (snapshot ? watch.watch(callId, watchedPorts(snapshot)) : void watch.unwatch(callId));
     }
+    await follower.start();
+    return follower;
+  }
+
+  /** The database this relay writes its calls to, when it is on the server it follows others on. */
+  private get ownDb(): number | undefined {
+    const redis = this.options.redis;
+    const own = redis?.write ?? redis?.read;
+    return own && own.host === redis!.read.host && own.port === redis!.read.port ? own.db : undefined;
   }
 
   /**
@@ -184,14 +203,17 @@ export class Relay extends EventEmitter<RelayEvents> {
    * `active` here takes it back. Resolves to how many calls were handed back.
    */
   async standby(): Promise<number> {
-    this.follower ??= this.options.redis ? new StandbyFollower(this.options.redis.read, [], this.options.redis.connectTimeout, this.log) : undefined;
-    if (!this.follower) throw new RelayError('CONFIG_INVALID', 'standby needs --redis: another relay takes the calls over from there');
+    if (!this.options.redis) throw new RelayError('CONFIG_INVALID', 'standby needs --redis: another relay takes the calls over from there');
+    const follower = this.follower ?? (await this.startFollowing([]));
+    // Following its own database, it learns when the relay that takes its calls over deletes them.
+    const ownDb = this.ownDb;
+    if (ownDb !== undefined) await follower.follow(ownDb);
     let handed = 0;
     for (const call of [...this.registry.all()]) {
       await this.registry.run(call.callId, async () => {
         if (this.registry.get(call.callId) !== call) return;
         const snapshot = snapshotCall(call, await this.dataPlane.read([...call.sides()].map((s) => s.id)));
-        this.follower!.hold(snapshot);
+        follower.hold(snapshot, ownDb ?? -1);
         // What the next relay takes over must be the call as it is now (learned endpoints, SRTP progress).
         await this.store?.write(call.callId, JSON.stringify(snapshot));
         this.registry.commit({ kind: 'ended', call, reason: 'standby' });
@@ -204,11 +226,13 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** One foreign call taken over, in its turn of the call queue; false when it is gone or cannot be. */
   private async takeOver(callId: string): Promise<boolean> {
     if (this.closed) return false;
-    const snapshot = this.follower?.take(callId);
-    if (!snapshot || this.registry.get(callId)) return false;
+    const followed = this.follower?.take(callId);
+    if (!followed || this.registry.get(callId)) return false;
     try {
-      await this.restoreCall(snapshot);
+      await this.watch?.unwatch(callId);
+      await this.restoreCall(followed.snapshot);
       this.log.info({ callId }, 'foreign call taken over');
+      if (followed.db !== this.ownDb) await this.follower!.release(callId, followed.db);
       return true;
     } catch (err) {
       this.log.error({ err, callId }, 'cannot take over foreign call');
@@ -387,7 +411,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     await this.persister?.save(this.registry.all());
     for (const call of [...this.registry.all()]) this.registry.commit({ kind: 'ended', call, reason: 'shutdown' });
     await this.dataPlane.close();
-    await Promise.all([this.store?.close(), this.follower?.close()]);
+    await Promise.all([this.store?.close(), this.follower?.close(), this.watch?.close()]);
   }
 
   private async signal(kind: SignalKind, req: SignalRequest): Promise<SdpResult> {

@@ -256,18 +256,34 @@ t.test('standby takeover: the active relay is killed mid-call, the standby is to
   t.match((((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as object, { sessionsown: 2, sessionsforeign: 0 });
   await sleep(100);
   t.same((await redis.client(2).keys(`${KEY}*`)).sort(), [`${KEY}plain`, `${KEY}sdes`], 'the new active relay writes the calls to its own database');
+  t.same(await redis.client(1).keys(`${KEY}*`), [], 'and removes them from the dead relay\'s, so that one does not restore them');
   t.ok(standby.child.exitCode === null, 'the standby is still running');
 
   // Failback: the first relay comes back following the second's database; the second hands the calls
   // back (standby) and the first takes them over (active).
   const activeCli = control + 3;
   const back = await daemon(t, [`--listen-ng=127.0.0.1:${activeNg}`, `--listen-cli=127.0.0.1:${activeCli}`, `--redis=127.0.0.1:${redis.port}/1`, '--subscribe-keyspace=2', ...common]);
-  t.match(back.stderr(), /"foreign":2/, 'the first relay follows the calls the second carries');
+  t.match(back.stderr(), /"restored":0/, 'the first relay comes back with none of its old calls');
+  t.match(back.stderr(), /"foreign":2/, 'and follows the calls the second carries');
   const ctlAt = async (port: number, word: string): Promise<string> => (await promisify(execFile)(process.execPath, [CTL, '-port', String(port), word])).stdout;
   t.equal(await ctlAt(standbyCli, 'standby'), '2 call(s) handed back, now followed as foreign.\n');
   t.match((((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as object, { sessionsown: 0, sessionsforeign: 2 }, 'the second relay follows them again');
   t.equal(await ctlAt(activeCli, 'active'), '2 foreign call(s) taken over.\n');
   await media('back through the first relay');
+  const secondStats = async (foreign: number): Promise<Record<string, unknown>> => {
+    let stats = {} as Record<string, unknown>;
+    for (let i = 0; i < 40 && stats.sessionsforeign !== foreign; i++) {
+      await sleep(50);
+      stats = (((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as Record<string, unknown>;
+    }
+    return stats;
+  };
+  t.same(await redis.client(2).keys(`${KEY}*`), [], "the calls taken back leave the second relay's database");
+  t.match(await secondStats(2), { sessionsown: 0, sessionsforeign: 2 }, 'the second relay is standby for them again, from the first relay\'s database');
+  const ngBack = await NgClient.open(activeNg);
+  t.teardown(() => ngBack.close());
+  t.equal((await ngBack.request({ command: 'delete', 'call-id': 'plain', 'delete-delay': 0 })).result, 'ok');
+  t.match(await secondStats(1), { sessionsforeign: 1 }, 'and follows a delete there');
 });
 
 t.test('Redis going away or stalling mid-run costs no call; what it missed is caught up when it is back', async (t) => {
@@ -361,7 +377,7 @@ t.test('a DTLS-SRTP call comes back with the keys of its handshake: no new hands
   await both('after the restart, with no new handshake');
 });
 
-t.test('--active-switchover: the first ng command for a followed call takes that call over', async (t) => {
+t.test('--active-switchover: the first ng command, or the first packet, for a followed call takes that call over', async (t) => {
   if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   const redis = await startRedis(t);
   const { portMin, portMax } = await mediaPorts(100);
@@ -369,24 +385,75 @@ t.test('--active-switchover: the first ng command for a followed call takes that
   const [activeNg, standbyNg] = [control, control + 1];
   const common = [`--port-min=${portMin}`, `--port-max=${portMax}`, '--endpoint-learning=immediate'];
   const active = await daemon(t, [`--listen-ng=127.0.0.1:${activeNg}`, `--redis=127.0.0.1:${redis.port}/1`, ...common]);
-  await daemon(t, [`--listen-ng=127.0.0.1:${standbyNg}`, `--redis=127.0.0.1:${redis.port}/2`, '--subscribe-keyspace=1', '--active-switchover', ...common]);
+  const standby = await daemon(t, [`--listen-ng=127.0.0.1:${standbyNg}`, `--redis=127.0.0.1:${redis.port}/2`, '--subscribe-keyspace=1', '--active-switchover', ...common]);
   const ng = await NgClient.open(activeNg);
   const ngStandby = await NgClient.open(standbyNg);
   t.teardown(() => [ng, ngStandby].forEach((c) => c.close()));
-  const [a, b] = await Promise.all([Phone.open(), Phone.open()]);
-  t.teardown(() => [a, b].forEach((p) => p.close()));
-  const offer = await ng.request({ command: 'offer', 'call-id': 'sw', 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: a.port }) });
-  const answer = await ng.request({ command: 'answer', 'call-id': 'sw', 'from-tag': 'a', 'to-tag': 'b', sdp: phoneSdp({ address: '127.0.0.1', port: b.port }) });
-  const toB = relayEndpoints(String(answer.sdp))[0]!.port;
-  t.ok(await flows(a, toB, b, (i) => rtpPacket(i)), 'media through the active relay');
-  for (let i = 0; i < 50 && ((await ngStandby.request({ command: 'list' })).calls as unknown[]).length === 0; i++) await sleep(50);
+  const phones = await Promise.all([0, 1, 2, 3].map(() => Phone.open()));
+  t.teardown(() => phones.forEach((p) => p.close()));
+  const [a, b, c, d] = phones as [Phone, Phone, Phone, Phone];
+  const call = async (callId: string, from: Phone, to: Phone) => {
+    const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'a', sdp: phoneSdp({ address: '127.0.0.1', port: from.port }) });
+    const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'a', 'to-tag': 'b', sdp: phoneSdp({ address: '127.0.0.1', port: to.port }) });
+    return { offer, toTo: relayEndpoints(String(answer.sdp))[0]!.port };
+  };
+  const sw = await call('sw', a, b);
+  const pkt = await call('pkt', c, d);
+  t.ok(await flows(a, sw.toTo, b, (i) => rtpPacket(i)), 'media through the active relay');
+  t.ok(await flows(c, pkt.toTo, d, (i) => rtpPacket(i)), 'on both calls');
+  for (let i = 0; i < 50 && ((await ngStandby.request({ command: 'list' })).calls as unknown[]).length < 2; i++) await sleep(50);
 
   await kill9(active);
+  const killed = Date.now();
   // The proxy re-sends the dialogue's offer (a re-INVITE, or its failover retry) to the standby.
   const reoffer = await ngStandby.request({ command: 'offer', 'call-id': 'sw', 'from-tag': 'a', 'to-tag': 'b', sdp: phoneSdp({ address: '127.0.0.1', port: a.port }) });
   t.equal(reoffer.result, 'ok', 'the standby answers the call it followed');
-  t.equal(relayEndpoints(String(reoffer.sdp))[0]!.port, relayEndpoints(String(offer.sdp))[0]!.port, 'on the same relay port');
+  t.equal(relayEndpoints(String(reoffer.sdp))[0]!.port, relayEndpoints(String(sw.offer.sdp))[0]!.port, 'on the same relay port');
   b.received.length = 0;
-  t.ok(await flows(a, toB, b, (i) => rtpPacket(100 + i)), 'and carries its media');
-  t.match((((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as object, { sessionsown: 1, sessionsforeign: 0 });
+  t.ok(await flows(a, sw.toTo, b, (i) => rtpPacket(100 + i)), 'and carries its media');
+
+  // No signalling for the other call: its media, still sent to the same relay port, reaches the standby
+  // once the dead relay's ports are free, and the first packet takes the call over.
+  d.received.length = 0;
+  let resumed = false;
+  for (let i = 0; i < 100 && !resumed; i++) {
+    await c.send(rtpPacket(200 + i), pkt.toTo, '127.0.0.1');
+    await sleep(20);
+    resumed = d.received.length > 0;
+  }
+  t.ok(resumed, `media of the unsignalled call flows again ${Date.now() - killed} ms after the active relay died`);
+  t.ok(Date.now() - killed < 2000, 'within 2 s');
+  t.equal(d.received[0]?.from.port, relayEndpoints(String(pkt.offer.sdp))[0]!.port, 'from the relay port d was given');
+  t.match(standby.stderr(), /media for a foreign call arrived here: taking it over/, 'the standby says why it took the call');
+  t.match((((await ngStandby.request({ command: 'statistics' })).statistics as Record<string, unknown>).currentstatistics ?? {}) as object, { sessionsown: 2, sessionsforeign: 0 });
+});
+
+t.test('a standby whose subscription drops reads the databases again: a delete meanwhile is not missed', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const settings = (db: number, subscribe?: number[]) => ({
+    ...(subscribe ? { subscribe } : {}),
+    read: { host: '127.0.0.1', port: redis.port, db },
+    expires: 60,
+    allowedErrors: -1,
+    disableSeconds: 10,
+    connectTimeout: 1,
+    required: true,
+  });
+  const active = await Relay.create({ ...(await mediaPorts(20)), redis: settings(1) });
+  t.teardown(() => active.close());
+  for (const callId of ['k1', 'k2']) await active.offer({ callId, fromTag: 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  const standby = await Relay.create({ ...(await mediaPorts(20)), redis: settings(2, [1]) });
+  t.teardown(() => standby.close());
+  t.equal((await standby.statistics()).foreignSessions, 2, 'the standby follows both calls');
+  // The subscription is cut, and a call's key goes while nobody listens.
+  const [[killErr], [delErr]] = (await redis.client(1).multi().client('KILL', 'TYPE', 'pubsub').del(`${KEY}k1`).exec())!;
+  t.same([killErr, delErr], [null, null]);
+  let foreign = 2;
+  for (let i = 0; i < 60 && foreign !== 1; i++) {
+    await sleep(50);
+    foreign = (await standby.statistics()).foreignSessions;
+  }
+  t.equal(foreign, 1, 'once subscribed again it has read the database again and forgotten the deleted call');
+  t.same(standby.list(), ['k2']);
 });

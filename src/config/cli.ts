@@ -299,7 +299,7 @@ export const OPTIONS: readonly OptionDef[] = [
     name: 'active-switchover',
     kind: 'boolean',
     defaultText: 'false',
-    help: 'take a followed (foreign) call over at the first ng command for it',
+    help: 'take a followed (foreign) call over at the first ng command or packet for it',
     scope: 'everywhere',
     apply: (o, v) => void (o.activeSwitchover = v as boolean),
   },

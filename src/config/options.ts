@@ -42,7 +42,7 @@ export interface RelayOptions {
     /** Databases of other relays to follow as a standby (`--subscribe-keyspace`), on the `read` server. */
     subscribe?: number[];
   };
-  /** A foreign call is taken over by the first ng command for it (`--active-switchover`). */
+  /** A foreign call is taken over by the first ng command or packet for it (`--active-switchover`). */
   activeSwitchover?: boolean;
 }
 

@@ -37,12 +37,9 @@ import type {
   SdpResult,
   SignalRequest,
 } from './api/requests.js';
-import { CallPersister } from './persistence/persister.js';
+import { HighAvailability } from './persistence/high-availability.js';
 import { rebuildCall } from './persistence/rebuild.js';
-import { RedisStore, describeTarget } from './persistence/redis-store.js';
-import { PortWatch, watchedPorts } from './persistence/port-watch.js';
-import { StandbyFollower } from './persistence/standby.js';
-import { parseSnapshot, snapshotCall, type CallSnapshot } from './persistence/snapshot.js';
+import type { CallSnapshot } from './persistence/snapshot.js';
 import { parseSdp } from './sdp/parse.js';
 import { endpointInfo } from './util/address.js';
 import { emitSafely } from './util/safe-emit.js';
@@ -82,11 +79,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** Every call-quality sample so far, for metrics. */
   readonly quality = new QualityTotals();
   private readonly interfaces: InterfaceSet;
-  private store: RedisStore | undefined;
-  private persister: CallPersister | undefined;
-  private follower: StandbyFollower | undefined;
-  /** With --active-switchover: foreign calls' ports, listened on for the packet that takes a call over. */
-  private watch: PortWatch | undefined;
+  /** Redis state, standby and takeover; only with `redis` in the options, from Relay.create on. */
+  private ha: HighAvailability | undefined;
   private readonly startedAt = Date.now();
   private nextSide = 1;
   private closed = false;
@@ -150,51 +144,19 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   /** Connects persistence and restores the stored calls (Relay.create calls it). */
   private async start(): Promise<void> {
-    const redis = this.options.redis;
+    const { redis, activeSwitchover } = this.options;
     if (!redis) return;
-    const store = (this.store = new RedisStore(redis, this.log));
-    const persister = (this.persister = new CallPersister(store, this.dataPlane, (call) => this.registry.get(call.callId) === call, this.log, () => this.registry.all(), redis.srtpRefresh));
-    store.onResync = () => persister.rewrite(this.registry.all());
-    this.registry.observe(persister.observe);
-    try {
-      await store.connect();
-    } catch (err) {
-      const where = describeTarget(redis.read);
-      if (redis.required) throw new RelayError('PERSISTENCE_FAILED', `cannot reach Redis at ${where} (${(err as Error).message}); start with --no-redis-required to run without it`);
-      this.log.warn({ err, redis: where }, 'Redis not reachable; running without it until it comes back');
-      return;
-    }
-    await this.restoreAll(store);
-    if (redis.subscribe?.length) await this.startFollowing(redis.subscribe);
-  }
-
-  /** Follows other relays' databases as a standby (and, with --active-switchover, watches their ports). */
-  private async startFollowing(dbs: number[]): Promise<StandbyFollower> {
-    const redis = this.options.redis!;
-    const follower = (this.follower = new StandbyFollower(redis.read, [...dbs], redis.connectTimeout, this.log, (callId) => this.registry.get(callId) !== undefined));
-    if (this.options.activeSwitchover) {
-      const watch = (this.watch = new PortWatch((callId) => void this.registry.run(callId, () => this.takeOver(callId)), this.log));
-      follower.onChange = (callId, snapshot) => (snapshot ? watch.watch(callId, watchedPorts(snapshot)) : void watch.unwatch(callId));
-    }
-    await follower.start();
-    return follower;
-  }
-
-  /** The database this relay writes its calls to, when it is on the server it follows others on. */
-  private get ownDb(): number | undefined {
-    const redis = this.options.redis;
-    const own = redis?.write ?? redis?.read;
-    return own && own.host === redis!.read.host && own.port === redis!.read.port ? own.db : undefined;
+    const { registry, dataPlane, ports, placement, interfaces, log } = this;
+    this.ha = new HighAvailability({ redis, activeSwitchover: activeSwitchover === true, registry, dataPlane, ports, placement, interfaces, log, nextSideId: () => this.nextSide++ });
+    await this.ha.start();
   }
 
   /**
    * Takes over every foreign call (`rtpbridge-ctl active`): binds their ports here and carries them as
    * own calls from now on. Calls that cannot be taken over are logged; resolves to how many were.
    */
-  async activate(): Promise<number> {
-    let taken = 0;
-    for (const callId of this.follower?.ids() ?? []) if (await this.registry.run(callId, () => this.takeOver(callId))) taken++;
-    return taken;
+  activate(): Promise<number> {
+    return this.ha?.activate() ?? Promise.resolve(0);
   }
 
   /**
@@ -203,92 +165,8 @@ export class Relay extends EventEmitter<RelayEvents> {
    * `active` here takes it back. Resolves to how many calls were handed back.
    */
   async standby(): Promise<number> {
-    if (!this.options.redis) throw new RelayError('CONFIG_INVALID', 'standby needs --redis: another relay takes the calls over from there');
-    const follower = this.follower ?? (await this.startFollowing([]));
-    // Following its own database, it learns when the relay that takes its calls over deletes them.
-    const ownDb = this.ownDb;
-    if (ownDb !== undefined) await follower.follow(ownDb);
-    let handed = 0;
-    for (const call of [...this.registry.all()]) {
-      await this.registry.run(call.callId, async () => {
-        if (this.registry.get(call.callId) !== call) return;
-        const snapshot = snapshotCall(call, await this.dataPlane.read([...call.sides()].map((s) => s.id)));
-        follower.hold(snapshot, ownDb ?? -1);
-        // What the next relay takes over must be the call as it is now (learned endpoints, SRTP progress).
-        await this.store?.write(call.callId, JSON.stringify(snapshot));
-        this.registry.commit({ kind: 'ended', call, reason: 'standby' });
-        handed++;
-      });
-    }
-    return handed;
-  }
-
-  /** One foreign call taken over, in its turn of the call queue; false when it is gone or cannot be. */
-  private async takeOver(callId: string): Promise<boolean> {
-    if (this.closed) return false;
-    const followed = this.follower?.take(callId);
-    if (!followed || this.registry.get(callId)) return false;
-    try {
-      await this.watch?.unwatch(callId);
-      await this.restoreCall(followed.snapshot);
-      this.log.info({ callId }, 'foreign call taken over');
-      if (followed.db !== this.ownDb) await this.follower!.release(callId, followed.db);
-      return true;
-    } catch (err) {
-      this.log.error({ err, callId }, 'cannot take over foreign call');
-      return false;
-    }
-  }
-
-  /** A request for a call another relay holds: taken over with --active-switchover, refused otherwise. */
-  private async claimForeign(callId: string): Promise<void> {
-    if (this.registry.get(callId) || !this.follower?.get(callId)) return;
-    if (!this.options.activeSwitchover) throw new RelayError('CALL_NOT_FOUND', 'Call is held by another relay: this one is standby (rtpbridge-ctl active, or --active-switchover)');
-    await this.takeOver(callId);
-  }
-
-  /** Takes over every stored call; one that cannot be restored is logged and removed, the others still come back. */
-  private async restoreAll(store: RedisStore): Promise<void> {
-    let restored = 0;
-    for (const { key, value } of await store.loadAll()) {
-      try {
-        await this.restoreCall(parseSnapshot(value ?? ''));
-        restored++;
-      } catch (err) {
-        this.log.error({ err, key }, 'cannot restore call from Redis; removing it');
-        await store.discard(key);
-      }
-    }
-    this.log.info({ restored }, 'calls restored from Redis');
-  }
-
-  private async restoreCall(snapshot: CallSnapshot): Promise<void> {
-    if (this.registry.get(snapshot.callId)) throw new RelayError('CONFIG_INVALID', `call ${snapshot.callId} is already live`);
-    const handshakes = snapshot.monologues.some((m) => m.medias.some((media) => media && (media.side.ice || media.side.dtls)));
-    const { call, states } = rebuildCall(snapshot, this.placement.place({ handshakes }), this.interfaces, () => this.nextSide++);
-    const claimed: Array<{ id: number; local: string; rtpPort: number; aliases: Array<{ local: string; rtpPort: number }> }> = [];
-    try {
-      for (const side of call.sides()) {
-        if (!(await this.ports.claim(side.id, call.shard, side.address.local, side.address.family, side.rtpPort))) {
-          throw new RelayError('NO_PORTS', `port ${side.rtpPort} on ${side.address.local} is taken`);
-        }
-        const entry = { id: side.id, local: side.address.local, rtpPort: side.rtpPort, aliases: [] as Array<{ local: string; rtpPort: number }> };
-        claimed.push(entry);
-        for (const alias of side.aliases ?? []) {
-          if (!(await this.ports.claim(side.id, call.shard, alias.address.local, alias.address.family, alias.rtpPort, true))) {
-            throw new RelayError('NO_PORTS', `port ${alias.rtpPort} on ${alias.address.local} is taken`);
-          }
-          entry.aliases.push({ local: alias.address.local, rtpPort: alias.rtpPort });
-        }
-      }
-      this.registry.add(call);
-      this.registry.commit({ kind: 'restored', call });
-      for (const [side, state] of states) this.dataPlane.restore(side, state);
-    } catch (err) {
-      if (this.registry.get(call.callId) === call) this.registry.discard(call, false);
-      else for (const c of claimed) this.ports.release(c.id, c.local, c.rtpPort, c.aliases);
-      throw err;
-    }
+    if (!this.ha) throw new RelayError('CONFIG_INVALID', 'standby needs --redis: another relay takes the calls over from there');
+    return this.ha.standby();
   }
 
   /** The forwarding engine (`native+workers` or `workers`) and its thread count. */
@@ -306,7 +184,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   async delete(req: DeleteRequest): Promise<DeleteResult> {
     return this.registry.run(req.callId, async () => {
-      if (this.options.activeSwitchover) await this.claimForeign(req.callId);
+      await this.ha?.claimForeign(req.callId);
       const call = this.registry.get(req.callId);
       const tagKnown = call !== undefined && (req.fromTag === undefined || req.fromTag === '' || call.monologue(req.fromTag) !== undefined);
       if (!call || !tagKnown) {
@@ -326,7 +204,7 @@ export class Relay extends EventEmitter<RelayEvents> {
 
   async query(req: QueryRequest): Promise<CallInfo> {
     const call = this.registry.get(req.callId);
-    const foreign = call ? undefined : this.follower?.get(req.callId);
+    const foreign = call ? undefined : this.ha?.foreign(req.callId);
     if (foreign) return foreignInfo(foreign, this.interfaces);
     if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
     // Tags only narrow rtpengine's query; the reply always describes the whole call, so an unknown or
@@ -373,7 +251,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (ids.length >= limit) break;
       ids.push(call.callId);
     }
-    for (const id of this.follower?.ids() ?? []) if (ids.length < limit) ids.push(id);
+    for (const id of this.ha?.foreignIds() ?? []) if (ids.length < limit) ids.push(id);
     return ids;
   }
 
@@ -383,7 +261,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     return {
       uptime: Math.floor((Date.now() - this.startedAt) / 1000),
       currentSessions: this.registry.size,
-      foreignSessions: this.follower?.size ?? 0,
+      foreignSessions: this.ha?.foreignCount ?? 0,
       managedSessions: totals.managed,
       timeoutSessions: totals.timeout,
       regularTerminatedSessions: totals.deleted,
@@ -406,12 +284,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (this.closed) return;
     this.closed = true;
     this.lifecycle.stop();
-    this.persister?.stop();
     await this.registry.drain();
-    await this.persister?.save(this.registry.all());
+    await this.ha?.save();
     for (const call of [...this.registry.all()]) this.registry.commit({ kind: 'ended', call, reason: 'shutdown' });
     await this.dataPlane.close();
-    await Promise.all([this.store?.close(), this.follower?.close(), this.watch?.close()]);
+    await this.ha?.close();
   }
 
   private async signal(kind: SignalKind, req: SignalRequest): Promise<SdpResult> {
@@ -419,7 +296,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     // Parse before touching state: a bad SDP must leave an existing call exactly as it was.
     const sdp = parseSdp(req.sdp);
     return this.registry.run(req.callId, async () => {
-      await this.claimForeign(req.callId);
+      await this.ha?.claimForeign(req.callId);
       let call = this.registry.get(req.callId);
       if (!call && kind === 'answer') throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const needs = callNeeds(kind, sdp, req, call);

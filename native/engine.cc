@@ -230,8 +230,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     } catch (const InterfaceError& e) {
       throw codedError(env, "NO_INTERFACE", e.what());
     }
-    if (!shards_[shard]->addSide(std::make_unique<Side>(id, family, fds.rtp, fds.rtcp)))
-      throw codedError(env, "DATAPLANE_FAILED", "cannot watch the sockets of side " + std::to_string(id));
+    shards_[shard]->addSide(std::make_unique<Side>(id, family, fds.rtp, fds.rtcp));
     sideShard_[id] = shard;
     return Napi::String::New(env, "bound");
   }
@@ -288,7 +287,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   void release(const Napi::CallbackInfo& info) {
     auto it = sideShard_.find(sideArg(info[0]));
     if (closed_ || it == sideShard_.end()) return;
-    shards_[it->second]->release(it->first);
+    // release(side, wait): wait only when the ports are bound again at once.
+    shards_[it->second]->release(it->first, info.Length() > 1 && info[1].ToBoolean());
     sideShard_.erase(it);
   }
 

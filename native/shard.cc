@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <system_error>
 
@@ -62,10 +63,15 @@ void Shard::stop() {
 }
 
 void Shard::post(std::function<void()> command) {
+  bool wasEmpty;
   {
     std::lock_guard<std::mutex> lock(queueMutex_);
+    wasEmpty = queue_.empty();
     queue_.push_back(std::move(command));
   }
+  // The thread takes the whole queue per wake-up: only the first command since then needs to wake it
+  // (a wake-up is a syscall and, on a busy machine, a context switch).
+  if (!wasEmpty) return;
   uint64_t one = 1;
   (void)!write(wakeFd_, &one, sizeof one);
 }
@@ -79,10 +85,10 @@ void Shard::callAndWait(const std::function<void()>& command) {
   done.get_future().wait();
 }
 
-bool Shard::addSide(std::unique_ptr<Side> side) {
-  bool ok = false;
-  callAndWait([&] { ok = doAddSide(std::move(side)); });
-  return ok;
+void Shard::addSide(std::unique_ptr<Side> side) {
+  // std::function needs a copyable callable: the side travels as a raw pointer, owned again at once.
+  Side* raw = side.release();
+  post([this, raw] { doAddSide(std::unique_ptr<Side>(raw)); });
 }
 
 void Shard::configure(SideId id, SideConfig config) {
@@ -93,9 +99,12 @@ void Shard::restore(SideId id, SideReport state) {
   post([this, id, state = std::move(state)] { doRestore(id, state); });
 }
 
-void Shard::release(SideId id) {
-  // Waits so the ports are free again when this returns: the caller may bind them at once.
-  callAndWait([&] { doRelease(id); });
+void Shard::release(SideId id, bool wait) {
+  // With `wait`, the ports are free again when this returns: the caller binds them at once.
+  if (wait)
+    callAndWait([&] { doRelease(id); });
+  else
+    post([this, id] { doRelease(id); });
 }
 
 std::vector<SideReport> Shard::read(const std::vector<SideId>& ids) {
@@ -159,24 +168,23 @@ bool Shard::runCommands() {
   return released_;
 }
 
-bool Shard::doAddSide(std::unique_ptr<Side> side) {
+void Shard::doAddSide(std::unique_ptr<Side> side) {
   for (Stream* stream : {&side->rtp, &side->rtcp}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = stream;
     if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, stream->fd, &ev) != 0) {
+      // Only out of kernel memory: the side stays unbound here (its packets unread), and says so.
+      fprintf(stderr, "rtpbridge: cannot watch the sockets of side %llu: %s\n", (unsigned long long)side->id, strerror(errno));
       close(side->rtp.fd);
       close(side->rtcp.fd);
-      return false;
+      return;
     }
   }
   SideId added = side->id;
   sides_[added] = std::move(side);
-  // Sides configured with this one as a sink before it was bound link up now (a compare per side,
-  // the hash lookups only for those that name it).
-  for (auto& [id, other] : sides_)
-    if (std::find(other->sinkIds.begin(), other->sinkIds.end(), added) != other->sinkIds.end()) resolveSinks(*other);
-  return true;
+  // Sides configured with this one as a sink before it was bound link up now.
+  resolveNamers(added);
 }
 
 void Shard::doConfigure(SideId id, const SideConfig& config) {
@@ -186,7 +194,7 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
   side.configured = true;
   side.policy = config.policy;
   side.mux = config.mux;
-  side.sinkIds = config.sinks;
+  renameSinks(side, config.sinks);
   resolveSinks(side);
   side.rtp.advertise(config.rtp);
   side.rtcp.advertise(config.rtcp);
@@ -226,15 +234,13 @@ void Shard::doRestore(SideId id, const SideReport& state) {
 void Shard::doRelease(SideId id) {
   auto it = sides_.find(id);
   if (it == sides_.end()) return;
-  Side* gone = it->second.get();
+  Side& gone = *it->second;
   // Closing the fds also takes them out of the epoll set (they are never dup'ed).
-  close(gone->rtp.fd);
-  close(gone->rtcp.fd);
-  std::vector<Side*> affected;
-  for (auto& [otherId, other] : sides_)
-    if (other.get() != gone && std::find(other->sinks.begin(), other->sinks.end(), gone) != other->sinks.end()) affected.push_back(other.get());
+  close(gone.rtp.fd);
+  close(gone.rtcp.fd);
+  renameSinks(gone, {});
   sides_.erase(it);
-  for (Side* side : affected) resolveSinks(*side);
+  resolveNamers(id);
   released_ = true;
 }
 
@@ -243,6 +249,27 @@ void Shard::resolveSinks(Side& side) {
   for (SideId id : side.sinkIds) {
     auto it = sides_.find(id);
     if (it != sides_.end()) side.sinks.push_back(it->second.get());
+  }
+}
+
+void Shard::renameSinks(Side& side, const std::vector<SideId>& sinks) {
+  for (SideId old : side.sinkIds) {
+    auto named = namedBy_.find(old);
+    if (named == namedBy_.end()) continue;
+    auto& namers = named->second;
+    namers.erase(std::remove(namers.begin(), namers.end(), side.id), namers.end());
+    if (namers.empty()) namedBy_.erase(named);
+  }
+  side.sinkIds = sinks;
+  for (SideId sink : sinks) namedBy_[sink].push_back(side.id);
+}
+
+void Shard::resolveNamers(SideId id) {
+  auto named = namedBy_.find(id);
+  if (named == namedBy_.end()) return;
+  for (SideId namer : named->second) {
+    auto it = sides_.find(namer);
+    if (it != sides_.end()) resolveSinks(*it->second);
   }
 }
 

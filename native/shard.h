@@ -89,12 +89,14 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
 
   // Main-thread API. Each call is queued behind the ones before it; the synchronous ones return once the
-  // thread has carried them out, so their results include every packet it handled before.
-  bool addSide(std::unique_ptr<Side> side);
+  // thread has carried them out, so their results include every packet it handled before. Adding and
+  // releasing sides do not wait (a call setup must not cost two thread round trips per port pair),
+  // except a release asked to, whose ports are bound again at once (a call moving to another shard).
+  void addSide(std::unique_ptr<Side> side);
   void configure(SideId id, SideConfig config);
   // Learned endpoints (confirmed ones only) and counters a side had on another shard.
   void restore(SideId id, SideReport state);
-  void release(SideId id);
+  void release(SideId id, bool wait);
   std::vector<SideReport> read(const std::vector<SideId>& ids);
   // Unix ms of each side's last packet (0 if none or unknown): the timeout sweep's only need, kept cheap.
   std::vector<double> lastPackets(const std::vector<SideId>& ids);
@@ -110,12 +112,16 @@ class Shard {
   bool runCommands();
 
   // Thread side of the commands.
-  bool doAddSide(std::unique_ptr<Side> side);
+  void doAddSide(std::unique_ptr<Side> side);
   void doConfigure(SideId id, const SideConfig& config);
   void doRestore(SideId id, const SideReport& state);
   void doRelease(SideId id);
   // Points side.sinks at the bound sides among side.sinkIds.
   void resolveSinks(Side& side);
+  // Keeps namedBy_ in step when a side's sink list changes.
+  void renameSinks(Side& side, const std::vector<SideId>& sinks);
+  // Re-resolves the sinks of every side that names `id` (it was just bound or released).
+  void resolveNamers(SideId id);
   SideReport report(SideId id) const;
 
   // The packet path (shard_loop.cc).
@@ -139,6 +145,9 @@ class Shard {
 
   // Only the shard thread touches these while it runs.
   std::unordered_map<SideId, std::unique_ptr<Side>> sides_;
+  // For each side id, the sides that name it as a sink: binding or releasing it touches only those,
+  // never every side of the shard.
+  std::unordered_map<SideId, std::vector<SideId>> namedBy_;
   Totals totals_;
   bool released_ = false;
 

@@ -285,10 +285,10 @@ function run(): void {
     t.same([...(await dp.read([a.id, 999_999, b.id])).keys()], [a.id, b.id], 'unknown sides are left out');
   });
 
-  t.test('release frees the ports at once and unlinks the peer', async (t) => {
+  t.test('release (asked to wait) frees the ports at once and unlinks the peer', async (t) => {
     const dp = open(1, t);
     const [a, b] = await call(t, dp, BASE + 90);
-    dp.release(b.id);
+    await dp.release(b.id, true);
     t.ok(await canBind(b.rtpPort), 'RTP port free');
     t.ok(await canBind(b.rtpPort + 1), 'RTCP port free');
     t.equal((await dp.read([b.id])).size, 0);

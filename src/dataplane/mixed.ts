@@ -42,8 +42,8 @@ export class MixedDataPlane implements DataPlane {
     this.owner.get(side)?.restore(side, state);
   }
 
-  release(side: SideId): void {
-    this.owner.get(side)?.release(side);
+  async release(side: SideId, rebindNow = false): Promise<void> {
+    await this.owner.get(side)?.release(side, rebindNow);
     this.owner.delete(side);
   }
 

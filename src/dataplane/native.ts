@@ -14,7 +14,7 @@ interface NativeEngine {
   bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number): BindResult;
   configure(side: SideId, config: NativeSideConfig): void;
   restore(side: SideId, state: SideState): void;
-  release(side: SideId): void;
+  release(side: SideId, wait: boolean): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
   lastPackets(sides: readonly SideId[]): Float64Array;
   counters(): DataPlaneCounters;
@@ -135,8 +135,8 @@ export class NativeDataPlane implements DataPlane {
     this.native.restore(side, state);
   }
 
-  release(side: SideId): void {
-    this.native.release(side);
+  async release(side: SideId, rebindNow = false): Promise<void> {
+    this.native.release(side, rebindNow);
   }
 
   async read(sides: readonly SideId[]): Promise<Map<SideId, SideState>> {

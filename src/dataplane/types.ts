@@ -145,8 +145,12 @@ export interface DataPlane {
    * shard, or a thread that died); what the state says was not confirmed is left to learning.
    */
   restore(side: SideId, state: SideState): void;
-  /** Closes the side's sockets; its state is gone afterwards. */
-  release(side: SideId): void;
+  /**
+   * Closes the side's sockets; its state is gone afterwards. Returns without waiting for the forwarding
+   * thread (the allocator rests freed ports anyway), except with `rebindNow`: then the promise resolves
+   * once the ports are free, for a caller that binds them again at once (a call moving shards).
+   */
+  release(side: SideId, rebindNow?: boolean): Promise<void>;
   /** Exact current state of the given sides (flushes whatever the threads have not reported yet). */
   read(sides: readonly SideId[]): Promise<Map<SideId, SideState>>;
   /** Unix ms of each side's last packet (0 if none), in the order asked: all the timeout sweep needs. */

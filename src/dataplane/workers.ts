@@ -95,11 +95,13 @@ export class WorkerDataPlane implements DataPlane {
     this.post(record.shard, { op: 'restore', side, state });
   }
 
-  release(side: SideId): void {
+  async release(side: SideId, rebindNow = false): Promise<void> {
     const record = this.sides.get(side);
     if (!record) return;
     this.sides.delete(side);
     this.post(record.shard, { op: 'release', side });
+    // A worker handles its messages in order: any reply after the release means the sockets are closed.
+    if (rebindNow) await this.request(record.shard, { op: 'lastPackets', req: 0, sides: [] });
   }
 
   async read(sides: readonly SideId[]): Promise<Map<SideId, SideState>> {

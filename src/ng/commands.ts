@@ -13,10 +13,11 @@ const handlers = new Map<string, Handler>(Object.entries({
   answer: async (relay, dict, controller) => okReply({ ...(await relay.answer({ ...parseAnswer(dict), controller })) }),
   delete: async (relay, dict) => {
     const req = parseDelete(dict);
-    const res = await relay.delete(req);
-    // Like rtpengine: statistics only when a dialogue (from-tag) was torn down at once.
-    const withStats = res.call !== undefined && req.fromTag !== undefined && (req.deleteDelay ?? relay.options.deleteDelay) === 0;
-    return okReply({ warning: res.warning, ...(withStats && callInfoReply(res.call!)) });
+    // Like rtpengine: statistics only when a dialogue (from-tag) was torn down at once; otherwise the
+    // relay need not read them from the forwarding threads.
+    const withStats = req.fromTag !== undefined && (req.deleteDelay ?? relay.options.deleteDelay) === 0;
+    const res = await relay.delete({ ...req, fast: req.fast || !withStats });
+    return okReply({ warning: res.warning, ...(res.call && callInfoReply(res.call)) });
   },
   query: async (relay, dict) => okReply(callInfoReply(await relay.query(parseQuery(dict)))),
   list: (relay, dict) => okReply({ calls: relay.list(parseList(dict).limit) }),

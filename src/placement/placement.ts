@@ -56,12 +56,12 @@ export class Placement {
     const to = this.place(needs);
     const sides = [...call.sides()];
     const states = await this.dataPlane.read(sides.map((s) => s.id));
-    for (const side of sides) this.dataPlane.release(side.id);
+    await Promise.all(sides.map((side) => this.dataPlane.release(side.id, true)));
     try {
       await this.rebind(sides, to, states);
     } catch (err) {
       // Someone took a port in the gap: back to where the call was, as it was.
-      for (const side of sides) this.dataPlane.release(side.id);
+      await Promise.all(sides.map((side) => this.dataPlane.release(side.id, true)));
       await this.rebind(sides, from, states).catch((again: unknown) => this.log.error({ err: again, callId: call.callId }, 'call lost its ports while moving'));
       throw err;
     }

@@ -59,7 +59,7 @@ export class MemoryDataPlane implements DataPlane {
     this.sides.get(side)!.state = state;
   }
 
-  release(side: SideId): void {
+  async release(side: SideId): Promise<void> {
     this.log.push({ op: 'release', side });
     this.sides.delete(side);
   }

@@ -109,15 +109,29 @@ t.test('a synchronous throw becomes a rejection', async (t) => {
   t.equal((await cache.run('s', async () => Buffer.from('ok'))).toString(), 'ok');
 });
 
-t.test('bounded size evicts the oldest', async (t) => {
-  const cache = new ReplyCache({ maxEntries: 3 });
+t.test('bounded in bytes: the oldest replies go first, and one larger than the bound is not kept', async (t) => {
+  const cache = new ReplyCache({ maxBytes: 3 * (100 + 1) });
   t.teardown(() => cache.close());
-  for (const k of ['a', 'b', 'c', 'd']) await cache.run(k, async () => Buffer.from(k));
+  for (const k of ['a', 'b', 'c', 'd']) await cache.run(k, async () => Buffer.alloc(100, k));
   t.equal(cache.size, 3);
+  t.equal(cache.bytes, 303);
   let reran = '';
-  await cache.run('a', async () => ((reran += 'a'), Buffer.from('a2')));
-  await cache.run('d', async () => ((reran += 'd'), Buffer.from('d2')));
+  await cache.run('a', async () => ((reran += 'a'), Buffer.alloc(100, 'a')));
+  await cache.run('d', async () => ((reran += 'd'), Buffer.alloc(100, 'd')));
   t.equal(reran, 'a', 'a was evicted, d was kept');
+  await cache.run('huge', async () => Buffer.alloc(1000));
+  t.ok(cache.bytes <= 303, 'a reply past the bound is returned but not stored');
+});
+
+t.test('the key: source, cookie and request; another source or another request under the cookie is no retransmission', async (t) => {
+  const cache = new ReplyCache();
+  t.teardown(() => cache.close());
+  const request = Buffer.from('c1 d7:command4:pinge');
+  const key = ReplyCache.key('10.0.0.1', 'c1', request);
+  await cache.run(key, async () => Buffer.from('c1 d6:result4:ponge'));
+  t.ok(cache.lookup(ReplyCache.key('10.0.0.1', 'c1', Buffer.from(request))), 'the same request from the same source is a retransmission');
+  t.equal(cache.lookup(ReplyCache.key('192.0.2.66', 'c1', request)), undefined, 'a forged source gets nothing stored');
+  t.equal(cache.lookup(ReplyCache.key('10.0.0.1', 'c1', Buffer.from('c1 d7:command4:liste'))), undefined, 'nor does a different request under the same cookie');
 });
 
 t.test('the sweep timer does not keep the process alive and close() stops it', async (t) => {

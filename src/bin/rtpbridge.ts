@@ -9,6 +9,7 @@ import type { DaemonOptions } from '../config/options.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { CliServer } from '../control/cli-server.js';
+import { ControlAcl } from '../control/acl.js';
 import { HttpControl } from '../control/http.js';
 import { TcpNgServer } from '../control/tcp-ng.js';
 import { createMetrics } from '../metrics/prometheus.js';
@@ -113,10 +114,11 @@ async function run(options: DaemonOptions, warnings: string[]): Promise<void> {
 async function start(options: DaemonOptions, log: Logger): Promise<() => Promise<void>> {
   // Redis (when configured) is connected and its calls restored before the control sockets open.
   const relay = await Relay.create(options, { logger: log });
-  const ng = new NgServer(relay, { listen: options.listenNg, logger: log });
-  const http = new HttpControl({ listen: options.listenHttp, relay, ng: ng.endpoint, metrics: createMetrics(relay, ng.commands.stats, options.metricsPrefix), log });
-  const cli = new CliServer(relay, options.listenCli, log);
-  const tcpNg = new TcpNgServer(ng.endpoint, options.listenTcpNg, log);
+  const acl = new ControlAcl(options.ngAllow, log);
+  const ng = new NgServer(relay, { listen: options.listenNg, logger: log, acl, maxInProgress: options.maxNgQueue });
+  const http = new HttpControl({ listen: options.listenHttp, relay, ng: ng.endpoint, metrics: createMetrics(relay, ng.commands.stats, options.metricsPrefix, { acl, kernelDrops: () => ng.kernelDrops() }), log, acl });
+  const cli = new CliServer(relay, options.listenCli, log, acl);
+  const tcpNg = new TcpNgServer(ng.endpoint, options.listenTcpNg, log, acl);
   const stop = async (): Promise<void> => {
     await Promise.all([ng.close(), http.close(), cli.close(), tcpNg.close()]);
     await relay.close();

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseIni } from 'ini';
 import { ConfigError } from '../errors.js';
+import { parseCidr } from '../control/acl.js';
 import { parseRedisTarget } from '../persistence/redis-store.js';
 import { familyOf, parseHostPort } from '../util/address.js';
 import { ENDPOINT_LEARNING, type EndpointLearning, type LogicalInterface } from '../shared/vocabulary.js';
@@ -117,6 +118,28 @@ export const OPTIONS: readonly OptionDef[] = [
     help: 'TCP address for rtpbridge-ctl (rtpengine\'s CLI protocol); repeatable; a bare port binds 127.0.0.1',
     scope: 'everywhere',
     apply: (o, v, _at, source) => void (o.listenCli = parseListen(v as string[], source, 'listen-cli')),
+  },
+  {
+    name: 'ng-allow',
+    kind: 'list',
+    arg: 'CIDR',
+    defaultText: 'loopback and private networks',
+    help: 'who may use ng (UDP, TCP, HTTP, WebSocket) and the CLI; repeatable; others are dropped unanswered and counted',
+    scope: 'everywhere',
+    apply: (o, v, at) => {
+      const cidrs = v as string[];
+      for (const cidr of cidrs) if (!parseCidr(cidr)) throw at('not an address or ADDRESS/PREFIX');
+      o.ngAllow = cidrs;
+    },
+  },
+  {
+    name: 'max-ng-queue',
+    kind: 'string',
+    arg: 'INT',
+    defaultText: String(D.maxNgQueue),
+    help: 'ng requests in progress at once; beyond, a new one gets "load limit" (or an error) at once instead of queueing',
+    scope: 'everywhere',
+    apply: (o, v, at) => void (o.maxNgQueue = parseInteger(v as string, 1, 1_000_000, at)),
   },
   {
     name: 'metrics-prefix',

@@ -55,6 +55,10 @@ export interface DaemonOptions extends RelayOptions {
   listenHttp: string[];
   /** rtpengine's CLI text protocol, for rtpbridge-ctl (`--listen-cli`). */
   listenCli: string[];
+  /** Who may use the control transports (`--ng-allow`, CIDRs); loopback and private networks when absent. */
+  ngAllow?: string[];
+  /** ng requests executing at once beyond which new ones are refused at once (`--max-ng-queue`). */
+  maxNgQueue: number;
   /** Prefix of every Prometheus metric name. */
   metricsPrefix: string;
   /** Exit (0) once `drain` has let the last call end. */
@@ -82,6 +86,7 @@ export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
   listenTcpNg: [],
   listenHttp: [],
   listenCli: [],
+  maxNgQueue: 1000,
   metricsPrefix: 'rtpbridge_',
   exitWhenDrained: false,
   logLevel: 'info',

@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Relay } from '../relay.js';
 import { runCliCommand } from './cli-commands.js';
+import type { ControlAcl } from './acl.js';
 import { closeAll, listenAll, type Bound } from './listen.js';
 
 const MAX_LINE = 64 * 1024;
@@ -18,10 +19,11 @@ export class CliServer {
     private readonly relay: Relay,
     private readonly listen: string[],
     private readonly log: Logger,
+    private readonly acl?: ControlAcl,
   ) {}
 
   async start(): Promise<Bound[]> {
-    const listening = await listenAll(this.listen, 'CLI', () => createServer((socket) => this.serve(socket)));
+    const listening = await listenAll(this.listen, 'CLI', () => createServer((socket) => this.serve(socket)), this.acl && { acl: this.acl, transport: 'cli' });
     this.servers.push(...listening.map((l) => l.server));
     return listening.map((l) => l.bound);
   }

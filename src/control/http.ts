@@ -14,6 +14,7 @@ import type { NgEndpoint } from '../ng/endpoint.js';
 import type { Relay } from '../relay.js';
 import { normaliseAddress } from '../util/address.js';
 import { runCliCommand } from './cli-commands.js';
+import type { ControlAcl } from './acl.js';
 import { listenAll, type Bound } from './listen.js';
 
 const FRAMED = 'ng.rtpengine.com';
@@ -28,6 +29,8 @@ export interface HttpControlOptions {
   ng: NgEndpoint;
   metrics: Registry;
   log: Logger;
+  /** Who may connect (HTTP and WebSocket alike). */
+  acl?: ControlAcl;
 }
 
 type Route = { methods: readonly string[]; handle: (req: IncomingMessage, body: Buffer, path: string) => Promise<[number, string, Buffer | string]> };
@@ -64,7 +67,7 @@ export class HttpControl {
       server.requestTimeout = 10_000;
       server.headersTimeout = 10_000;
       return server;
-    });
+    }, this.options.acl && { acl: this.options.acl, transport: 'http' });
     for (const { server } of listening) {
       server.on('error', (err) => this.options.log.error({ err }, 'HTTP control error'));
       this.servers.push(server);

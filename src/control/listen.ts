@@ -1,6 +1,7 @@
 /** Stream listeners of the control transports (HTTP, CLI, TCP ng): one server per listen address. */
 import type { Server as NetServer } from 'node:net';
 import { ConfigError } from '../errors.js';
+import type { ControlAcl, ControlTransport } from './acl.js';
 import { familyOf, parseHostPort } from '../util/address.js';
 
 export interface Bound {
@@ -8,13 +9,20 @@ export interface Bound {
   port: number;
 }
 
+/** Who may connect to a stream listener: connections from elsewhere are closed before a byte is read. */
+export interface Guard {
+  acl: ControlAcl;
+  transport: ControlTransport;
+}
+
 /** Makes a server per `host:port` spec with `create` and listens on it; resolves once all listen. */
-export async function listenAll<S extends NetServer>(specs: readonly string[], what: string, create: () => S): Promise<Array<{ server: S; bound: Bound }>> {
+export async function listenAll<S extends NetServer>(specs: readonly string[], what: string, create: () => S, guard?: Guard): Promise<Array<{ server: S; bound: Bound }>> {
   const out: Array<{ server: S; bound: Bound }> = [];
   for (const spec of specs) {
     const ep = parseHostPort(spec);
     if (!ep) throw new ConfigError(`invalid ${what} listen address '${spec}'`);
     const server = create();
+    if (guard) server.prependListener('connection', (socket) => void (guard.acl.admits(socket.remoteAddress, guard.transport) || socket.destroy()));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: ep.port, host: ep.address, ipv6Only: familyOf(ep.address) === 'IP6' }, () => {

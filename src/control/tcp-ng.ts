@@ -10,6 +10,7 @@ import { decodePrefix } from '../ng/bencode.js';
 import type { NgEndpoint } from '../ng/endpoint.js';
 import { MAX_COOKIE_LENGTH } from '../ng/message.js';
 import { normaliseAddress } from '../util/address.js';
+import type { ControlAcl } from './acl.js';
 import { closeAll, listenAll, type Bound } from './listen.js';
 
 const MAX_PENDING = 1024 * 1024;
@@ -22,10 +23,11 @@ export class TcpNgServer {
     private readonly endpoint: NgEndpoint,
     private readonly listen: string[],
     private readonly log: Logger,
+    private readonly acl?: ControlAcl,
   ) {}
 
   async start(): Promise<Bound[]> {
-    const listening = await listenAll(this.listen, 'TCP ng', () => createServer((socket) => this.serve(socket)));
+    const listening = await listenAll(this.listen, 'TCP ng', () => createServer((socket) => this.serve(socket)), this.acl && { acl: this.acl, transport: 'tcp' });
     this.servers.push(...listening.map((l) => l.server));
     return listening.map((l) => l.bound);
   }

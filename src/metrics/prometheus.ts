@@ -7,6 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ControlStats } from '../ng/replies.js';
+import type { ControlAcl } from '../control/acl.js';
 import type { Relay } from '../relay.js';
 import { DROP_REASONS } from '../shared/vocabulary.js';
 
@@ -15,7 +16,15 @@ export const DEFAULT_METRICS_PREFIX = 'rtpbridge_';
 /** Closed-session reasons in rtpengine's words. */
 const CLOSED_REASONS = { timeout: 'timeout', terminated: 'terminated', force_terminated: 'forced' } as const;
 
-export function createMetrics(relay: Relay, control: ControlStats, prefix = DEFAULT_METRICS_PREFIX): Registry {
+/** The control plane's parts the metrics read besides the relay (a daemon has them all; tests some). */
+export interface ControlMetrics {
+  acl?: ControlAcl;
+  /** ng requests the kernel dropped (receive buffer full). */
+  kernelDrops?: () => Promise<number>;
+}
+
+export function createMetrics(relay: Relay, control: ControlStats, prefix = DEFAULT_METRICS_PREFIX, more: ControlMetrics = {}): Registry {
+  const { acl, kernelDrops } = more;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix });
   const p = (name: string): string => `${prefix}${name}`;
@@ -71,10 +80,19 @@ export function createMetrics(relay: Relay, control: ControlStats, prefix = DEFA
   });
   gauge('uptime_seconds', 'Seconds since the relay started', [], async (g) => g.set((await stats()).uptime));
   counter('requests_total', 'ng requests, by proxy and command', ['proxy', 'request'], (set) => {
-    for (const e of control.entries()) if (e.command !== 'error') set({ proxy: e.proxy, request: e.command }, e.count);
+    for (const e of control.entries()) if (e.command !== 'error' && e.command !== 'shed') set({ proxy: e.proxy, request: e.command }, e.count);
   });
+  counter('requests_shed_total', 'ng requests refused unexecuted (load limit) because too many were in progress, by proxy', ['proxy'], (set) => {
+    for (const e of control.entries()) if (e.command === 'shed') set({ proxy: e.proxy }, e.count);
+  });
+  if (acl) {
+    counter('control_denied_total', 'Control requests or connections dropped unanswered: source not in --ng-allow, by transport', ['transport'], (set) => {
+      for (const [transport, n] of Object.entries(acl.denied)) set({ transport }, n);
+    });
+  }
+  if (kernelDrops) counter('ng_receive_drops_total', 'ng requests the kernel dropped because the receive buffer was full (a burst)', [], async (set) => set({}, await kernelDrops()));
   counter('request_seconds_total', 'Seconds spent on ng requests, by proxy and command', ['proxy', 'request'], (set) => {
-    for (const e of control.entries()) if (e.command !== 'error') set({ proxy: e.proxy, request: e.command }, e.seconds);
+    for (const e of control.entries()) if (e.command !== 'error' && e.command !== 'shed') set({ proxy: e.proxy, request: e.command }, e.seconds);
   });
   counter('errors_total', 'ng requests answered with an error, by proxy', ['proxy'], (set) => {
     for (const e of control.entries()) if (e.command === 'error') set({ proxy: e.proxy }, e.count);

@@ -81,6 +81,9 @@ function statsReply(s: StreamStats): Record<string, NgReplyValue> {
 }
 
 /** Per-controller command counters, reported under `controlstatistics` like rtpengine. */
+/** Proxies counted one by one; requests from further ones are counted under 'other'. */
+const MAX_PROXIES = 256;
+
 export class ControlStats {
   private readonly byProxy = new Map<string, Map<string, number>>();
   private readonly totals = new Map<string, number>();
@@ -88,6 +91,7 @@ export class ControlStats {
   private readonly seconds = new Map<string, Map<string, number>>();
 
   time(proxy: string, command: string, seconds: number): void {
+    proxy = this.bounded(proxy);
     let times = this.seconds.get(proxy);
     if (!times) this.seconds.set(proxy, (times = new Map()));
     times.set(command, (times.get(command) ?? 0) + seconds);
@@ -101,10 +105,21 @@ export class ControlStats {
   }
 
   count(proxy: string, key: string): void {
+    proxy = this.bounded(proxy);
     let counts = this.byProxy.get(proxy);
     if (!counts) this.byProxy.set(proxy, (counts = new Map()));
     counts.set(key, (counts.get(key) ?? 0) + 1);
     this.totals.set(key, (this.totals.get(key) ?? 0) + 1);
+  }
+
+  /** A request refused unexecuted because too many were in progress (`shedcount`). */
+  shed(proxy: string): void {
+    this.count(proxy, 'shed');
+  }
+
+  /** A forged stream of source addresses must not grow these tables. */
+  private bounded(proxy: string): string {
+    return this.byProxy.has(proxy) || this.byProxy.size < MAX_PROXIES ? proxy : 'other';
   }
 
   reply(): Record<string, NgReplyValue> {

@@ -1,14 +1,18 @@
 /**
  * Retransmission handling: SIP proxies resend an ng request with the same cookie when the reply is
- * late or lost. Like rtpengine, the cookie alone is the key; a resent request gets the exact bytes
- * of the first reply and is never executed twice, even while the first run is still in flight.
+ * late or lost. A resent request gets the exact bytes of the first reply and is never executed twice,
+ * even while the first run is still in flight. Unlike rtpengine, which keys by cookie alone, the key
+ * is the source address, the cookie and a digest of the request: a datagram forged from another
+ * address, or a different request under a reused cookie, never gets a stored reply (no reflection of
+ * large replies by repeating a cookie). Memory is bounded in bytes; the oldest replies go first.
  */
+import { hash } from 'node:crypto';
 
 export interface ReplyCacheOptions {
   /** How long a reply is kept after it was produced (rtpengine: 30 s). */
   ttlMs?: number;
-  /** Upper bound on stored replies; the oldest go first. */
-  maxEntries?: number;
+  /** Upper bound on the bytes of stored replies (and their keys); the oldest go first. */
+  maxBytes?: number;
   /** Clock in milliseconds, injectable for tests. */
   now?: () => number;
 }
@@ -16,20 +20,22 @@ export interface ReplyCacheOptions {
 interface Entry {
   reply: Buffer;
   expires: number;
+  bytes: number;
 }
 
 export class ReplyCache {
   private readonly ttlMs: number;
-  private readonly maxEntries: number;
+  private readonly maxBytes: number;
   private readonly now: () => number;
   /** Insertion order is expiry order (same TTL for all), which lets sweep() stop early. */
   private readonly done = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Buffer>>();
   private readonly timer: NodeJS.Timeout;
+  private storedBytes = 0;
 
   constructor(options: ReplyCacheOptions = {}) {
     this.ttlMs = options.ttlMs ?? 30_000;
-    this.maxEntries = options.maxEntries ?? 100_000;
+    this.maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
     this.now = options.now ?? Date.now;
     this.timer = setInterval(() => this.sweep(), Math.max(1000, Math.min(this.ttlMs, 10_000)));
     this.timer.unref();
@@ -40,55 +46,79 @@ export class ReplyCache {
     return this.done.size;
   }
 
-  /**
-   * The cached reply for `cookie`, or the in-flight run's result, or the result of running `fn` now.
-   * A failed run is not cached, so a retransmission retries it.
-   */
-  run(cookie: string, fn: () => Promise<Buffer>): Promise<Buffer> {
-    const hit = this.done.get(cookie);
+  /** Bytes held by stored replies and their keys. */
+  get bytes(): number {
+    return this.storedBytes;
+  }
+
+  /** The key of one request: who sent it, its cookie, and what it asked. */
+  static key(source: string, cookie: string, body: Buffer): string {
+    return `${source} ${cookie} ${hash('sha1', body, 'base64')}`;
+  }
+
+  /** A stored reply or the in-flight run for `key`, if there is one: the request is a retransmission. */
+  lookup(key: string): Promise<Buffer> | undefined {
+    const hit = this.done.get(key);
     if (hit) {
       if (hit.expires > this.now()) return Promise.resolve(hit.reply);
-      this.done.delete(cookie);
+      this.forget(key, hit);
     }
-    const inFlight = this.pending.get(cookie);
-    if (inFlight) return inFlight;
+    return this.pending.get(key);
+  }
 
+  /**
+   * The stored reply for `key`, or the in-flight run's result, or the result of running `fn` now.
+   * A failed run is not stored, so a retransmission retries it.
+   */
+  run(key: string, fn: () => Promise<Buffer>): Promise<Buffer> {
+    const known = this.lookup(key);
+    if (known) return known;
     // The executor form also turns a synchronous throw from `fn` into a rejection.
     const promise = new Promise<Buffer>((resolve) => resolve(fn())).then(
       (reply) => {
-        this.pending.delete(cookie);
-        this.store(cookie, reply);
+        this.pending.delete(key);
+        this.store(key, reply);
         return reply;
       },
       (err: unknown) => {
-        this.pending.delete(cookie);
+        this.pending.delete(key);
         throw err;
       },
     );
-    this.pending.set(cookie, promise);
+    this.pending.set(key, promise);
     return promise;
   }
 
   /** Drops expired replies; also runs on an unref'd timer. */
   sweep(): void {
     const now = this.now();
-    for (const [cookie, entry] of this.done) {
+    for (const [key, entry] of this.done) {
       if (entry.expires > now) break;
-      this.done.delete(cookie);
+      this.forget(key, entry);
     }
   }
 
   close(): void {
     clearInterval(this.timer);
     this.done.clear();
+    this.storedBytes = 0;
   }
 
-  private store(cookie: string, reply: Buffer): void {
-    this.done.delete(cookie); // keep insertion order == expiry order
-    this.done.set(cookie, { reply, expires: this.now() + this.ttlMs });
-    if (this.done.size > this.maxEntries) {
-      const oldest = this.done.keys().next();
-      if (!oldest.done) this.done.delete(oldest.value);
+  private store(key: string, reply: Buffer): void {
+    const old = this.done.get(key);
+    if (old) this.forget(key, old); // keep insertion order == expiry order
+    const entry = { reply, expires: this.now() + this.ttlMs, bytes: reply.length + key.length };
+    if (entry.bytes > this.maxBytes) return;
+    this.done.set(key, entry);
+    this.storedBytes += entry.bytes;
+    for (const [oldest, e] of this.done) {
+      if (this.storedBytes <= this.maxBytes) break;
+      this.forget(oldest, e);
     }
+  }
+
+  private forget(key: string, entry: Entry): void {
+    this.done.delete(key);
+    this.storedBytes -= entry.bytes;
   }
 }

@@ -1,10 +1,14 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { pino, type Logger } from 'pino';
+import type { ControlAcl } from '../control/acl.js';
+import { udpDrops } from '../control/udp-drops.js';
 import { ConfigError } from '../errors.js';
 import type { Relay } from '../relay.js';
 import { familyOf, parseHostPort } from '../util/address.js';
 import type { NgCommands } from './commands.js';
 import { NgEndpoint } from './endpoint.js';
+import { encodeNgReply, parseNgMessage } from './message.js';
+import { errorReply } from './replies.js';
 
 export interface NgServerOptions {
   /** `host:port`, `[v6]:port` or `port`, as for rtpengine's `--listen-ng`. */
@@ -12,7 +16,18 @@ export interface NgServerOptions {
   logger?: Logger;
   /** How long a reply is replayed for a retransmitted cookie (rtpengine: 30 s). */
   replyCacheMs?: number;
+  /** ng requests executing at once beyond which new ones are refused (`--max-ng-queue`). */
+  maxInProgress?: number;
+  /** Who may send requests; without one, anyone (a library user's choice). */
+  acl?: ControlAcl;
+  /** Receive buffer asked for each socket: a burst of requests waits there, not in the relay. */
+  receiveBufferBytes?: number;
 }
+
+/** The largest UDP payload (IPv4); a reply past it cannot be sent as one datagram. */
+const MAX_DATAGRAM = 65_507;
+/** About a second of requests at full speed: a burst waits here; what does not fit the kernel drops (and counts). */
+const RECEIVE_BUFFER_BYTES = 2 * 1024 * 1024;
 
 export interface ListeningAddress {
   address: string;
@@ -28,13 +43,14 @@ export class NgServer {
   private readonly sockets: Socket[] = [];
   /** Requests being handled: close() lets them answer first. */
   private readonly inFlight = new Set<Promise<void>>();
+  private lastMessageAt = 0;
 
   constructor(
     relay: Relay,
     private readonly options: NgServerOptions,
   ) {
     this.log = options.logger ?? pino({ level: 'silent' });
-    this.endpoint = new NgEndpoint(relay, this.log, options.replyCacheMs);
+    this.endpoint = new NgEndpoint(relay, this.log, { ...(options.replyCacheMs !== undefined ? { replyCacheMs: options.replyCacheMs } : {}), ...(options.maxInProgress !== undefined ? { maxInProgress: options.maxInProgress } : {}) });
   }
 
   get commands(): NgCommands {
@@ -49,6 +65,8 @@ export class NgServer {
       const v6 = familyOf(ep.address) === 'IP6';
       const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
       socket.on('message', (msg, rinfo) => {
+        this.lastMessageAt = performance.now();
+        if (this.options.acl && !this.options.acl.admits(rinfo.address, 'udp')) return;
         const handling = this.handle(socket, msg, rinfo).finally(() => this.inFlight.delete(handling));
         this.inFlight.add(handling);
       });
@@ -61,27 +79,66 @@ export class NgServer {
         });
       });
       this.sockets.push(socket);
+      this.sizeReceiveBuffer(socket);
       const a = socket.address();
       bound.push({ address: a.address, port: a.port, family: a.family });
     }
     return bound;
   }
 
-  /** Stops listening once the requests in flight have been answered (a stop from within one, e.g. when drained, included). */
+  /** Requests the kernel dropped on the ng sockets because their receive buffers were full. */
+  kernelDrops(): Promise<number> {
+    return udpDrops(this.sockets.map((s) => s.address().port));
+  }
+
+  /**
+   * Stops listening once the requests in flight have been answered (a stop from within one, e.g. when
+   * drained, included); requests arriving meanwhile are refused with an error, not left unanswered.
+   */
   async close(): Promise<void> {
-    await Promise.all(this.inFlight);
-    this.endpoint.close();
+    await this.endpoint.close();
+    // Requests still waiting in the socket buffers are read and refused too, until a moment passes
+    // without one (at most half a second): a proxy hears "shutting down" rather than nothing.
+    for (let i = 0; i < 20 && performance.now() - this.lastMessageAt < 25; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    // Bounded: the endpoint refuses new work now, so only the sends of refusals can still start.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await Promise.all(this.sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
   private async handle(socket: Socket, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
-    const reply = await this.endpoint.framed(msg, rinfo.address);
+    let reply = await this.endpoint.framed(msg, rinfo.address);
     if (!reply) return;
-    await new Promise<void>((resolve) =>
-      socket.send(reply, rinfo.port, rinfo.address, (err) => {
-        if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
+    if (reply.length > MAX_DATAGRAM) reply = tooLarge(msg, reply.length);
+    await new Promise<void>((resolve) => {
+      try {
+        socket.send(reply, rinfo.port, rinfo.address, (err) => {
+          if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
+          resolve();
+        });
+      } catch (err) {
+        // The socket closed under a late reply: nothing to send it on.
+        this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
         resolve();
-      }),
-    );
+      }
+    });
   }
+
+  /** Asks for room for a burst; the kernel may grant less (net.core.rmem_max), which is logged. */
+  private sizeReceiveBuffer(socket: Socket): void {
+    const want = this.options.receiveBufferBytes ?? RECEIVE_BUFFER_BYTES;
+    try {
+      socket.setRecvBufferSize(want);
+    } catch (err) {
+      this.log.warn({ err }, 'cannot size the ng receive buffer');
+    }
+    // Linux reports twice what it grants (the rest is its bookkeeping).
+    const got = socket.getRecvBufferSize() / 2;
+    if (got < want) this.log.warn({ wanted: want, got, sysctl: 'net.core.rmem_max' }, 'ng receive buffer smaller than asked: a burst of requests overflows sooner (raise net.core.rmem_max)');
+  }
+}
+
+/** The error a UDP client gets instead of a reply too large for one datagram, under its cookie. */
+function tooLarge(msg: Buffer, bytes: number): Buffer {
+  const { cookie, format } = parseNgMessage(msg);
+  return encodeNgReply(cookie, errorReply(`Reply too large for a UDP datagram (${bytes} bytes): ask for less (list with a smaller limit) or use ng over TCP or HTTP`), format);
 }

@@ -12,9 +12,10 @@ export class NgClient {
     readonly port: number,
   ) {}
 
-  static async open(port: number, host = '127.0.0.1'): Promise<NgClient> {
+  /** `local`: the address the client sends from (another loopback address, to test source checks). */
+  static async open(port: number, host = '127.0.0.1', local = host.includes(':') ? '::1' : '127.0.0.1'): Promise<NgClient> {
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: host.includes(':') });
-    await new Promise<void>((resolve) => socket.bind(0, host.includes(':') ? '::1' : '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => socket.bind(0, local, () => resolve()));
     return new NgClient(socket, host, port);
   }
 

@@ -14,7 +14,8 @@ namespace rtpbridge {
   X(sendError)                    \
   X(srtp)                         \
   X(stun)                         \
-  X(dtls)
+  X(dtls)                         \
+  X(rateLimited)
 
 enum class Drop : uint8_t {
 #define RTPBRIDGE_DROP_ENUM(name) name,

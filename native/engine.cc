@@ -64,7 +64,7 @@ Advertised advertisedArg(const Napi::Value& v) {
 // The keys of the object configure() takes. src/dataplane/native.ts's nativeSideConfig builds it;
 // test/drop-reasons.test.ts compares its keys with Engine.configKeys, and here a key either side adds
 // without the other is refused at run time.
-constexpr const char* kConfigKeys[] = {"sinks", "mux", "policy", "rtp", "rtcp", "srtp"};
+constexpr const char* kConfigKeys[] = {"sinks", "mux", "demux", "policy", "rtp", "rtcp", "srtp"};
 
 void checkConfigKeys(const Napi::Object& o) {
   Napi::Array keys = o.GetPropertyNames();
@@ -246,6 +246,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Array sinks = o.Get("sinks").As<Napi::Array>();
     for (uint32_t i = 0; i < sinks.Length(); i++) config.sinks.push_back(sideArg(sinks.Get(i)));
     config.mux = o.Get("mux").ToBoolean();
+    config.demux = o.Get("demux").ToBoolean();
     Napi::Object policy = o.Get("policy").As<Napi::Object>();
     config.policy.mode = learningArg(policy.Get("mode"));
     config.policy.asymmetric = policy.Get("asymmetric").ToBoolean();

@@ -194,6 +194,7 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
   side.configured = true;
   side.policy = config.policy;
   side.mux = config.mux;
+  side.demux = config.demux;
   renameSinks(side, config.sinks);
   resolveSinks(side);
   side.rtp.advertise(config.rtp);

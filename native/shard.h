@@ -36,6 +36,7 @@ struct Totals {
 struct SideConfig {
   std::vector<SideId> sinks;
   bool mux = false;
+  bool demux = false;
   Policy policy;
   Advertised rtp, rtcp;
   // SDES keys of the side (both or neither), with `srtpId` naming them; shared with the queued command.

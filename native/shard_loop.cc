@@ -43,11 +43,19 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   totals_.packetsIn++;
   totals_.bytesIn += len;
 
-  // RTCP may arrive on the RTP port whenever mux was offered, before the answer settles it: always demux.
-  Stream& stream = in.kind == Kind::RTP && looksLikeRtcp(buf, len) ? side.rtcp : in;
+  // RTCP on the RTP port only from a participant that muxes or was offered mux (RFC 5761).
+  Stream& stream = in.kind == Kind::RTP && side.demux && looksLikeRtcp(buf, len) ? side.rtcp : in;
   if (!wellFormed(stream.kind, buf, len)) {
     stream.errors++;
     totals_.drop(Drop::malformed);
+    return;
+  }
+  Address source;
+  std::memcpy(&source.sa, &b.rxFrom[slot], b.rx[slot].msg_hdr.msg_namelen);
+  // Strangers are rate-limited before any work that costs: SRTP checks, learning.
+  if (!(stream.hasEndpoint && sameEndpoint(stream.endpoint, source)) && !stream.admitStranger(nowMs)) {
+    stream.errors++;
+    totals_.drop(Drop::rateLimited);
     return;
   }
   // Authenticate before learning, so a forged packet cannot move the media somewhere else.
@@ -60,8 +68,6 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
     }
     len = size_t(plain);
   }
-  Address source;
-  std::memcpy(&source.sa, &b.rxFrom[slot], b.rx[slot].msg_hdr.msg_namelen);
   bool learnedNow;
   if (!acceptSource(side, stream, source, nowMs, learnedNow)) {
     stream.errors++;

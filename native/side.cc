@@ -4,6 +4,23 @@ namespace rtpbridge {
 
 // rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning).
 constexpr int64_t kLearningWindowMs = 3000;
+// Packets per second (and burst) a stream takes from other sources than its endpoint.
+constexpr double kStrangerRate = 100;
+constexpr double kStrangerBurst = 100;
+// Above every heuristic rank: the exact address and port of the participant's SDP.
+constexpr int kSignalledRank = 5;
+
+bool Stream::admitStranger(int64_t nowMs) {
+  double tokens = strangerTokens < 0 ? kStrangerBurst : strangerTokens + double(nowMs - strangerAtMs) * kStrangerRate / 1000.0;
+  if (tokens > kStrangerBurst) tokens = kStrangerBurst;
+  strangerAtMs = nowMs;
+  if (tokens < 1) {
+    strangerTokens = tokens;
+    return false;
+  }
+  strangerTokens = tokens - 1;
+  return true;
+}
 
 void Stream::advertise(const Advertised& next) {
   if (next.present == advertised.present && (!next.present || (next.host == advertised.host && next.port == advertised.port))) return;
@@ -33,6 +50,19 @@ bool acceptSource(const Side& side, Stream& stream, const Address& source, int64
   // Before the first configure there is no policy: forward, learn nothing, restrict nothing.
   if (!side.configured) return true;
   if (policy.asymmetric || policy.mode == Learning::Off) return !policy.strictSource || isCurrent || !stream.hasEndpoint;
+  // The exact address of the participant's SDP wins at once and for good: a third party that spoke
+  // first (to a callee still silent) cannot keep the media, nor lock the callee out with strict-source.
+  if (stream.advertised.present && sameEndpoint(stream.advertised.parsed, source)) {
+    if (!isCurrent) {
+      stream.hasEndpoint = true;
+      stream.learned = true;
+      stream.endpoint = source;
+      learnedNow = true;
+    }
+    stream.learnRank = kSignalledRank;
+    stream.confirmed = true;
+    return true;
+  }
   if (stream.confirmed) return !policy.strictSource;
 
   bool windowOver = policy.mode == Learning::Immediate || nowMs - stream.firstPacketMs >= kLearningWindowMs;

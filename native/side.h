@@ -57,8 +57,13 @@ struct Stream {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint64_t errors = 0;
+  // Token bucket for packets from other sources than `endpoint` (src/dataplane/forwarder.ts's twin).
+  double strangerTokens = -1;  // -1: full, no such packet yet
+  int64_t strangerAtMs = 0;
 
   explicit Stream(Kind k) : kind(k) {}
+  // Whether a packet from another source than the endpoint may be looked at now (takes a token).
+  bool admitStranger(int64_t nowMs);
 
   // New SDP from the participant: learning starts over only when the address really changed.
   void advertise(const Advertised& next);
@@ -72,6 +77,8 @@ struct Side {
   bool configured = false;
   Policy policy;
   bool mux = false;
+  // RTCP on the RTP port is RTCP (the participant muxes or was offered mux); otherwise it is RTP.
+  bool demux = false;
   // Sides whose participants get what this one sends (through their sockets), as configured...
   std::vector<SideId> sinkIds;
   // ...and those of them bound on this thread: the packet path follows only these.

@@ -43,12 +43,19 @@ t.test('delayed: follows the source for 3 s, then commits', async (t) => {
   await c.nat.send(rtpPacket(2), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(2);
   t.ok((await c.stream()).flags.includes('confirmed'), 'committed after the window');
-  await c.alice.send(rtpPacket(3), c.fromAlice, '127.0.0.1');
+  const other = await Phone.open();
+  t.teardown(() => other.close());
+  await other.send(rtpPacket(3), c.fromAlice, '127.0.0.1');
   await c.bob.waitFor(3);
   await sleep(50);
   t.equal((await c.stream()).endpoint?.port, c.nat.port, 'a later source does not move a committed endpoint');
+  await c.alice.send(rtpPacket(4), c.fromAlice, '127.0.0.1');
+  await c.bob.waitFor(4);
+  await sleep(50);
+  t.equal((await c.stream()).endpoint?.port, c.alice.port, 'but the address the SDP names does');
   await c.bob.send(rtpPacket(4), c.toAlice, '127.0.0.1');
-  await c.nat.waitFor(1);
+  await c.alice.waitFor(1);
+  t.equal(c.nat.received.length, 0, "bob's media goes to alice's own address from then on");
   await expectEngine(t, c.relay, 'delayed', { handshakes: false });
 });
 

@@ -35,11 +35,12 @@ interface Leg {
   phone: Phone;
 }
 
-function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | null; address?: string }, opts: Partial<{ mode: EndpointLearning; strict: boolean; asymmetric: boolean; mux: boolean }> = {}): SideConfig {
+function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | null; address?: string }, opts: Partial<{ mode: EndpointLearning; strict: boolean; asymmetric: boolean; mux: boolean; demux: boolean }> = {}): SideConfig {
   const address = ep.address ?? LOCAL;
   return {
     sinks: sink === null ? [] : [sink],
     mux: opts.mux ?? false,
+    demux: opts.demux ?? opts.mux ?? false,
     policy: learningPolicy(opts.mode ?? 'off', opts.asymmetric ?? false, opts.strict ?? false),
     rtp: ep.rtp ? { address, port: ep.rtp } : null,
     rtcp: ep.rtcp ? { address, port: ep.rtcp } : null,
@@ -123,7 +124,14 @@ function run(): void {
     await a.phone.send(rtcpPacket(), a.rtpPort + 1, LOCAL);
     const [rr] = await bRtcp.waitFor(1);
     t.equal(rr!.from.port, b.rtpPort + 1);
-    // RTCP arriving on the RTP port is demuxed by packet type, with or without mux.
+    // An RTCP-typed packet on the RTP port of a participant that neither muxes nor was offered mux is
+    // taken as RTP (RFC 5761 demultiplexing is for mux only); 8 bytes are too short for RTP.
+    await a.phone.send(rtcpPacket(), a.rtpPort, LOCAL);
+    await sleep(50);
+    t.equal(bRtcp.received.length, 1, 'not passed on as RTCP');
+    t.match((await dp.read([a.id])).get(a.id)!.rtp, { errors: 1 }, 'but dropped as malformed RTP');
+    // Once a offers mux, RTCP on its RTP port is demuxed by packet type.
+    dp.configure(a.id, config(b.id, { rtp: a.phone.port, rtcp: aRtcp.port }, { demux: true }));
     await a.phone.send(rtcpPacket(), a.rtpPort, LOCAL);
     await bRtcp.waitFor(2);
 
@@ -135,7 +143,7 @@ function run(): void {
     t.equal(b.phone.received[1]!.data[1], 201);
 
     const aState = (await dp.read([a.id])).get(a.id)!;
-    t.match(aState.rtp, { packets: 1, bytes: 172, errors: 0, confirmed: false, endpoint: { address: LOCAL, port: a.phone.port } });
+    t.match(aState.rtp, { packets: 1, bytes: 172, errors: 1, endpoint: { address: LOCAL, port: a.phone.port } });
     t.match(aState.rtcp, { packets: 3, bytes: 24, errors: 0 });
     t.ok(aState.rtp.lastPacketMs > Date.now() - 5000 && aState.rtp.lastPacketMs <= Date.now());
   });
@@ -156,22 +164,27 @@ function run(): void {
     t.equal(a.phone.received.length, 0, 'nothing to the advertised address any more');
   });
 
-  t.test('delayed learning moves with each new source and commits after 3 s', async (t) => {
+  t.test('delayed learning moves with each new source and commits after 3 s; the SDP address still wins later', async (t) => {
     const dp = open(1, t);
     const [a, b] = await call(t, dp, BASE + 30, { mode: 'delayed' });
-    const other = await Phone.open();
-    t.teardown(() => other.close());
-    await a.phone.send(rtpPacket(1), a.rtpPort, LOCAL);
+    // Two sources the SDP does not name (a NAT's, and another's): learning follows them for 3 s.
+    const [nat, other] = [await Phone.open(), await Phone.open()];
+    t.teardown(() => [nat, other].forEach((p) => p.close()));
+    await nat.send(rtpPacket(1), a.rtpPort, LOCAL);
     await other.send(rtpPacket(2), a.rtpPort, LOCAL);
     await b.phone.waitFor(2);
     t.match(await stream(dp, a.id), { endpoint: { port: other.port }, confirmed: false });
     await sleep(3050);
-    await a.phone.send(rtpPacket(3), a.rtpPort, LOCAL);
+    await nat.send(rtpPacket(3), a.rtpPort, LOCAL);
     await b.phone.waitFor(3);
-    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: true });
+    t.match(await stream(dp, a.id), { endpoint: { port: nat.port }, confirmed: true });
     await other.send(rtpPacket(4), a.rtpPort, LOCAL);
     await b.phone.waitFor(4);
-    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: true }, 'committed: no more moves');
+    t.match(await stream(dp, a.id), { endpoint: { port: nat.port }, confirmed: true }, 'committed: no more moves');
+    // The participant's own SDP address is no stranger: it takes the endpoint even now.
+    await a.phone.send(rtpPacket(5), a.rtpPort, LOCAL);
+    await b.phone.waitFor(5);
+    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: true }, 'the SDP address wins over a committed stranger');
   });
 
   t.test('heuristic learning prefers the source matching the SDP', async (t) => {
@@ -185,7 +198,7 @@ function run(): void {
     await a.phone.send(rtpPacket(2), a.rtpPort, LOCAL);
     await other.send(rtpPacket(3), a.rtpPort, LOCAL);
     await b.phone.waitFor(3);
-    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: false }, 'exact match is kept');
+    t.match(await stream(dp, a.id), { endpoint: { port: a.phone.port }, confirmed: true }, 'exact match is kept, and committed at once');
   });
 
   t.test('learning off keeps the SDP address; strict source drops strangers', async (t) => {
@@ -261,7 +274,7 @@ function run(): void {
     t.equal(c.bytesIn, 4 + 11 + 172 + 3012 + 7 + 172);
     t.equal(c.packetsOut, 1);
     t.equal(c.bytesOut, 172);
-    t.same(c.dropped, { malformed: 5, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0 });
+    t.same(c.dropped, { malformed: 5, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0, rateLimited: 0 });
   });
 
   t.test('read() and counters() are exact right after the packets arrive', async (t) => {

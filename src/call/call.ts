@@ -29,6 +29,11 @@ export interface MonologueMedia {
   offeredIce?: boolean;
   /** a=mid of the participant's offer, repeated in the answer it gets. */
   mid?: string;
+  /**
+   * The participant has sent SDP for this m= line. Until then nothing it (or anyone) sends to its port
+   * is forwarded: before the callee answers, the callee-facing port is no way to reach the caller.
+   */
+  signalled?: boolean;
 }
 
 /** What was last sent to a participant, so `replace: SDP-version` can tell whether the SDP changed. */

@@ -226,6 +226,14 @@ export const OPTIONS: readonly OptionDef[] = [
     },
   },
   {
+    name: 'strict-source',
+    kind: 'boolean',
+    defaultText: 'false',
+    help: 'every call as if flagged strict-source: once learning has settled, media from any other source is dropped',
+    scope: 'everywhere',
+    apply: (o, v) => void (o.strictSource = v as boolean),
+  },
+  {
     name: 'num-threads',
     kind: 'string',
     arg: 'INT',

@@ -42,6 +42,8 @@ export interface RelayOptions {
     /** Databases of other relays to follow as a standby (`--subscribe-keyspace`), on the `read` server. */
     subscribe?: number[];
   };
+  /** strict-source for every call, as if each offer and answer carried the flag (`--strict-source`). */
+  strictSource?: boolean;
   /** A foreign call is taken over by the first ng command or packet for it (`--active-switchover`). */
   activeSwitchover?: boolean;
 }

@@ -17,6 +17,15 @@ import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, RtcpE
 
 /** rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning). */
 export const LEARNING_WINDOW_MS = 3000;
+/**
+ * Packets per second a stream takes from sources other than its current endpoint, and the burst
+ * allowed: enough for a participant behind NAT to be learned, far below what would make the SRTP
+ * check or the learning logic a target for a flood.
+ */
+const STRANGER_RATE = 100;
+const STRANGER_BURST = 100;
+/** Above every heuristic rank: the exact address and port of the participant's SDP. */
+const SIGNALLED_RANK = 5;
 
 class Stream {
   advertised: Endpoint | null = null;
@@ -32,6 +41,9 @@ class Stream {
 
   /** The port the participant nominated over ICE when it is one of the side's aliases; `declare`d, so plain streams carry no slot. */
   declare via?: Socket;
+  /** Token bucket for packets from other sources than `endpoint`; created by the first such packet. */
+  declare strangerTokens?: number;
+  declare strangerAt?: number;
 
   constructor(
     readonly kind: StreamKind,
@@ -58,6 +70,7 @@ class Stream {
 /** What the packet path reads of a side's config; the rest is applied by configure() and not kept (idle-call heap budget). */
 interface SideRules {
   mux: boolean;
+  demux: boolean;
   policy: LearningPolicy;
 }
 
@@ -141,7 +154,7 @@ export class Forwarder {
     if (!side) return;
     // Each message brings its own copy of the policy; share one per combination across thousands of sides.
     const { mode, asymmetric, strictSource } = config.policy;
-    side.rules = { mux: config.mux, policy: learningPolicy(mode, asymmetric, strictSource) };
+    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource) };
     const sinks: Sinks = config.sinks;
     for (let i = 0; i < sinks.length; i++) sinks[i] = this.sides.get(sinks[i] as SideId) ?? sinks[i]!;
     side.sinks = sinks.length === 0 ? NO_SINKS : sinks;
@@ -213,7 +226,7 @@ export class Forwarder {
 
   private listen(side: Side, rtp: Socket, rtcp: Socket): void {
     // RTCP may arrive on the RTP port whenever mux was offered, before the answer settles it: always demux.
-    rtp.on('message', (msg, rinfo) => this.receive(side, isRtcp(msg) ? side.rtcp : side.rtp, msg, rinfo, rtp));
+    rtp.on('message', (msg, rinfo) => this.receive(side, side.rules?.demux === true && isRtcp(msg) ? side.rtcp : side.rtp, msg, rinfo, rtp));
     rtcp.on('message', (msg, rinfo) => this.receive(side, side.rtcp, msg, rinfo, rtcp));
     // An ICMP-reported failure of an earlier send surfaces as a socket error; it must never kill the relay.
     const onError = (): void => {
@@ -231,10 +244,12 @@ export class Forwarder {
     // RFC 7983: below 64 is STUN (0-3) or DTLS (20-63), never RTP; only ICE/DTLS sides look further.
     if (side.handshakes?.active && msg.length > 0 && msg[0]! < 64) return this.handshake(side, stream, msg, rinfo, socket);
     if (!isWellFormed(stream.kind, msg)) return this.drop(stream, 'malformed');
+    const now = Date.now();
+    // Strangers are rate-limited before any work that costs: SRTP checks, learning.
+    if (!fromEndpoint(stream, rinfo) && !admitStranger(stream, now)) return this.drop(stream, 'rateLimited');
     // Authenticate before learning, so a forged packet cannot move the media somewhere else.
     const packet = side.ingress.length === 0 ? msg : runChain(side.ingress, msg, stream.kind);
     if (typeof packet === 'string') return this.drop(stream, packet);
-    const now = Date.now();
     if (!this.acceptSource(side, stream, rinfo.address, rinfo.port, now)) return this.drop(stream, 'unknownSource');
     stream.packets++;
     stream.bytes += msg.length;
@@ -334,6 +349,18 @@ export class Forwarder {
     if (isCurrent && stream.confirmed) return true;
     if (stream.firstPacketMs === 0) stream.firstPacketMs = now;
     if (policy === undefined || policy.asymmetric || policy.mode === 'off') return !policy?.strictSource || isCurrent || current === null;
+    // The exact address of the participant's SDP wins at once and for good: a third party that spoke
+    // first (to a callee still silent) cannot keep the media, nor lock the callee out with strict-source.
+    const advertised = stream.advertised;
+    if (advertised !== null && advertised.port === port && advertised.address === address) {
+      if (!isCurrent) {
+        stream.endpoint = advertised;
+        this.onLearned({ side: side.id, kind: stream.kind, endpoint: advertised });
+      }
+      stream.learnRank = SIGNALLED_RANK;
+      stream.confirmed = true;
+      return true;
+    }
     if (stream.confirmed) return !policy.strictSource;
 
     const windowOver = policy.mode === 'immediate' || now - stream.firstPacketMs >= LEARNING_WINDOW_MS;
@@ -346,6 +373,23 @@ export class Forwarder {
     if (windowOver) stream.confirmed = true;
     return true;
   }
+}
+
+function fromEndpoint(stream: Stream, rinfo: RemoteInfo): boolean {
+  const ep = stream.endpoint;
+  return ep !== null && ep.port === rinfo.port && ep.address === normaliseAddress(rinfo.address);
+}
+
+/** Takes a token from the stream's bucket for packets from other sources; false when it is empty. */
+function admitStranger(stream: Stream, now: number): boolean {
+  const tokens = Math.min(STRANGER_BURST, (stream.strangerTokens ?? STRANGER_BURST) + ((now - (stream.strangerAt ?? now)) * STRANGER_RATE) / 1000);
+  stream.strangerAt = now;
+  if (tokens < 1) {
+    stream.strangerTokens = tokens;
+    return false;
+  }
+  stream.strangerTokens = tokens - 1;
+  return true;
 }
 
 /** Puts `to` where `from` (a Side, or a side's id) stands in a sink list. */

@@ -28,6 +28,7 @@ interface NativeEngine {
 export interface NativeSideConfig {
   sinks: SideId[];
   mux: boolean;
+  demux: boolean;
   policy: SideConfig['policy'];
   rtp: SideConfig['rtp'];
   rtcp: SideConfig['rtcp'];
@@ -36,10 +37,11 @@ export interface NativeSideConfig {
 }
 
 export function nativeSideConfig(config: SideConfig): NativeSideConfig {
-  const { sinks, mux, policy, rtp, rtcp, srtp } = config;
+  const { sinks, mux, demux, policy, rtp, rtcp, srtp } = config;
   return {
     sinks,
     mux,
+    demux,
     policy,
     rtp,
     rtcp,

@@ -54,6 +54,8 @@ export interface SideConfig {
   sinks: SideId[];
   /** The participant multiplexes RTCP onto its RTP port (RFC 5761). */
   mux: boolean;
+  /** RTCP on the RTP port is RTCP (the participant muxes or was offered mux); otherwise it is RTP. */
+  demux: boolean;
   policy: LearningPolicy;
   /** Addresses from the participant's SDP; a change restarts learning for that stream. */
   rtp: Endpoint | null;

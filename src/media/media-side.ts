@@ -10,6 +10,8 @@ export class MediaSide {
   sinks: readonly MediaSide[] = NO_SINKS;
   /** The participant multiplexes RTCP onto its RTP port (RFC 5761). */
   mux = false;
+  /** RTCP arriving on the RTP port is taken as RTCP: the participant muxes or was offered mux. */
+  demux = false;
   policy: LearningPolicy;
   /** Addresses from the participant's SDP. */
   rtp: Endpoint | null = null;
@@ -43,7 +45,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null };
+    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null };
   }
 }
 

@@ -50,6 +50,10 @@ export const settleRtcpMux: MediaStep = ({ kind, req, media, mine, theirs, plan 
     mux = theirs.muxOffered && (theirs.muxPolicy === 'accept' || (theirs.muxPolicy === 'follow' && mine.side.mux));
     theirs.side.mux = mux;
   }
+  // RTCP is taken off the RTP port only from a participant whose SDP says it muxes, or that was offered
+  // mux (RFC 5761); from any other, a packet there is RTP, whatever its type byte says.
+  mine.side.demux = media.rtcpMux || mine.muxOffered || mine.side.mux;
+  theirs.side.demux ||= theirs.muxOffered || theirs.side.mux;
   plan.rtcpMux = mux;
   plan.rtcpMuxOnly = muxOnly;
   // An offer cannot know yet whether mux will be accepted, so it keeps naming the separate RTCP port.
@@ -58,7 +62,7 @@ export const settleRtcpMux: MediaStep = ({ kind, req, media, mine, theirs, plan 
 
 /** Where the sender wants its media, and how the relay learns where it really comes from. */
 export const settleEndpoints: MediaStep = ({ req, media, mine, useSipSource }, { options }) => {
-  mine.side.policy = learningPolicy(req.endpointLearning ?? options.endpointLearning, req.flags?.asymmetric ?? false, req.flags?.strictSource ?? false);
+  mine.side.policy = learningPolicy(req.endpointLearning ?? options.endpointLearning, req.flags?.asymmetric ?? false, (req.flags?.strictSource ?? false) || options.strictSource === true);
   const remote = remoteEndpoints(media, req, useSipSource);
   mine.side.rtp = remote.rtp;
   mine.side.rtcp = remote.rtcp;

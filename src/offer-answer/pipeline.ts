@@ -34,9 +34,10 @@ export class OfferAnswer {
       }
       const mine = await mediaPorts(call, ctx.sender, media, preferredFamily(ctx.sender, media.index, media.family), this.deps);
       const theirs = await mediaPorts(call, ctx.recipient, media, req.addressFamily ?? preferredFamily(ctx.recipient, media.index, media.family), this.deps);
-      // What each participant sends goes to the other.
+      // What each participant sends goes to the other, once it has signalled (an offer's recipient has not).
+      mine.signalled = true;
       mine.side.sinks = [theirs.side];
-      theirs.side.sinks = [mine.side];
+      theirs.side.sinks = theirs.signalled ? [mine.side] : [];
       const mediaCtx: MediaContext = { ...ctx, media, mine, theirs, plan: basePlan(media, theirs) };
       for (const step of MEDIA_STEPS) await step(mediaCtx, this.deps);
       plans.push(mediaCtx.plan);

@@ -60,6 +60,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   const address = configured(iface, m.address);
   const side = new MediaSide(id, address, s.rtpPort, learningPolicy(s.policy.mode, s.policy.asymmetric, s.policy.strictSource));
   side.mux = s.mux;
+  side.demux = s.demux ?? (s.mux || m.muxOffered);
   side.rtp = s.rtp;
   side.rtcp = s.rtcp;
   side.srtp = s.srtp ? { decrypt: keyFromSnapshot(s.srtp.decrypt), encrypt: keyFromSnapshot(s.srtp.encrypt) } : null;
@@ -69,6 +70,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   if (s.state) states.set(id, resumed(s.state));
   const media: MonologueMedia = { type: m.type, protocol: m.protocol, rejected: m.rejected, address, side, muxOffered: m.muxOffered, muxPolicy: m.muxPolicy };
   if (m.mid !== undefined) media.mid = m.mid;
+  media.signalled = m.signalled ?? true;
   if (m.offeredIce !== undefined) media.offeredIce = m.offeredIce;
   if (m.iceCredentials) media.iceCredentials = m.iceCredentials;
   if (m.dtlsParams) media.dtlsParams = m.dtlsParams;

@@ -44,6 +44,8 @@ export interface MediaSnapshot {
   rejected: boolean;
   address: InterfaceAddress;
   muxOffered: boolean;
+  /** Absent in snapshots from before it was kept: those were signalled (taken as so). */
+  signalled?: boolean;
   muxPolicy: MonologueMedia['muxPolicy'];
   mid?: string;
   offeredIce?: boolean;
@@ -79,6 +81,8 @@ interface KeySnapshot extends Omit<SrtpKeyMaterial, 'masterKey' | 'masterSalt'> 
 export interface SideSnapshot {
   rtpPort: number;
   mux: boolean;
+  /** Absent in older snapshots: derived from mux and muxOffered. */
+  demux?: boolean;
   policy: { mode: EndpointLearning; asymmetric: boolean; strictSource: boolean };
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
@@ -138,6 +142,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
     rejected: m.rejected,
     address: m.address,
     muxOffered: m.muxOffered,
+    ...(m.signalled !== undefined ? { signalled: m.signalled } : {}),
     muxPolicy: m.muxPolicy,
     ...(m.mid !== undefined ? { mid: m.mid } : {}),
     ...(m.offeredIce !== undefined ? { offeredIce: m.offeredIce } : {}),
@@ -157,6 +162,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
     side: {
       rtpPort: side.rtpPort,
       mux: side.mux,
+      demux: side.demux,
       policy: { mode: side.policy.mode, asymmetric: side.policy.asymmetric, strictSource: side.policy.strictSource },
       rtp: side.rtp,
       rtcp: side.rtcp,

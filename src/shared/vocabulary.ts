@@ -55,6 +55,8 @@ export const DROP_REASONS = [
   'stun',
   /** DTLS that could not be read, came from an unverified address, or beyond the per-port rate. */
   'dtls',
+  /** From another source than the stream's endpoint, beyond the per-stream rate for such packets. */
+  'rateLimited',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export type DropCounts = Record<DropReason, number>;

@@ -38,6 +38,11 @@ export const USAGE = `usage: npm run bench -- [options]
                          git worktree of an earlier commit after npm ci: before/after in one run
   --srtp                 also measure capacity with SDES-SRTP callers bridged to plain callees
                          (needs libsrtp2-dev for the generator), as a ratio to plain capacity
+other modes (each alone, each against rtpengine in the same run):
+  --signalling [--reps=N] [--seconds=S]   offer+answer+delete cycles/s, 1 and 20 clients
+  --burst [--reps=N] [--offers=N]         N offers at once: answered within 2 s, late, dropped
+  --churn [--calls=N] [--idle=S]          resident memory over N calls created and deleted, then idle
+  --soak [--soak-seconds=S] [--calls=N]   heap and RSS while calls carry media (default 1 h, 1,000 calls)
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {

@@ -6,6 +6,8 @@
  * The harness is TypeScript compiled by bench/tsconfig.json (the repo's own toolchain, type-checked
  * against src/) rather than plain JavaScript: it reuses src/ng/bencode.ts instead of a second codec.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { parseOptions, plans, USAGE, type Plans } from './cli.js';
 import { buildLoadgen, machine } from './machine.js';
 import { relayLabel, relayUnavailable, setBaselineTree, startRelay, type RelayName } from './relays.js';
@@ -81,7 +83,21 @@ async function measureRelay(name: RelayName, p: Plans, pin: boolean, srtp: boole
   return run;
 }
 
+/** The ng benches, each its own script: `npm run bench -- --signalling` runs bench/signalling.ts, and so on. */
+const NG_MODES: Record<string, string[]> = {
+  '--signalling': [join(import.meta.dirname, 'signalling.js')],
+  '--burst': [join(import.meta.dirname, 'burst.js')],
+  '--churn': [join(import.meta.dirname, 'churn.js')],
+  // Heap and RSS while 1,000 calls carry media for an hour (bench/memory.mjs).
+  '--soak': ['--expose-gc', join(import.meta.dirname, '../../memory.mjs'), '--calls=1000', '--soak-seconds=3600'],
+};
+
 async function main(): Promise<void> {
+  const mode = process.argv.slice(2).find((a) => a in NG_MODES);
+  if (mode) {
+    const rest = process.argv.slice(2).filter((a) => a !== mode);
+    process.exit(spawnSync(process.execPath, [...NG_MODES[mode]!, ...rest], { stdio: 'inherit' }).status ?? 1);
+  }
   let options;
   try {
     options = parseOptions(process.argv.slice(2));

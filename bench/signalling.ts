@@ -8,38 +8,25 @@
  *
  *   npm run bench:signalling -- [--reps=3] [--seconds=4]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
-import { exited, spawnTracked, stopChild } from './children.js';
 import { NgClient } from './ng-client.js';
-import { REPO } from './paths.js';
+import { median, NG_PORT, rtpbridge, rtpengine, SDP, startDaemon, type Variant } from './ng-daemons.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const REPS = Number(args.reps ?? 3);
 const SECONDS = Number(args.seconds ?? 4);
 const REDIS_PORT = 22390;
-const NG_PORT = 22391;
-const RTPENGINE = '/usr/bin/rtpengine';
 const REDIS_SERVER = '/usr/bin/redis-server';
-const SDP = (port: number): string => `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n`;
 
-interface Variant {
-  name: string;
-  argv: string[];
-  env?: Record<string, string>;
-}
-
-const media = ['--port-min=30000', '--port-max=39999', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${NG_PORT}`];
-const rtpbridge = (extra: string[]): string[] => [process.execPath, join(REPO, 'dist/bin/rtpbridge.js'), '--foreground', '--log-level=error', '--delete-delay=0', '--num-threads=1', ...media, ...extra];
 const VARIANTS: Variant[] = [
-  { name: 'rtpbridge native', argv: rtpbridge([]), env: { RTPBRIDGE_NATIVE: '1' } },
-  { name: 'rtpbridge native + Redis', argv: rtpbridge([`--redis=127.0.0.1:${REDIS_PORT}/1`]), env: { RTPBRIDGE_NATIVE: '1' } },
-  ...(existsSync(RTPENGINE)
-    ? [{ name: 'rtpengine 1 thread', argv: [RTPENGINE, '--config-file=none', '--table=-1', '--foreground', '--log-stderr', '--log-level=3', '--num-threads=1', '--delete-delay=0', ...media] }]
-    : []),
+  rtpbridge('rtpbridge native', 'native'),
+  rtpbridge('rtpbridge native + Redis', 'native', [`--redis=127.0.0.1:${REDIS_PORT}/1`]),
+  rtpbridge('rtpbridge workers', 'workers'),
+  ...rtpengine(),
 ];
 
 interface Result {
@@ -48,20 +35,17 @@ interface Result {
   p50Ms: number;
   p99Ms: number;
   failed: number;
-}
-
-async function waitReady(ng: NgClient, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (exited(child)) throw new Error('relay exited');
-    if ((await ng.request({ command: 'ping' }).catch(() => undefined))?.result === 'pong') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('relay did not answer ping');
+  /** CPU used during the trial, percent of one core: the relay process and the clients (this process). */
+  relayCpu: number;
+  clientCpu: number;
 }
 
 /** `clients` loops of offer/answer/delete for SECONDS; latency per request. */
-async function cycles(clients: number, tag: string): Promise<Result> {
+async function cycles(clients: number, tag: string, relayPid: number): Promise<Result> {
   const ngs = await Promise.all(Array.from({ length: clients }, () => NgClient.open(NG_PORT)));
+  const started = performance.now();
+  const relayBefore = cpuSeconds(relayPid);
+  const clientBefore = process.cpuUsage();
   const latencies: number[] = [];
   let done = 0;
   let failed = 0;
@@ -88,7 +72,17 @@ async function cycles(clients: number, tag: string): Promise<Result> {
   ngs.forEach((ng) => ng.close());
   latencies.sort((a, b) => a - b);
   const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN;
-  return { cycles: done, perSecond: done / SECONDS, p50Ms: q(0.5), p99Ms: q(0.99), failed };
+  const wall = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const relayCpu = ((cpuSeconds(relayPid) - relayBefore) / wall) * 100;
+  const clientCpu = ((client.user + client.system) / 1e6 / wall) * 100;
+  return { cycles: done, perSecond: done / SECONDS, p50Ms: q(0.5), p99Ms: q(0.99), failed, relayCpu, clientCpu };
+}
+
+/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Bytes Redis uses per stored call: `calls` offers and answers kept up, INFO memory before and after. */
@@ -134,20 +128,17 @@ async function main(): Promise<void> {
   try {
     for (let rep = 0; rep < REPS; rep++) {
       for (const v of VARIANTS) {
-        const child = spawnTracked(v.argv, 1, { stdio: 'ignore', env: { ...process.env, ...v.env } });
-        const ng = await NgClient.open(NG_PORT);
+        const daemon = await startDaemon(v);
         try {
-          await waitReady(ng, child);
           const run: Record<number, Result> = {};
           for (const clients of [1, 20]) {
-            run[clients] = await cycles(clients, `r${rep}c${clients}`);
-            process.stderr.write(`[rep ${rep + 1}/${REPS}] ${v.name}, ${clients} client(s): ${run[clients]!.perSecond.toFixed(0)} cycles/s, p50/p99 ${run[clients]!.p50Ms.toFixed(2)}/${run[clients]!.p99Ms.toFixed(2)} ms, ${run[clients]!.failed} failed\n`);
+            const r = (run[clients] = await cycles(clients, `r${rep}c${clients}`, daemon.child.pid!));
+            process.stderr.write(`[rep ${rep + 1}/${REPS}] ${v.name}, ${clients} client(s): ${r.perSecond.toFixed(0)} cycles/s, p50/p99 ${r.p50Ms.toFixed(2)}/${r.p99Ms.toFixed(2)} ms, ${r.failed} failed, CPU relay ${r.relayCpu.toFixed(0)} % clients ${r.clientCpu.toFixed(0)} %\n`);
           }
           results.set(v.name, [...(results.get(v.name) ?? []), run]);
           if (rep === 0 && v.name.includes('Redis')) bytesPerCall = await redisBytesPerCall(1000);
         } finally {
-          ng.close();
-          await stopChild(child);
+          await daemon.stop();
         }
       }
     }
@@ -155,17 +146,25 @@ async function main(): Promise<void> {
     redis.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const cell = (name: string, clients: number, f: (r: Result) => number): number => median((results.get(name) ?? []).map((run) => f(run[clients]!)));
   const lines = [`rtpbridge signalling bench ${new Date().toISOString()}: offer+answer+delete cycles, ${SECONDS} s per trial, ${REPS} repetition(s), medians`, ''];
-  lines.push('variant | cycles/s 1 client | p50/p99 ms | cycles/s 20 clients | p50/p99 ms');
+  lines.push('variant | cycles/s 1 client | p50/p99 ms | CPU relay/clients % | cycles/s 20 clients | p50/p99 ms | CPU relay/clients %');
   for (const v of VARIANTS) {
-    const fmt = (c: number): string => `${cell(v.name, c, (r) => r.perSecond).toFixed(0)} | ${cell(v.name, c, (r) => r.p50Ms).toFixed(2)}/${cell(v.name, c, (r) => r.p99Ms).toFixed(2)}`;
+    const fmt = (c: number): string =>
+      `${cell(v.name, c, (r) => r.perSecond).toFixed(0)} | ${cell(v.name, c, (r) => r.p50Ms).toFixed(2)}/${cell(v.name, c, (r) => r.p99Ms).toFixed(2)} | ${cell(v.name, c, (r) => r.relayCpu).toFixed(0)}/${cell(v.name, c, (r) => r.clientCpu).toFixed(0)}`;
     lines.push(`${v.name} | ${fmt(1)} | ${fmt(20)}`);
   }
   const ratio = (c: number, f: (r: Result) => number): string => (cell('rtpbridge native + Redis', c, f) / cell('rtpbridge native', c, f)).toFixed(2);
   lines.push('', `with Redis / without: cycles/s ${ratio(1, (r) => r.perSecond)} (1 client), ${ratio(20, (r) => r.perSecond)} (20 clients); p99 ${ratio(1, (r) => r.p99Ms)} (1), ${ratio(20, (r) => r.p99Ms)} (20)`);
   lines.push(`Redis memory per stored call: ${(bytesPerCall / 1024).toFixed(2)} KiB (1000 calls, INFO used_memory)`);
+  const engine = 'rtpengine 1 thread';
+  if (results.has(engine)) {
+    for (const name of ['rtpbridge native', 'rtpbridge workers']) {
+      const vs = (c: number): string => (cell(name, c, (r) => r.perSecond) / cell(engine, c, (r) => r.perSecond)).toFixed(2);
+      lines.push(`${name} / rtpengine: cycles/s ${vs(1)} (1 client), ${vs(20)} (20 clients)`);
+    }
+  }
+  lines.push('Clients: Node (bench/ng-client.ts) on CPU 0; a client CPU near 100 % means the clients, not the relay, set the pace.');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

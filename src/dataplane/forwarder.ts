@@ -116,6 +116,8 @@ class Side {
 
 export class Forwarder {
   private readonly sides = new Map<SideId, Side>();
+  /** For each side id, the sides naming it as a sink: binding or releasing it touches only those. */
+  private readonly namedBy = new Map<SideId, Side[]>();
   private readonly totals: DataPlaneCounters = zeroCounters();
   /** The relay's DTLS certificate, once the main thread has sent it. */
   identity: DtlsIdentity | undefined;
@@ -145,7 +147,7 @@ export class Forwarder {
     }
     this.sides.set(id, side);
     // Sides configured with this one as a sink before it was bound (restart) link up now.
-    for (const other of this.sides.values()) replaceSink(other.sinks, id, side);
+    for (const other of this.namedBy.get(id) ?? []) replaceSink(other.sinks, id, side);
     return 'bound';
   }
 
@@ -156,7 +158,14 @@ export class Forwarder {
     const { mode, asymmetric, strictSource } = config.policy;
     side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource) };
     const sinks: Sinks = config.sinks;
-    for (let i = 0; i < sinks.length; i++) sinks[i] = this.sides.get(sinks[i] as SideId) ?? sinks[i]!;
+    this.unname(side);
+    for (let i = 0; i < sinks.length; i++) {
+      const sinkId = sinks[i] as SideId;
+      sinks[i] = this.sides.get(sinkId) ?? sinkId;
+      const namers = this.namedBy.get(sinkId);
+      if (namers) namers.push(side);
+      else this.namedBy.set(sinkId, [side]);
+    }
     side.sinks = sinks.length === 0 ? NO_SINKS : sinks;
     // DTLS keys come from the handshake here, not from the main thread: until it reports them back, keep them.
     const handshakeKeys = config.srtp === null && config.dtls !== null && side.srtpId !== '' && side.srtpId !== UNKEYED;
@@ -195,7 +204,20 @@ export class Forwarder {
     this.sides.delete(id);
     side.handshakes?.close();
     for (const socket of [side.rtp.socket, side.rtcp.socket, ...(side.aliases ?? [])]) socket.close();
-    for (const other of this.sides.values()) replaceSink(other.sinks, side, id);
+    this.unname(side);
+    for (const other of this.namedBy.get(id) ?? []) replaceSink(other.sinks, side, id);
+  }
+
+  /** Takes `side` out of the namers of its current sinks (its sink list is about to change or go). */
+  private unname(side: Side): void {
+    for (const sink of side.sinks) {
+      const sinkId = typeof sink === 'number' ? sink : sink.id;
+      const namers = this.namedBy.get(sinkId);
+      if (!namers) continue;
+      const at = namers.indexOf(side);
+      if (at >= 0) namers.splice(at, 1);
+      if (namers.length === 0) this.namedBy.delete(sinkId);
+    }
   }
 
   read(ids: readonly SideId[]): Array<[SideId, SideState]> {

@@ -11,11 +11,14 @@ import { hash } from 'node:crypto';
 export interface ReplyCacheOptions {
   /** How long a reply is kept after it was produced (rtpengine: 30 s). */
   ttlMs?: number;
-  /** Upper bound on the bytes of stored replies (and their keys); the oldest go first. */
+  /** Upper bound on the memory of stored replies (bytes, keys and bookkeeping); the oldest go first. */
   maxBytes?: number;
   /** Clock in milliseconds, injectable for tests. */
   now?: () => number;
 }
+
+/** What an entry costs beyond its reply's bytes: the key string, the entry and Buffer objects, the map slot. */
+const ENTRY_OVERHEAD = 256;
 
 interface Entry {
   reply: Buffer;
@@ -46,7 +49,7 @@ export class ReplyCache {
     return this.done.size;
   }
 
-  /** Bytes held by stored replies and their keys. */
+  /** Memory held by stored replies, as counted against `maxBytes`. */
   get bytes(): number {
     return this.storedBytes;
   }
@@ -107,7 +110,11 @@ export class ReplyCache {
   private store(key: string, reply: Buffer): void {
     const old = this.done.get(key);
     if (old) this.forget(key, old); // keep insertion order == expiry order
-    const entry = { reply, expires: this.now() + this.ttlMs, bytes: reply.length + key.length };
+    // A small reply is a slice of an 8 KiB pool slab that it would keep alive whole: stored replies get
+    // their own memory, so the byte bound is what they really hold.
+    const own = Buffer.allocUnsafeSlow(reply.length);
+    reply.copy(own);
+    const entry = { reply: own, expires: this.now() + this.ttlMs, bytes: reply.length + 2 * key.length + ENTRY_OVERHEAD };
     if (entry.bytes > this.maxBytes) return;
     this.done.set(key, entry);
     this.storedBytes += entry.bytes;

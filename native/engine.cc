@@ -172,7 +172,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "Engine",
                        {InstanceMethod<&Engine::bind>("bind"), InstanceMethod<&Engine::configure>("configure"),
-                        InstanceMethod<&Engine::release>("release"), InstanceMethod<&Engine::restore>("restore"), InstanceMethod<&Engine::read>("read"),
+                        InstanceMethod<&Engine::release>("release"), InstanceMethod<&Engine::flush>("flush"), InstanceMethod<&Engine::restore>("restore"), InstanceMethod<&Engine::read>("read"),
                         InstanceMethod<&Engine::lastPackets>("lastPackets"),
                         InstanceMethod<&Engine::counters>("counters"), InstanceMethod<&Engine::close>("close"),
                         StaticValue("configKeys", stringList(env, kConfigKeys, sizeof kConfigKeys / sizeof kConfigKeys[0])),
@@ -368,6 +368,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   void close(const Napi::CallbackInfo&) { stop(); }
+
+  // Wakes the shards for what bind, configure, restore and release posted (the JS side calls it once
+  // per event-loop turn).
+  void flush(const Napi::CallbackInfo&) {
+    if (closed_) return;
+    for (auto& shard : shards_) shard->wake();
+  }
 
   // Joins the threads and closes every socket; idempotent. Counters stay readable as they were.
   void stop() {

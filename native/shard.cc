@@ -53,6 +53,8 @@ void Shard::stop() {
   uint64_t one = 1;
   (void)!write(wakeFd_, &one, sizeof one);
   thread_.join();
+  // Commands the thread did not get to (sides added but not yet watched) still own sockets.
+  runCommands();
   for (auto& [id, side] : sides_) {
     close(side->rtp.fd);
     close(side->rtcp.fd);
@@ -63,15 +65,19 @@ void Shard::stop() {
 }
 
 void Shard::post(std::function<void()> command) {
-  bool wasEmpty;
+  std::lock_guard<std::mutex> lock(queueMutex_);
+  // The thread takes the whole queue per wake-up: one wake-up (a syscall and, with the relay pinned to
+  // one core, a context switch) serves every command posted before it.
+  if (queue_.empty()) unwoken_ = true;
+  queue_.push_back(std::move(command));
+}
+
+void Shard::wake() {
   {
     std::lock_guard<std::mutex> lock(queueMutex_);
-    wasEmpty = queue_.empty();
-    queue_.push_back(std::move(command));
+    if (!unwoken_) return;
+    unwoken_ = false;
   }
-  // The thread takes the whole queue per wake-up: only the first command since then needs to wake it
-  // (a wake-up is a syscall and, on a busy machine, a context switch).
-  if (!wasEmpty) return;
   uint64_t one = 1;
   (void)!write(wakeFd_, &one, sizeof one);
 }
@@ -82,6 +88,7 @@ void Shard::callAndWait(const std::function<void()>& command) {
     command();
     done.set_value();
   });
+  wake();
   done.get_future().wait();
 }
 

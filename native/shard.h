@@ -102,6 +102,9 @@ class Shard {
   // Unix ms of each side's last packet (0 if none or unknown): the timeout sweep's only need, kept cheap.
   std::vector<double> lastPackets(const std::vector<SideId>& ids);
   Totals totals();
+  // Wakes the thread for the commands posted since it last woke, if any: the main thread posts a
+  // burst of them (a call setup, or every request of an event-loop turn) and wakes the thread once.
+  void wake();
   // Joins the thread and closes every socket; the shard takes no more calls.
   void stop();
 
@@ -143,6 +146,8 @@ class Shard {
 
   std::mutex queueMutex_;
   std::vector<std::function<void()>> queue_;
+  // Commands wait in queue_ that the thread has not been woken for (guarded by queueMutex_).
+  bool unwoken_ = false;
 
   // Only the shard thread touches these while it runs.
   std::unordered_map<SideId, std::unique_ptr<Side>> sides_;

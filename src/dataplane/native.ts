@@ -15,6 +15,8 @@ interface NativeEngine {
   configure(side: SideId, config: NativeSideConfig): void;
   restore(side: SideId, state: SideState): void;
   release(side: SideId, wait: boolean): void;
+  /** Wakes the forwarding threads for what was posted since (bind, configure, restore, release). */
+  flush(): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
   lastPackets(sides: readonly SideId[]): Float64Array;
   counters(): DataPlaneCounters;
@@ -97,6 +99,7 @@ export class NativeDataPlane implements DataPlane {
   private readonly native: NativeEngine;
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
   private readonly rtcpListeners: Array<(event: RtcpEvent) => void> = [];
+  private flushScheduled = false;
 
   constructor(
     Engine: EngineClass,
@@ -124,21 +127,39 @@ export class NativeDataPlane implements DataPlane {
   async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
     // Alias pairs exist for ICE, whose calls the relay places on the workers; reaching here is a routing bug.
     if (alias) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE');
-    return translateErrors(() => this.native.bind(side, shard, local, family, rtpPort));
+    const bound = translateErrors(() => this.native.bind(side, shard, local, family, rtpPort));
+    this.wakeSoon();
+    return bound;
   }
 
   configure(side: SideId, config: SideConfig): void {
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
     if (config.ice || config.dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE or DTLS');
     translateErrors(() => this.native.configure(side, nativeSideConfig(config)));
+    this.wakeSoon();
   }
 
   restore(side: SideId, state: SideState): void {
     this.native.restore(side, state);
+    this.wakeSoon();
   }
 
   async release(side: SideId, rebindNow = false): Promise<void> {
     this.native.release(side, rebindNow);
+    if (!rebindNow) this.wakeSoon();
+  }
+
+  /**
+   * The forwarding threads are woken once per event-loop turn for everything posted in it, not per
+   * change: with the relay on one core, each wake-up is a context switch away from the ng requests.
+   */
+  private wakeSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.native.flush();
+    });
   }
 
   async read(sides: readonly SideId[]): Promise<Map<SideId, SideState>> {

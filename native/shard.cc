@@ -70,6 +70,7 @@ void Shard::post(std::function<void()> command) {
   // one core, a context switch) serves every command posted before it.
   if (queue_.empty()) unwoken_ = true;
   queue_.push_back(std::move(command));
+  pending_.store(true, std::memory_order_release);
 }
 
 void Shard::wake() {
@@ -154,7 +155,7 @@ void Shard::run() {
     }
     // Commands first: a packet sent after a configure must see it. A release may have freed a Stream this
     // batch names; then the batch is dropped and epoll (level-triggered) reports the live sockets again.
-    bool woken = false;
+    bool woken = pending_.load(std::memory_order_acquire);
     for (int i = 0; i < n; i++) woken = woken || events[i].data.ptr == nullptr;
     if (woken && runCommands()) continue;
     for (int i = 0; i < n; i++)
@@ -169,6 +170,9 @@ bool Shard::runCommands() {
   {
     std::lock_guard<std::mutex> lock(queueMutex_);
     commands.swap(queue_);
+    pending_.store(false, std::memory_order_relaxed);
+    // Taken already: a wake-up asked for later would find nothing to do.
+    unwoken_ = false;
   }
   released_ = false;
   for (auto& command : commands) command();

@@ -148,6 +148,9 @@ class Shard {
   std::vector<std::function<void()>> queue_;
   // Commands wait in queue_ that the thread has not been woken for (guarded by queueMutex_).
   bool unwoken_ = false;
+  // Commands wait in queue_ at all: whatever wakes the thread (a packet too) runs them first, so a
+  // packet sent after a configure sees it even before the wake-up.
+  std::atomic<bool> pending_{false};
 
   // Only the shard thread touches these while it runs.
   std::unordered_map<SideId, std::unique_ptr<Side>> sides_;

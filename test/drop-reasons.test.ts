@@ -26,6 +26,7 @@ t.test('the built addon counts the same reasons and takes the config native.ts b
   const sample = nativeSideConfig({
     sinks: [2],
     mux: false,
+    demux: false,
     policy: learningPolicy('delayed', false, false),
     rtp: null,
     rtcp: null,

@@ -458,3 +458,29 @@ t.test('a standby whose subscription drops reads the databases again: a delete m
   t.equal(foreign, 1, 'once subscribed again it has read the database again and forgotten the deleted call');
   t.same(standby.list(), ['k2']);
 });
+
+t.test('--redis-write-delay: an offer and its answer cost one write; a call torn down within the delay costs none', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const relay = await Relay.create({
+    ...(await mediaPorts(40)),
+    deleteDelay: 0,
+    redis: { read: { host: '127.0.0.1', port: redis.port, db: 7 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 50 },
+  });
+  t.teardown(() => relay.close());
+  const admin = redis.client(7);
+  const calls = async (command: string): Promise<number> => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await admin.info('commandstats'))?.[1] ?? 0);
+  const sets = await calls('set');
+  await relay.offer({ callId: 'brief', fromTag: 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  await relay.answer({ callId: 'brief', fromTag: 'a', toTag: 'b', sdp: phoneSdp({ address: '127.0.0.1', port: 4002 }) });
+  await relay.delete({ callId: 'brief' });
+  await relay.offer({ callId: 'kept', fromTag: 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+  await relay.answer({ callId: 'kept', fromTag: 'a', toTag: 'b', sdp: phoneSdp({ address: '127.0.0.1', port: 4002 }) });
+  await sleep(200);
+  t.equal((await calls('set')) - sets, 1, 'one SET: the kept call once, the brief one never');
+  t.equal(await calls('del'), 0, 'and no DEL for a call Redis never had');
+  t.same(await admin.keys(`${KEY}*`), [`${KEY}kept`]);
+  await relay.delete({ callId: 'kept' });
+  await sleep(100);
+  t.same(await admin.keys(`${KEY}*`), [], 'a call that was written is removed at its end');
+});

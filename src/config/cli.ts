@@ -311,6 +311,15 @@ export const OPTIONS: readonly OptionDef[] = [
     scope: 'everywhere',
     apply: (o, v, at) => void (redis(o).srtpRefresh = parseInteger(v as string, 1, MAX_SECONDS, at)),
   },
+  {
+    name: 'redis-write-delay',
+    kind: 'string',
+    arg: 'MS',
+    defaultText: '20',
+    help: 'writes wait this long and coalesce (an offer and its answer: one write; a call torn down at once: none); 0 writes at once',
+    scope: 'everywhere',
+    apply: (o, v, at) => void (redis(o).writeDelayMs = parseInteger(v as string, 0, 10_000, at)),
+  },
   { name: 'redis-connect-timeout', kind: 'string', arg: 'SECS', defaultText: '1', help: 'how long to wait for a Redis connection', scope: 'everywhere', apply: redisSeconds('connectTimeout') },
   {
     name: 'subscribe-keyspace',

@@ -63,7 +63,7 @@ export class NgServer {
       const ep = parseHostPort(spec);
       if (!ep) throw new ConfigError(`invalid ng listen address '${spec}'`);
       const v6 = familyOf(ep.address) === 'IP6';
-      const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
+      const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, lookup: literalLookup });
       socket.on('message', (msg, rinfo) => {
         this.lastMessageAt = performance.now();
         if (this.options.acl && !this.options.acl.admits(rinfo.address, 'udp')) return;
@@ -141,4 +141,13 @@ export class NgServer {
 function tooLarge(msg: Buffer, bytes: number): Buffer {
   const { cookie, format } = parseNgMessage(msg);
   return encodeNgReply(cookie, errorReply(`Reply too large for a UDP datagram (${bytes} bytes): ask for less (list with a smaller limit) or use ng over TCP or HTTP`), format);
+}
+
+/**
+ * Replies go to the literal address a request came from: answering the socket's lookup at once skips
+ * dns.lookup's argument checks and the tick it defers its callback by, on every reply.
+ */
+function literalLookup(address: string, options: unknown, callback?: (err: Error | null, address: string, family: number) => void): void {
+  const done = (typeof options === 'function' ? options : callback) as (err: Error | null, address: string, family: number) => void;
+  done(null, address, address.includes(':') ? 6 : 4);
 }

@@ -41,7 +41,7 @@ export class HighAvailability {
   constructor(private readonly deps: HighAvailabilityDeps) {
     const { redis, registry, dataPlane, log } = deps;
     this.store = new RedisStore(redis, log);
-    const persister = (this.persister = new CallPersister(this.store, dataPlane, (call) => registry.get(call.callId) === call, log, () => registry.all(), redis.srtpRefresh));
+    const persister = (this.persister = new CallPersister(this.store, dataPlane, (call) => registry.get(call.callId) === call, log, () => registry.all(), redis.srtpRefresh, redis.writeDelayMs ?? 20));
     this.store.onResync = () => persister.rewrite(registry.all());
     registry.observe(persister.observe);
   }

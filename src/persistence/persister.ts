@@ -12,10 +12,20 @@ import type { RedisStore } from './redis-store.js';
 import { snapshotCall } from './snapshot.js';
 
 
+/**
+ * Changes whose snapshot needs the data plane's state as of now: what it learned, the keys a handshake
+ * gave. Signalling changes do not (they change the model; the state they would read is what the last
+ * read said, kept on each side): their writes skip a round trip to the forwarding threads.
+ */
+const READS_STATE: ReadonlySet<CallChange['kind']> = new Set(['learned', 'secured', 'restored', 'moved']);
+
 export class CallPersister {
-  private readonly dirty = new Set<Call>();
+  /** Calls to write, and whether their snapshot must read the data plane first. */
+  private readonly dirty = new Map<Call, boolean>();
   private scheduled = false;
   private readonly refresher: NodeJS.Timeout;
+  /** Calls that are (or may be) in Redis: only these need a removal when they end. */
+  private readonly stored = new WeakSet<Call>();
 
   constructor(
     private readonly store: RedisStore,
@@ -30,9 +40,14 @@ export class CallPersister {
      * commits (one wraps every 65,536 packets: 22 min at 50 packets a second).
      */
     srtpRefreshSeconds = 30,
+    /**
+     * Milliseconds the writes of a moment wait, so that an offer and its answer (or a call set up and
+     * torn down at once) cost one write, or none (`--redis-write-delay`).
+     */
+    private readonly writeDelayMs = 0,
   ) {
     this.refresher = setInterval(() => {
-      for (const call of calls()) if ([...call.sides()].some((s) => s.srtp)) this.mark(call);
+      for (const call of calls()) if ([...call.sides()].some((s) => s.srtp)) this.mark(call, true);
     }, srtpRefreshSeconds * 1000).unref();
   }
 
@@ -42,42 +57,53 @@ export class CallPersister {
 
   readonly observe = (change: CallChange): void => {
     if (change.kind !== 'ended') {
-      this.mark(change.call);
+      // A restored call is in Redis already, whether or not this relay writes it again.
+      if (change.kind === 'restored') this.stored.add(change.call);
+      this.mark(change.call, READS_STATE.has(change.kind));
       return;
     }
     this.dirty.delete(change.call);
-    if (change.reason !== 'shutdown' && change.reason !== 'standby') void this.store.remove(change.call.callId);
+    // A call that ended before its first write never reached Redis: nothing to remove.
+    if (change.reason !== 'shutdown' && change.reason !== 'standby' && this.stored.has(change.call)) void this.store.remove(change.call.callId);
   };
 
   /** Writes every given call again (Redis came back, or was empty). */
   rewrite(calls: Iterable<Call>): void {
-    for (const call of calls) this.mark(call);
+    for (const call of calls) this.mark(call, true);
   }
 
-  private mark(call: Call): void {
-    this.dirty.add(call);
+  private mark(call: Call, readState: boolean): void {
+    this.dirty.set(call, this.dirty.get(call) === true || readState);
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => void this.flush());
+    if (this.writeDelayMs > 0) setTimeout(() => void this.flush(), this.writeDelayMs);
+    else setImmediate(() => void this.flush());
   }
 
   private async flush(): Promise<void> {
     this.scheduled = false;
-    const calls = [...this.dirty];
+    const batch = [...this.dirty];
     this.dirty.clear();
-    await this.save(calls);
+    await Promise.all([this.save(batch.filter(([, read]) => read).map(([call]) => call)), this.save(batch.filter(([, read]) => !read).map(([call]) => call), false)]);
   }
 
   /**
    * Writes the calls as they are now, data-plane state read just then; resolves once Redis has them
    * (or failed). A graceful stop saves every call this way, so the next relay resumes from the latest.
    */
-  async save(calls: Iterable<Call>): Promise<void> {
+  async save(calls: Iterable<Call>, readState = true): Promise<void> {
     const list = [...calls];
+    if (list.length === 0) return;
     try {
-      const states = await this.dataPlane.read(list.flatMap((c) => [...c.sides()].map((s) => s.id)));
+      const sides = list.flatMap((c) => [...c.sides()]);
+      const states = readState ? await this.dataPlane.read(sides.map((s) => s.id)) : new Map(sides.map((s) => [s.id, s.state]));
+      // What was read is the sides' last known state: a later write without a read starts from it.
+      if (readState) for (const side of sides) side.state = states.get(side.id) ?? side.state;
       // A call that ended while its state was read must not be written back after its removal.
-      await Promise.all(list.filter(this.isLive).map((call) => this.store.write(call.callId, JSON.stringify(snapshotCall(call, states)))));
+      const live = list.filter(this.isLive);
+      // Counted as stored before the write returns: a removal must follow a write that is under way.
+      for (const call of live) this.stored.add(call);
+      await this.store.writeMany(live.map((call) => [call.callId, JSON.stringify(snapshotCall(call, states))] as const));
     } catch (err) {
       this.log.warn({ err }, 'could not snapshot calls for Redis');
     }

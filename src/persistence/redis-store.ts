@@ -39,6 +39,8 @@ export interface RedisStoreOptions {
    * counters move with the media, not with commits, and a restart must not resume them at an old ROC.
    */
   srtpRefresh?: number;
+  /** Milliseconds the writes of a moment wait and coalesce (`--redis-write-delay`, default 20). */
+  writeDelayMs?: number;
 }
 
 export function parseRedisTarget(spec: string, password?: string): RedisTarget | undefined {
@@ -121,9 +123,27 @@ export class RedisStore {
   }
 
   async write(callId: string, json: string): Promise<void> {
+    await this.writeMany([[callId, json]]);
+  }
+
+  /** Several calls at once: one command, or one pipeline for many (a burst of commits in one turn). */
+  async writeMany(calls: ReadonlyArray<readonly [callId: string, json: string]>): Promise<void> {
+    if (calls.length === 0) return;
     // A call-id used again after a removal Redis missed: the new call's key must stay.
-    this.pendingRemovals.delete(callId);
-    await this.guard(() => this.writer.set(KEY_PREFIX + callId, json, 'EX', this.options.expires));
+    for (const [callId] of calls) this.pendingRemovals.delete(callId);
+    const { expires } = this.options;
+    if (calls.length === 1) {
+      const [callId, json] = calls[0]!;
+      await this.guard(() => this.writer.set(KEY_PREFIX + callId, json, 'EX', expires));
+      return;
+    }
+    await this.guard(async () => {
+      const pipeline = this.writer.pipeline();
+      for (const [callId, json] of calls) pipeline.set(KEY_PREFIX + callId, json, 'EX', expires);
+      // A pipeline resolves with each command's error; any one is a failed write.
+      const failed = (await pipeline.exec())?.find(([err]) => err)?.[0];
+      if (failed) throw failed;
+    });
   }
 
   async remove(callId: string): Promise<void> {

@@ -72,13 +72,13 @@ t.test('past --max-ng-queue requests in progress, a new one gets "load limit" at
   t.match(await createMetrics(relay, server.commands.stats).metrics(), /rtpbridge_requests_shed_total\{proxy="127\.0\.0\.1"\} 2/);
 });
 
-t.test('a burst of 5,000 offers: each is answered within 2 s of its arrival or dropped by the kernel and counted; then the relay serves normally', async (t) => {
+t.test('a burst of 5,000 offers (--max-sessions=1000): each is answered within 2 s of its arrival or dropped by the kernel and counted; then the relay serves normally', async (t) => {
   // Media on its own loopback address, with room for thousands of calls.
   const relay = new Relay({
     interfaces: [{ name: 'default', addresses: [{ local: '127.0.0.33', advertised: '127.0.0.33', family: 'IP4' }] }],
     portMin: 40000,
     portMax: 59999,
-    maxSessions: 2000,
+    maxSessions: 1000,
     deleteDelay: 0,
   });
   const server = new NgServer(relay, { listen: ['127.0.0.1:0'] });
@@ -106,7 +106,7 @@ t.test('a burst of 5,000 offers: each is answered within 2 s of its arrival or d
   for (let i = 0; i < BURST; i++) {
     const cookie = `b${i}`;
     sentAt.set(cookie, performance.now());
-    clients[i % SOCKETS]!.send(datagram(cookie, { command: 'offer', 'call-id': `burst-call-with-a-longer-identifier-${i}`, 'from-tag': 'a', sdp: SDP, supports: ['load limit'] }), bound!.port, '127.0.0.1');
+    clients[i % SOCKETS]!.send(datagram(cookie, { command: 'offer', 'call-id': `burst-call-with-an-identifier-long-enough-for-the-list-to-outgrow-a-datagram-${i}`, 'from-tag': 'a', sdp: SDP, supports: ['load limit'] }), bound!.port, '127.0.0.1');
   }
   const lastSent = performance.now();
   for (let i = 0; i < 100 && answers.size < BURST && performance.now() - lastSent < 2500; i++) await sleep(50);
@@ -127,9 +127,11 @@ t.test('a burst of 5,000 offers: each is answered within 2 s of its arrival or d
   t.match(listAll, { result: 'error', 'error-reason': /Reply too large for a UDP datagram \(\d+ bytes\)/ });
   // And right after the burst the relay serves normally.
   const started = performance.now();
-  t.equal((await ng.request({ command: 'offer', 'call-id': 'after', 'from-tag': 'a', sdp: SDP, supports: ['load limit'] })).result, 'load limit', 'the session limit holds');
+  // Some of the burst may have been shed before the session limit was reached (a slower engine).
+  const full = relay.list(3000).length >= 1000;
+  t.equal((await ng.request({ command: 'offer', 'call-id': 'after', 'from-tag': 'a', sdp: SDP, supports: ['load limit'] })).result, full ? 'load limit' : 'ok', full ? 'the session limit holds' : 'below the session limit, a new call is taken');
   t.equal((await ng.request({ command: 'delete', 'call-id': relay.list(1)[0]! })).result, 'ok');
-  t.equal((await ng.request({ command: 'offer', 'call-id': 'after', 'from-tag': 'a', sdp: SDP })).result, 'ok', 'a new call once one ended');
+  t.equal((await ng.request({ command: 'offer', 'call-id': 'after-2', 'from-tag': 'a', sdp: SDP })).result, 'ok', 'a new call once one ended');
   t.ok(performance.now() - started < 500, `promptly (${(performance.now() - started).toFixed(0)} ms for three requests)`);
 });
 

@@ -26,8 +26,12 @@ export interface NgServerOptions {
 
 /** The largest UDP payload (IPv4); a reply past it cannot be sent as one datagram. */
 const MAX_DATAGRAM = 65_507;
-/** About a second of requests at full speed: a burst waits here; what does not fit the kernel drops (and counts). */
-const RECEIVE_BUFFER_BYTES = 2 * 1024 * 1024;
+/**
+ * Under a second of requests at full speed (about a kilobyte of kernel memory each): a burst waits here,
+ * and what does not fit the kernel drops and counts. A larger buffer would answer more of a burst, but
+ * later than a proxy still waits for the answer.
+ */
+const RECEIVE_BUFFER_BYTES = 1024 * 1024;
 
 export interface ListeningAddress {
   address: string;

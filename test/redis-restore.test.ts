@@ -484,3 +484,26 @@ t.test('--redis-write-delay: an offer and its answer cost one write; a call torn
   await sleep(100);
   t.same(await admin.keys(`${KEY}*`), [], 'a call that was written is removed at its end');
 });
+
+t.test('--active-switchover does not take back, on a packet, the calls this relay just handed back with standby', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const relay = await Relay.create({
+    ...(await mediaPorts(40)),
+    activeSwitchover: true,
+    redis: { read: { host: '127.0.0.1', port: redis.port, db: 8 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 0 },
+  });
+  t.teardown(() => relay.close());
+  const phone = await Phone.open();
+  t.teardown(() => phone.close());
+  const offer = await relay.offer({ callId: 'back', fromTag: 'a', sdp: phoneSdp({ address: '127.0.0.1', port: phone.port }) });
+  await relay.answer({ callId: 'back', fromTag: 'a', toTag: 'b', sdp: phoneSdp({ address: '127.0.0.1', port: phone.port + 2 }) });
+  t.equal(await relay.standby(), 1);
+  // Media keeps arriving at the freed port, past the port watch's probe interval.
+  const port = relayEndpoints(offer.sdp)[0]!.port;
+  for (let i = 0; i < 10; i++) {
+    await phone.send(rtpPacket(i), port, '127.0.0.1');
+    await sleep(80);
+  }
+  t.match(await relay.statistics(), { currentSessions: 0, foreignSessions: 1 }, 'the call stays handed back');
+});

@@ -19,6 +19,8 @@ export interface Followed {
   db: number;
   /** The rescan (or notification) that last saw it: older ones are gone from Redis. */
   seen: number;
+  /** Handed back by this relay (`standby`): not announced to onChange while it stays in that database. */
+  held?: boolean;
 }
 
 export class StandbyFollower {
@@ -51,9 +53,13 @@ export class StandbyFollower {
     return this.foreign.get(callId)?.snapshot;
   }
 
-  /** Holds a call this relay hands back (`standby`) as foreign, as if another relay had stored it in `db`. */
+  /**
+   * Holds a call this relay hands back (`standby`) as foreign, as if another relay had stored it in
+   * `db`. Not announced to onChange: its ports were just freed here for the relay taking it over, and
+   * must not be watched (and taken back) by this one.
+   */
   hold(snapshot: CallSnapshot, db: number): void {
-    this.set(snapshot, db);
+    this.foreign.set(snapshot.callId, { snapshot, db, seen: this.generation, held: true });
   }
 
   /** Removes and returns a foreign call, to be taken over. */
@@ -156,8 +162,10 @@ export class StandbyFollower {
   }
 
   private set(snapshot: CallSnapshot, db: number): void {
-    this.foreign.set(snapshot.callId, { snapshot, db, seen: this.generation });
-    this.onChange(snapshot.callId, snapshot);
+    // This relay's own write of a call it handed back (or a later one of the same) stays held.
+    const held = this.foreign.get(snapshot.callId)?.held === true && this.foreign.get(snapshot.callId)?.db === db;
+    this.foreign.set(snapshot.callId, { snapshot, db, seen: this.generation, ...(held ? { held } : {}) });
+    if (!held) this.onChange(snapshot.callId, snapshot);
   }
 
   private drop(callId: string): void {

@@ -7,7 +7,7 @@
  * (measured in the same run, variants interleaved per repetition), rtpengine for reference, and the
  * Redis memory one stored call takes. Loopback only; every loop stops by count or time.
  *
- *   npm run bench:signalling -- [--reps=3] [--seconds=4]
+ *   npm run bench:signalling -- [--reps=3] [--seconds=4] [--only=native,workers,rtpengine]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,12 +23,14 @@ const SECONDS = Number(args.seconds ?? 4);
 const REDIS_PORT = 22390;
 const REDIS_SERVER = '/usr/bin/redis-server';
 
+/** `--only=native,rtpengine` keeps the variants whose name contains one of the words. */
+const ONLY = args.only ? String(args.only).split(',') : undefined;
 const VARIANTS: Variant[] = [
   rtpbridge('rtpbridge native', 'native'),
   rtpbridge('rtpbridge native + Redis', 'native', [`--redis=127.0.0.1:${REDIS_PORT}/1`]),
   rtpbridge('rtpbridge workers', 'workers'),
   ...rtpengine(),
-];
+].filter((v) => !ONLY || ONLY.some((word) => v.name === `rtpbridge ${word}` || v.name.startsWith(word)));
 
 interface Result {
   cycles: number;
@@ -166,11 +168,11 @@ async function main(): Promise<void> {
     lines.push(`${v.name} | ${fmt(1)} | ${fmt(20)}`);
   }
   const ratio = (c: number, f: (r: Result) => number): string => (cell('rtpbridge native + Redis', c, f) / cell('rtpbridge native', c, f)).toFixed(2);
-  lines.push('', `with Redis / without: cycles/s ${ratio(1, (r) => r.perSecond)} (1 client), ${ratio(20, (r) => r.perSecond)} (20 clients); p99 ${ratio(1, (r) => r.p99Ms)} (1), ${ratio(20, (r) => r.p99Ms)} (20)`);
-  lines.push(`Redis memory per stored call: ${(bytesPerCall / 1024).toFixed(2)} KiB (1000 calls, INFO used_memory)`);
+  if (results.has('rtpbridge native + Redis')) lines.push('', `with Redis / without: cycles/s ${ratio(1, (r) => r.perSecond)} (1 client), ${ratio(20, (r) => r.perSecond)} (20 clients); p99 ${ratio(1, (r) => r.p99Ms)} (1), ${ratio(20, (r) => r.p99Ms)} (20)`);
+  if (results.has('rtpbridge native + Redis')) lines.push(`Redis memory per stored call: ${(bytesPerCall / 1024).toFixed(2)} KiB (1000 calls, INFO used_memory)`);
   const engine = 'rtpengine 1 thread';
   if (results.has(engine)) {
-    for (const name of ['rtpbridge native', 'rtpbridge workers']) {
+    for (const name of ['rtpbridge native', 'rtpbridge workers'].filter((n) => results.has(n))) {
       const vs = (c: number): string => (cell(name, c, (r) => r.perSecond) / cell(engine, c, (r) => r.perSecond)).toFixed(2);
       lines.push(`${name} / rtpengine: cycles/s ${vs(1)} (1 client), ${vs(20)} (20 clients)`);
     }

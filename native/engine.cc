@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <unordered_map>
+#include <system_error>
 #include <vector>
 
 #include "shard.h"
@@ -230,7 +231,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     } catch (const InterfaceError& e) {
       throw codedError(env, "NO_INTERFACE", e.what());
     }
-    shards_[shard]->addSide(std::make_unique<Side>(id, family, fds.rtp, fds.rtcp));
+    try {
+      shards_[shard]->addSide(std::make_unique<Side>(id, family, fds.rtp, fds.rtcp));
+    } catch (const std::system_error& e) {
+      throw codedError(env, "DATAPLANE_FAILED", std::string("cannot watch media sockets: ") + e.what());
+    }
     sideShard_[id] = shard;
     return Napi::String::New(env, "bound");
   }
@@ -376,8 +381,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   bool keysChecked_ = false;
 
-  // Wakes the shards for what bind, configure, restore and release posted (the JS side calls it once
-  // per event-loop turn).
+  // Wakes the shards for the releases posted since (bind, configure and restore need no wake-up; the JS
+  // side calls this a few milliseconds after a release, once for all of them).
   void flush(const Napi::CallbackInfo&) {
     if (closed_) return;
     for (auto& shard : shards_) shard->wake();

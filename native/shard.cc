@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <future>
 #include <system_error>
 
@@ -53,7 +52,7 @@ void Shard::stop() {
   uint64_t one = 1;
   (void)!write(wakeFd_, &one, sizeof one);
   thread_.join();
-  // Commands the thread did not get to (sides added but not yet watched) still own sockets.
+  // Commands the thread did not get to (sides added but not yet taken in) still own sockets.
   runCommands();
   for (auto& [id, side] : sides_) {
     close(side->rtp.fd);
@@ -64,11 +63,11 @@ void Shard::stop() {
   close(epollFd_);
 }
 
-void Shard::post(std::function<void()> command) {
+void Shard::post(std::function<void()> command, bool wakeFor) {
   std::lock_guard<std::mutex> lock(queueMutex_);
   // The thread takes the whole queue per wake-up: one wake-up (a syscall and, with the relay pinned to
-  // one core, a context switch) serves every command posted before it.
-  if (queue_.empty()) unwoken_ = true;
+  // one core, two context switches) serves every command posted before it.
+  if (wakeFor) unwoken_ = true;
   queue_.push_back(std::move(command));
   pending_.store(true, std::memory_order_release);
 }
@@ -85,26 +84,46 @@ void Shard::wake() {
 
 void Shard::callAndWait(const std::function<void()>& command) {
   std::promise<void> done;
-  post([&] {
-    command();
-    done.set_value();
-  });
+  post(
+      [&] {
+        command();
+        done.set_value();
+      },
+      true);
   wake();
   done.get_future().wait();
 }
 
 void Shard::addSide(std::unique_ptr<Side> side) {
+  // Watched from here, so the first packet wakes the thread, which then takes the side in before it
+  // reads; the Stream pointers stay valid, the side being owned by the queued command until then. The
+  // lock is held from before the thread can see an event until the command is queued, and pending_ is
+  // set first: a thread woken by the new socket finds the command, waiting for the lock if need be.
+  std::lock_guard<std::mutex> lock(queueMutex_);
+  pending_.store(true, std::memory_order_release);
+  for (Stream* stream : {&side->rtp, &side->rtcp}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = stream;
+    if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, stream->fd, &ev) != 0) {
+      int err = errno;
+      // Closing the fds also unwatches the one that was added.
+      close(side->rtp.fd);
+      close(side->rtcp.fd);
+      throw std::system_error(err, std::generic_category(), "epoll_ctl");
+    }
+  }
   // std::function needs a copyable callable: the side travels as a raw pointer, owned again at once.
   Side* raw = side.release();
-  post([this, raw] { doAddSide(std::unique_ptr<Side>(raw)); });
+  queue_.push_back([this, raw] { doAddSide(std::unique_ptr<Side>(raw)); });
 }
 
 void Shard::configure(SideId id, SideConfig config) {
-  post([this, id, config = std::move(config)] { doConfigure(id, config); });
+  post([this, id, config = std::move(config)] { doConfigure(id, config); }, false);
 }
 
 void Shard::restore(SideId id, SideReport state) {
-  post([this, id, state = std::move(state)] { doRestore(id, state); });
+  post([this, id, state = std::move(state)] { doRestore(id, state); }, false);
 }
 
 void Shard::release(SideId id, bool wait) {
@@ -112,7 +131,7 @@ void Shard::release(SideId id, bool wait) {
   if (wait)
     callAndWait([&] { doRelease(id); });
   else
-    post([this, id] { doRelease(id); });
+    post([this, id] { doRelease(id); }, true);
 }
 
 std::vector<SideReport> Shard::read(const std::vector<SideId>& ids) {
@@ -180,18 +199,6 @@ bool Shard::runCommands() {
 }
 
 void Shard::doAddSide(std::unique_ptr<Side> side) {
-  for (Stream* stream : {&side->rtp, &side->rtcp}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = stream;
-    if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, stream->fd, &ev) != 0) {
-      // Only out of kernel memory: the side stays unbound here (its packets unread), and says so.
-      fprintf(stderr, "rtpbridge: cannot watch the sockets of side %llu: %s\n", (unsigned long long)side->id, strerror(errno));
-      close(side->rtp.fd);
-      close(side->rtcp.fd);
-      return;
-    }
-  }
   SideId added = side->id;
   sides_[added] = std::move(side);
   // Sides configured with this one as a sink before it was bound link up now.

@@ -93,6 +93,10 @@ class Shard {
   // thread has carried them out, so their results include every packet it handled before. Adding and
   // releasing sides do not wait (a call setup must not cost two thread round trips per port pair),
   // except a release asked to, whose ports are bound again at once (a call moving to another shard).
+  // Adding, configuring and restoring never wake the thread: whatever wakes it next (a packet on any
+  // of its sockets, the new ones included, since they are watched at once) runs them first. Only a
+  // release needs a wake-up, to close its sockets, and wake() may come late for it.
+  // Throws std::system_error when the sockets cannot be watched (out of kernel memory).
   void addSide(std::unique_ptr<Side> side);
   void configure(SideId id, SideConfig config);
   // Learned endpoints (confirmed ones only) and counters a side had on another shard.
@@ -102,14 +106,15 @@ class Shard {
   // Unix ms of each side's last packet (0 if none or unknown): the timeout sweep's only need, kept cheap.
   std::vector<double> lastPackets(const std::vector<SideId>& ids);
   Totals totals();
-  // Wakes the thread for the commands posted since it last woke, if any: the main thread posts a
-  // burst of them (a call setup, or every request of an event-loop turn) and wakes the thread once.
+  // Wakes the thread for the releases posted since it last woke, if any: the main thread posts a
+  // burst of them and wakes the thread once.
   void wake();
   // Joins the thread and closes every socket; the shard takes no more calls.
   void stop();
 
  private:
-  void post(std::function<void()> command);
+  // `wakeFor`: the command must run even if no packet comes (wake() then writes the eventfd).
+  void post(std::function<void()> command, bool wakeFor);
   void callAndWait(const std::function<void()>& command);
   void run();
   // True when a command released a side (so Stream pointers from the last epoll_wait may dangle).
@@ -146,7 +151,8 @@ class Shard {
 
   std::mutex queueMutex_;
   std::vector<std::function<void()>> queue_;
-  // Commands wait in queue_ that the thread has not been woken for (guarded by queueMutex_).
+  // A command that needs a wake-up waits in queue_ and the thread has not been woken for it (guarded
+  // by queueMutex_).
   bool unwoken_ = false;
   // Commands wait in queue_ at all: whatever wakes the thread (a packet too) runs them first, so a
   // packet sent after a configure sees it even before the wake-up.

@@ -186,6 +186,11 @@ t.test('the default --ng-allow: loopback and private networks, not the internet'
   const acl = new ControlAcl();
   for (const inside of ['127.0.0.1', '10.1.2.3', '172.20.0.5', '192.168.1.1', '::1', 'fd00::1', '::ffff:192.168.1.1']) t.ok(acl.admits(inside, 'udp'), `${inside} may`);
   for (const outside of ['8.8.8.8', '172.32.0.1', '2001:db8::1', '::ffff:8.8.8.8', 'not-an-address']) t.notOk(acl.admits(outside, 'udp'), `${outside} may not`);
+  // Verdicts are remembered per source (bounded): asking again, or past the bound, changes nothing.
+  for (let i = 0; i < 5000; i++) acl.admits(`10.9.${i >> 8}.${i & 255}`, 'tcp');
+  t.notOk(acl.admits('8.8.8.8', 'udp'), 'a remembered denial still denies');
+  t.ok(acl.admits('10.1.2.3', 'udp'), 'a remembered admission still admits');
+  t.same([acl.denied.udp, acl.denied.tcp], [6, 0], 'every denial counted, each time');
   t.throws(() => new ControlAcl(['10.0.0.0/33']), { code: 'CONFIG_INVALID' }, 'a bad prefix is refused at start-up');
 });
 

@@ -188,7 +188,7 @@ t.test('all rejected: session c= and o= left as they were', async (t) => {
   t.same(rewrite(input, plan([{ ...media(0, 0), rejected: true }], { replaceOrigin: true })), input);
 });
 
-t.test('unknown attributes, a=foo:bar and lines sdp-transform cannot parse pass through in order', async (t) => {
+t.test('unknown attributes, a=foo:bar and lines no SDP grammar knows pass through in order', async (t) => {
   const out = rewrite(
     [
       'v=0',

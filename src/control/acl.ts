@@ -17,10 +17,16 @@ export const DEFAULT_NG_ALLOW = ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '
 
 /** Sources whose first denial is logged; past this, denials are only counted. */
 const MAX_LOGGED_SOURCES = 1000;
+/**
+ * Verdicts remembered per source address: BlockList.check builds a SocketAddress per call, a tenth of
+ * a request's cost on a busy relay. Emptied when full, so sources sprayed by an attacker bound it.
+ */
+const MAX_REMEMBERED = 4096;
 
 export class ControlAcl {
   private readonly allowed = new BlockList();
   private readonly logged = new Set<string>();
+  private readonly verdicts = new Map<string, boolean>();
   /** Denied requests or connections per transport. */
   readonly denied: Record<ControlTransport, number> = { udp: 0, tcp: 0, http: 0, cli: 0 };
 
@@ -37,15 +43,27 @@ export class ControlAcl {
 
   /** Whether `address` may use the control transports; a denial is counted (and logged once per source). */
   admits(address: string | undefined, transport: ControlTransport): boolean {
-    const source = normaliseAddress(address ?? '');
-    const family = isIP(source);
-    if (family !== 0 && this.allowed.check(source, family === 4 ? 'ipv4' : 'ipv6')) return true;
+    const raw = address ?? '';
+    let allowed = this.verdicts.get(raw);
+    if (allowed === undefined) {
+      allowed = this.check(raw);
+      if (this.verdicts.size >= MAX_REMEMBERED) this.verdicts.clear();
+      this.verdicts.set(raw, allowed);
+    }
+    if (allowed) return true;
+    const source = normaliseAddress(raw);
     this.denied[transport]++;
     if (this.logged.size < MAX_LOGGED_SOURCES && !this.logged.has(source)) {
       this.logged.add(source);
       this.log?.warn({ from: source, transport }, 'control request from a source not in --ng-allow: dropped (further ones from it are only counted)');
     }
     return false;
+  }
+
+  private check(address: string): boolean {
+    const source = normaliseAddress(address);
+    const family = isIP(source);
+    return family !== 0 && this.allowed.check(source, family === 4 ? 'ipv4' : 'ipv6');
   }
 }
 

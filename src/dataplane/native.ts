@@ -93,6 +93,9 @@ const ADDON_PATH = '../../build/Release/rtpbridge_native.node';
 
 const RELAY_CODES = new Set<string>(['NO_INTERFACE', 'DATAPLANE_FAILED', 'SRTP_INVALID']);
 
+/** How long released sockets may stay open before their forwarding thread is woken to close them. */
+const RELEASE_WAKE_MS = 5;
+
 export class NativeDataPlane implements DataPlane {
   readonly engine = 'native';
   readonly handshakeShards: readonly number[] = [];
@@ -127,39 +130,38 @@ export class NativeDataPlane implements DataPlane {
   async bind(side: SideId, shard: number, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
     // Alias pairs exist for ICE, whose calls the relay places on the workers; reaching here is a routing bug.
     if (alias) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE');
-    const bound = translateErrors(() => this.native.bind(side, shard, local, family, rtpPort));
-    this.wakeSoon();
-    return bound;
+    return translateErrors(() => this.native.bind(side, shard, local, family, rtpPort));
   }
 
   configure(side: SideId, config: SideConfig): void {
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
     if (config.ice || config.dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE or DTLS');
     translateErrors(() => this.native.configure(side, nativeSideConfig(config)));
-    this.wakeSoon();
   }
 
   restore(side: SideId, state: SideState): void {
     this.native.restore(side, state);
-    this.wakeSoon();
   }
 
   async release(side: SideId, rebindNow = false): Promise<void> {
     this.native.release(side, rebindNow);
-    if (!rebindNow) this.wakeSoon();
+    if (!rebindNow) this.closeSocketsSoon();
   }
 
   /**
-   * The forwarding threads are woken once per event-loop turn for everything posted in it, not per
-   * change: with the relay on one core, each wake-up is a context switch away from the ng requests.
+   * Binds, configures and restores never wake a forwarding thread: the next packet it reads, on any of
+   * its sockets, makes it take them in first. Released sockets need it awake to be closed, which can
+   * wait a few milliseconds (a released port rests for seconds before it is handed out again): one
+   * wake-up then serves every release of those milliseconds. With the relay on one core, each wake-up
+   * is two context switches taken from the ng requests.
    */
-  private wakeSoon(): void {
+  private closeSocketsSoon(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.flushScheduled = false;
       this.native.flush();
-    });
+    }, RELEASE_WAKE_MS).unref();
   }
 
   async read(sides: readonly SideId[]): Promise<Map<SideId, SideState>> {

@@ -1,9 +1,8 @@
 /**
- * SDP validation and extraction: what the relay needs to know about each m= line. The original
- * lines are kept alongside sdp-transform's object because rewriting works on them (see rewrite.ts).
+ * SDP validation and extraction: what the relay needs to know about each m= line, read straight off
+ * the lines (one pass per section), which are kept because rewriting works on them (see rewrite.ts).
  */
 import type { AddressFamily } from '../shared/vocabulary.js';
-import { parse, type MediaDescription, type SessionDescription } from 'sdp-transform';
 import { SdpError } from '../errors.js';
 import { familyOf } from '../util/address.js';
 
@@ -48,8 +47,6 @@ export interface SdpMedia {
 }
 
 export interface ParsedSdp {
-  /** sdp-transform's view of the whole SDP, for callers that need codecs or other attributes. */
-  session: SessionDescription;
   /** Original lines before the first m= line, without line endings. */
   sessionLines: readonly string[];
   medias: SdpMedia[];
@@ -74,20 +71,49 @@ export function parseSdp(text: string): ParsedSdp {
   const sections = starts.map((start, i) => lines.slice(start, starts[i + 1] ?? lines.length));
 
   const origin = parseOrigin(sessionLines);
-  // Every m= line opens a media in sdp-transform too, so session.media[i] matches sections[i].
-  const session = parse(lines.join('\r\n'));
+  const session = attributesOf(sessionLines);
   const sessionConnection = firstConnection(sessionLines);
-  const sessionIce = session.iceUfrag !== undefined || session.icePwd !== undefined;
-  const medias = sections.map((section, index) =>
-    parseMedia(index, section, session.media[index]!, sessionConnection, sessionIce, session.direction, session),
-  );
-  return { session, sessionLines, medias, ...origin };
+  const medias = sections.map((section, index) => parseMedia(index, section, sessionConnection, session));
+  return { sessionLines, medias, ...origin };
+}
+
+/** The attributes the relay reads, at one level (session or media); where one repeats, the last counts. */
+interface Attributes {
+  ice: boolean;
+  rtcpMux: boolean;
+  direction?: MediaDirection;
+  fingerprint?: { hash: string; value: string };
+  setup?: string;
+  mid?: string;
+}
+
+const DIRECTIONS: ReadonlySet<string> = new Set(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
+
+function attributesOf(lines: readonly string[]): Attributes {
+  const out: Attributes = { ice: false, rtcpMux: false };
+  for (const line of lines) {
+    if (!line.startsWith('a=')) continue;
+    const colon = line.indexOf(':');
+    const name = (colon < 0 ? line.slice(2) : line.slice(2, colon)).trimEnd();
+    const value = colon < 0 ? '' : line.slice(colon + 1).trim();
+    if (name === 'ice-ufrag' || name === 'ice-pwd' || name === 'candidate') out.ice = true;
+    else if (name === 'rtcp-mux') out.rtcpMux = true;
+    else if (DIRECTIONS.has(name)) out.direction = name as MediaDirection;
+    else if (name === 'setup') out.setup = /^\w*/.exec(value)![0];
+    else if (name === 'mid') out.mid = /^\S*/.exec(value)![0];
+    else if (name === 'fingerprint') {
+      // `a=fingerprint:<hash-func> <fingerprint>`; one without both parts is ignored.
+      const f = /^(\S+)\s+(\S+)/.exec(value);
+      if (f) out.fingerprint = { hash: f[1]!, value: f[2]! };
+    }
+  }
+  return out;
 }
 
 function splitLines(text: string): string[] {
   if (text.trim() === '') throw new SdpError('SDP is empty');
   if (Buffer.byteLength(text) > MAX_BYTES) throw new SdpError(`SDP is larger than ${MAX_BYTES} bytes`);
-  // Same separators as sdp-transform, so both see the same lines; blank lines carry nothing.
+  // CRLF, CR or LF: senders mix them; blank lines carry nothing.
   const lines = text.split(/\r\n|\r|\n/).filter((l) => l !== '');
   if (lines.length > MAX_LINES) throw new SdpError(`SDP has ${lines.length} lines, more than ${MAX_LINES}`);
   if (lines[0]?.trimEnd() !== 'v=0') throw new SdpError('SDP does not start with v=0');
@@ -106,15 +132,7 @@ function parseOrigin(sessionLines: readonly string[]): Pick<ParsedSdp, 'originAd
   return { originAddress, originFamily: familyOf(originAddress), originVersion: fields[2]! };
 }
 
-function parseMedia(
-  index: number,
-  lines: readonly string[],
-  desc: MediaDescription,
-  sessionConnection: Connection | undefined,
-  sessionIce: boolean,
-  sessionDirection: MediaDirection | undefined,
-  sessionDtls: Pick<SessionDescription, 'fingerprint' | 'setup'>,
-): SdpMedia {
+function parseMedia(index: number, lines: readonly string[], sessionConnection: Connection | undefined, session: Attributes): SdpMedia {
   const mLine = lines[0]!;
   const m = /^m=(\S+) +(\S+)(?: +(\S+))?/.exec(mLine);
   if (!m) throw new SdpError(`malformed m= line: '${excerpt(mLine)}'`);
@@ -125,8 +143,7 @@ function parseMedia(
   const connection = firstConnection(lines) ?? sessionConnection;
   if (port !== 0 && connection === undefined) throw new SdpError(`m= line ${index} has no connection address (c=)`);
   const rtcp = parseRtcp(lines);
-  const hasIce = sessionIce || desc.iceUfrag !== undefined || desc.icePwd !== undefined || (desc.candidates?.length ?? 0) > 0;
-  const fingerprint = desc.fingerprint ?? sessionDtls.fingerprint;
+  const own = attributesOf(lines);
   return {
     index,
     type: m[1]!,
@@ -136,12 +153,12 @@ function parseMedia(
     family: connection?.family,
     rtcpPort: rtcp?.port,
     rtcpAddress: rtcp?.address,
-    rtcpMux: desc.rtcpMux !== undefined,
-    direction: desc.direction ?? sessionDirection,
-    hasIce,
-    fingerprint: fingerprint && { hash: fingerprint.type, value: fingerprint.hash },
-    setup: desc.setup ?? sessionDtls.setup,
-    mid: desc.mid === undefined ? undefined : String(desc.mid),
+    rtcpMux: own.rtcpMux,
+    direction: own.direction ?? session.direction,
+    hasIce: session.ice || own.ice,
+    fingerprint: own.fingerprint ?? session.fingerprint,
+    setup: own.setup ?? session.setup,
+    mid: own.mid,
     lines,
   };
 }

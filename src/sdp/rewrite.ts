@@ -1,9 +1,9 @@
 /**
  * Produces the SDP the relay sends on: same body, but addresses and ports point at the relay.
  *
- * Works on the original lines rather than sdp-transform's writer: that writer emits attributes in
- * its grammar order and moves unknown lines to the end, while the relay must pass every line it
- * does not own through unchanged and in place.
+ * Works on the original lines rather than re-serialising a parsed object: a generic SDP writer emits
+ * attributes in its grammar's order and moves unknown lines to the end, while the relay must pass
+ * every line it does not own through unchanged and in place.
  */
 import type { AddressFamily } from '../shared/vocabulary.js';
 import { isIP } from 'node:net';

@@ -158,37 +158,66 @@ class Decoder {
 
 /** Encodes with dictionary keys sorted by their bytes, so equal values always give equal bytes. */
 export function encode(value: Encodable): Buffer {
-  const chunks: Buffer[] = [];
-  encodeInto(value, chunks);
-  return Buffer.concat(chunks);
+  const writer = new Writer();
+  writer.value(value);
+  return writer.finish();
 }
 
-function encodeInto(value: Encodable, out: Buffer[]): void {
-  if (typeof value === 'string') {
-    out.push(Buffer.from(`${Buffer.byteLength(value)}:${value}`));
-  } else if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new NgProtocolError('NG_BAD_PARAM', `cannot bencode non-integer number ${value}`);
-    out.push(Buffer.from(`i${value}e`));
-  } else if (Buffer.isBuffer(value)) {
-    out.push(Buffer.from(`${value.length}:`), value);
-  } else if (Array.isArray(value)) {
-    out.push(Buffer.from('l'));
-    for (const item of value as readonly Encodable[]) encodeInto(item, out);
-    out.push(Buffer.from('e'));
-  } else if (isPlainObject(value)) {
-    const entries = Object.entries(value)
-      .filter((e): e is [string, Encodable] => e[1] !== undefined)
-      .map(([k, v]) => [Buffer.from(k), v] as const)
-      .sort((a, b) => Buffer.compare(a[0], b[0]));
-    out.push(Buffer.from('d'));
-    for (const [k, v] of entries) {
-      out.push(Buffer.from(`${k.length}:`), k);
-      encodeInto(v, out);
+/**
+ * Text goes into one string, turned into bytes once at the end (a Buffer per token made a reply cost
+ * hundreds of small allocations); only binary values, which have no string form, cut it into chunks.
+ */
+class Writer {
+  private readonly chunks: Buffer[] = [];
+  private text = '';
+
+  value(value: Encodable): void {
+    if (typeof value === 'string') {
+      this.text += `${Buffer.byteLength(value)}:${value}`;
+    } else if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value)) throw new NgProtocolError('NG_BAD_PARAM', `cannot bencode non-integer number ${value}`);
+      this.text += `i${value}e`;
+    } else if (Buffer.isBuffer(value)) {
+      this.text += `${value.length}:`;
+      this.cut();
+      this.chunks.push(value);
+    } else if (Array.isArray(value)) {
+      this.text += 'l';
+      for (const item of value as readonly Encodable[]) this.value(item);
+      this.text += 'e';
+    } else if (isPlainObject(value)) {
+      const keys = Object.keys(value)
+        .filter((k) => value[k] !== undefined)
+        .sort(byBytes);
+      this.text += 'd';
+      for (const key of keys) {
+        this.text += `${Buffer.byteLength(key)}:${key}`;
+        this.value(value[key]!);
+      }
+      this.text += 'e';
+    } else {
+      throw new NgProtocolError('NG_BAD_PARAM', `cannot bencode a value of type ${value === null ? 'null' : typeof value}`);
     }
-    out.push(Buffer.from('e'));
-  } else {
-    throw new NgProtocolError('NG_BAD_PARAM', `cannot bencode a value of type ${value === null ? 'null' : typeof value}`);
   }
+
+  finish(): Buffer {
+    this.cut();
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  }
+
+  private cut(): void {
+    if (this.text === '') return;
+    this.chunks.push(Buffer.from(this.text));
+    this.text = '';
+  }
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** Byte order of the UTF-8 keys; for ASCII keys that is plain string order. */
+function byBytes(a: string, b: string): number {
+  if (ASCII.test(a) && ASCII.test(b)) return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function isPlainObject(value: unknown): value is { readonly [key: string]: Encodable | undefined } {

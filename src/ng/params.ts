@@ -117,7 +117,8 @@ function missing(name: string): NgProtocolError {
 
 /** rtpengine treats space, hyphen and underscore in names as the same character. */
 function normaliseName(name: string): string {
-  return name.toLowerCase().replace(/[ _]/g, '-');
+  // Most keys arrive already in the normal form: test before building a new string.
+  return /[^a-z0-9-]/.test(name) ? name.toLowerCase().replace(/[ _]/g, '-') : name;
 }
 
 /** A dictionary indexed by normalised key, remembering how the client spelled each key for errors. */
@@ -542,5 +543,7 @@ function own<V>(table: Readonly<Record<string, V>>, key: string): V | undefined 
 
 /** Drops undefined properties so results compare and serialise cleanly. */
 function compact<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as T;
 }

@@ -6,7 +6,7 @@
 import type { AddressFamily, DropReason, Endpoint } from '../shared/vocabulary.js';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { RelayError } from '../errors.js';
-import { normaliseAddress, sameEndpoint } from '../util/address.js';
+import { literalLookup, normaliseAddress, sameEndpoint } from '../util/address.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import { srtpPairId } from '../srtp/keys.js';
 import { EMPTY_CHAIN, runChain, securityChains, srtpContexts, type Chain, type SrtpContexts } from './processors.js';
@@ -132,17 +132,17 @@ export class Forwarder {
     const existing = this.sides.get(id);
     if (alias && !existing) throw new RelayError('DATAPLANE_FAILED', `no side ${id} to add an address to`);
     const type = family === 'IP6' ? 'udp6' : 'udp4';
-    const rtp = await bindSocket(type, local, rtpPort);
-    if (!rtp) return 'in-use';
-    const rtcp = await bindSocket(type, local, rtpPort + 1);
-    if (!rtcp) {
-      rtp.close();
-      return 'in-use';
-    }
-    const side = alias ? existing! : new Side(id, rtp, rtcp);
-    this.listen(side, rtp, rtcp);
+    // Both at once; whichever bound is closed again if the other cannot be.
+    const [rtp, rtcp] = await Promise.allSettled([bindSocket(type, local, rtpPort), bindSocket(type, local, rtpPort + 1)]);
+    const bound = [rtp, rtcp].flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
+    if (bound.length < 2) bound.forEach((socket) => socket.close());
+    if (rtp.status === 'rejected') throw rtp.reason;
+    if (rtcp.status === 'rejected') throw rtcp.reason;
+    if (!rtp.value || !rtcp.value) return 'in-use';
+    const side = alias ? existing! : new Side(id, rtp.value, rtcp.value);
+    this.listen(side, rtp.value, rtcp.value);
     if (alias) {
-      (side.aliases ??= []).push(rtp, rtcp);
+      (side.aliases ??= []).push(rtp.value, rtcp.value);
       return 'bound';
     }
     this.sides.set(id, side);
@@ -422,7 +422,7 @@ function replaceSink(sinks: Sinks, from: Side | SideId, to: Side | SideId): void
 /** Resolves undefined when the port is taken; rejects when the address itself is unusable. */
 function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promise<Socket | undefined> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket({ type, ipv6Only: type === 'udp6', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
+    const socket = createSocket({ type, ipv6Only: type === 'udp6', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER, lookup: literalLookup });
     const onError = (err: NodeJS.ErrnoException): void => {
       socket.close();
       if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(undefined);

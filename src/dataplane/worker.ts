@@ -3,19 +3,25 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { RelayError } from '../errors.js';
 import { Forwarder } from './forwarder.js';
+import { Outbox } from './outbox.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('dataplane/worker.ts must run in a worker thread');
 
-const post = (msg: FromWorker): void => port.postMessage(msg);
+const outbox = new Outbox<FromWorker>((batch, transfers) => port.postMessage(batch, transfers), 'turn');
+const post = (msg: FromWorker): void => outbox.push(msg);
 const forwarder = new Forwarder(
   (event) => post({ event: 'learned', ...event }),
   (event) => post({ event: 'secured', ...event }),
   (event) => post({ event: 'rtcp', ...event }),
 );
 
-port.on('message', (msg: ToWorker) => {
+port.on('message', (batch: ToWorker[]) => {
+  for (const msg of batch) handle(msg);
+});
+
+function handle(msg: ToWorker): void {
   switch (msg.op) {
     case 'bind':
       forwarder.bind(msg.side, msg.local, msg.family, msg.rtpPort, msg.alias).then(
@@ -45,7 +51,7 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'lastPackets': {
       const lastPackets = forwarder.lastPackets(msg.sides);
-      port.postMessage({ req: msg.req, lastPackets } satisfies FromWorker, [lastPackets.buffer as ArrayBuffer]);
+      outbox.push({ req: msg.req, lastPackets }, [lastPackets.buffer as ArrayBuffer]);
       break;
     }
     case 'counters':
@@ -61,4 +67,4 @@ port.on('message', (msg: ToWorker) => {
       post({ req: msg.req, closed: true });
       break;
   }
-});
+}

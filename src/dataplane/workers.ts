@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { RelayError, type RelayErrorCode } from '../errors.js';
 import { addCounters, zeroCounters } from './counters.js';
+import { Outbox } from './outbox.js';
 import type { FromWorker, Reply, ToWorker } from './protocol.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
@@ -34,6 +35,8 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../../dist/datapla
 
 class Shard {
   worker!: Worker;
+  /** Messages for the current worker, sent together when the current operation's step ends. */
+  readonly outbox = new Outbox<ToWorker>((batch, transfers) => this.worker.postMessage(batch, transfers), 'microtask');
   readonly pending = new Map<number, Pending>();
   /** Counters of workers that died (as last read), so process totals never go backwards. */
   readonly retired: DataPlaneCounters = zeroCounters();
@@ -204,30 +207,9 @@ export class WorkerDataPlane implements DataPlane {
     // No inherited execArgv: a parent's loaders (--import hooks of a test runner) would cost every start.
     const worker = new Worker(WORKER_URL, { name: `rtpbridge-forwarder-${index}`, execArgv: [] });
     shard.worker = worker;
-    if (this.identity) worker.postMessage({ op: 'identity', identity: this.identity } satisfies ToWorker);
-    worker.on('message', (msg: FromWorker) => {
-      if ('event' in msg) {
-        if (msg.event === 'secured') {
-          const { side, srtp, association } = msg;
-          // A replacement worker gets the keys back with the config, since the handshake is not repeated.
-          const record = this.sides.get(side);
-          if (record?.config) record.config = { ...record.config, srtp };
-          for (const listener of this.securedListeners) listener({ side, srtp, association });
-        } else if (msg.event === 'rtcp') {
-          // Structured clone turns the Buffer into a plain Uint8Array.
-          const event = { side: msg.side, packet: Buffer.from(msg.packet.buffer, msg.packet.byteOffset, msg.packet.byteLength), atMs: msg.atMs };
-          for (const listener of this.rtcpListeners) listener(event);
-        } else {
-          const { side, kind, endpoint } = msg;
-          for (const listener of this.learnedListeners) listener({ side, kind, endpoint });
-        }
-        return;
-      }
-      const pending = shard.pending.get(msg.req);
-      if (!pending) return;
-      shard.pending.delete(msg.req);
-      if ('error' in msg) pending.reject(new RelayError(msg.error.code as RelayErrorCode, msg.error.message));
-      else pending.resolve(msg);
+    if (this.identity) shard.outbox.push({ op: 'identity', identity: this.identity });
+    worker.on('message', (batch: FromWorker[]) => {
+      for (const msg of batch) this.receive(shard, msg);
     });
     worker.on('error', (err) => this.log?.error({ err, shard: index }, 'forwarding worker failed'));
     worker.on('exit', (code) => {
@@ -237,10 +219,38 @@ export class WorkerDataPlane implements DataPlane {
     });
   }
 
+  private receive(shard: Shard, msg: FromWorker): void {
+    if ('event' in msg) {
+      if (msg.event === 'secured') {
+        const { side, srtp, association } = msg;
+        // A replacement worker gets the keys back with the config, since the handshake is not repeated.
+        const record = this.sides.get(side);
+        if (record?.config) record.config = { ...record.config, srtp };
+        for (const listener of this.securedListeners) listener({ side, srtp, association });
+      } else if (msg.event === 'rtcp') {
+        // Structured clone turns the Buffer into a plain Uint8Array.
+        const event = { side: msg.side, packet: Buffer.from(msg.packet.buffer, msg.packet.byteOffset, msg.packet.byteLength), atMs: msg.atMs };
+        for (const listener of this.rtcpListeners) listener(event);
+      } else {
+        const { side, kind, endpoint } = msg;
+        for (const listener of this.learnedListeners) listener({ side, kind, endpoint });
+      }
+      return;
+    }
+    const pending = shard.pending.get(msg.req);
+    if (!pending) return;
+    shard.pending.delete(msg.req);
+    if ('error' in msg) pending.reject(new RelayError(msg.error.code as RelayErrorCode, msg.error.message));
+    else pending.resolve(msg);
+  }
+
   /** New worker, same ports, same config, counters and learned endpoints as last read. */
   private replace(index: number, shard: Shard): void {
     for (const pending of shard.pending.values()) pending.reject(new RelayError('DATAPLANE_FAILED', 'forwarding worker died'));
     shard.pending.clear();
+    // What waits was meant for the dead worker: its requests were just failed, and the sides it names
+    // are re-created below from what this thread kept (latest config and state included).
+    shard.outbox.clear();
     addCounters(shard.retired, shard.lastRead);
     shard.lastRead = zeroCounters();
     this.spawn(index, shard);
@@ -271,12 +281,14 @@ export class WorkerDataPlane implements DataPlane {
     const req = this.nextReq++;
     return new Promise((resolve, reject) => {
       target.pending.set(req, { resolve, reject });
-      target.worker.postMessage({ ...msg, req });
+      // Callers pass a fresh literal: numbering it in place saves a copy.
+      msg.req = req;
+      target.outbox.push(msg);
     });
   }
 
   private post(shard: number, msg: ToWorker): void {
-    this.shardList[shard]?.worker.postMessage(msg);
+    this.shardList[shard]?.outbox.push(msg);
   }
 }
 

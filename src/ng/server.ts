@@ -4,7 +4,7 @@ import type { ControlAcl } from '../control/acl.js';
 import { udpDrops } from '../control/udp-drops.js';
 import { ConfigError } from '../errors.js';
 import type { Relay } from '../relay.js';
-import { familyOf, parseHostPort } from '../util/address.js';
+import { familyOf, literalLookup, parseHostPort } from '../util/address.js';
 import type { NgCommands } from './commands.js';
 import { NgEndpoint } from './endpoint.js';
 import { encodeNgReply, parseNgMessage } from './message.js';
@@ -145,13 +145,4 @@ export class NgServer {
 function tooLarge(msg: Buffer, bytes: number): Buffer {
   const { cookie, format } = parseNgMessage(msg);
   return encodeNgReply(cookie, errorReply(`Reply too large for a UDP datagram (${bytes} bytes): ask for less (list with a smaller limit) or use ng over TCP or HTTP`), format);
-}
-
-/**
- * Replies go to the literal address a request came from: answering the socket's lookup at once skips
- * dns.lookup's argument checks and the tick it defers its callback by, on every reply.
- */
-function literalLookup(address: string, options: unknown, callback?: (err: Error | null, address: string, family: number) => void): void {
-  const done = (typeof options === 'function' ? options : callback) as (err: Error | null, address: string, family: number) => void;
-  done(null, address, address.includes(':') ? 6 : 4);
 }

@@ -32,8 +32,11 @@ export class OfferAnswer {
         plans.push(rejectedPlan(media));
         continue;
       }
-      const mine = await mediaPorts(call, ctx.sender, media, preferredFamily(ctx.sender, media.index, media.family), this.deps);
-      const theirs = await mediaPorts(call, ctx.recipient, media, req.addressFamily ?? preferredFamily(ctx.recipient, media.index, media.family), this.deps);
+      // Both at once: on the worker engine each bind is a round trip to a forwarding thread.
+      const [mine, theirs] = await Promise.all([
+        mediaPorts(call, ctx.sender, media, preferredFamily(ctx.sender, media.index, media.family), this.deps),
+        mediaPorts(call, ctx.recipient, media, req.addressFamily ?? preferredFamily(ctx.recipient, media.index, media.family), this.deps),
+      ]);
       // What each participant sends goes to the other, once it has signalled (an offer's recipient has not).
       mine.signalled = true;
       mine.side.sinks = [theirs.side];

@@ -34,3 +34,12 @@ export function parseHostPort(spec: string, defaultHost = '127.0.0.1'): Endpoint
   if (!familyOf(address) || port > 65535) return undefined;
   return { address, port };
 }
+
+/**
+ * A dgram socket's `lookup` for addresses that are always literal (a request's source, an interface
+ * address): answering at once skips dns.lookup's argument checks and the tick it defers its callback by.
+ */
+export function literalLookup(address: string, options: unknown, callback?: (err: Error | null, address: string, family: number) => void): void {
+  const done = (typeof options === 'function' ? options : callback) as (err: Error | null, address: string, family: number) => void;
+  done(null, address, address.includes(':') ? 6 : 4);
+}

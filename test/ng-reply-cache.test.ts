@@ -143,3 +143,31 @@ t.test('the sweep timer does not keep the process alive and close() stops it', a
   cache.close();
   t.equal(cache.size, 0);
 });
+
+t.test('replies of every size through a small ring: what is kept reads back exactly, the newest always, the oldest go first', async (t) => {
+  const maxBytes = 30_000;
+  const cache = new ReplyCache({ maxBytes });
+  t.teardown(() => cache.close());
+  // Deterministic sizes from 1 byte to over a third of the ring, so it wraps at every offset and what
+  // is kept plus the gap left at its end often exceeds it: both the ring and the byte bound evict.
+  const reply = (i: number): Buffer => Buffer.alloc(1 + ((i * 7919) % 11_000), String.fromCharCode(33 + (i % 90)));
+  const stored: number[] = [];
+  let wrong = 0;
+  let missingNewest = 0;
+  for (let i = 0; i < 3000; i++) {
+    await cache.run(`k${i}`, async () => reply(i));
+    stored.push(i);
+    if (!cache.lookup(`k${i}`)) missingNewest++;
+    // Every key still held reads back its own bytes; once one is gone, all older ones are gone too.
+    let gone = false;
+    for (let j = stored.length - 1; j >= Math.max(0, stored.length - 40); j--) {
+      const hit = cache.lookup(`k${stored[j]}`);
+      if (!hit) gone = true;
+      else if (gone || !(await hit).equals(reply(stored[j]!))) wrong++;
+    }
+    if (cache.bytes > maxBytes) wrong++;
+  }
+  t.equal(missingNewest, 0, 'the reply just stored is always there');
+  t.equal(wrong, 0, 'no reply read back wrong, none outlived a newer one, never over the bound');
+  t.ok(cache.size > 1, `several kept at once (${cache.size})`);
+});

@@ -58,6 +58,24 @@ t.test('a freed pair rests before it is handed out again, unless nothing else is
   await t.rejects(Promise.all([7, 8].map((id) => ports.allocate(id, 0, '127.0.0.1', 'IP4'))), { code: 'NO_PORTS' }, 'and the range runs out with a clear error');
 });
 
+t.test('hundreds of pairs resting at staggered times come back exactly when their rest is over, each once', async (t) => {
+  let now = 1_000_000;
+  const { plane } = countingPlane();
+  const ports = new PortAllocator(20000, 20999, plane, () => now); // 500 pairs
+  const all = await Promise.all(Array.from({ length: 500 }, (_, i) => ports.allocate(i, 0, '127.0.0.1', 'IP4')));
+  // Freed one per millisecond: the queue grows past its first size and wraps as pairs come back.
+  for (let i = 0; i < 300; i++, now++) ports.release(i, '127.0.0.1', all[i]!);
+  now = 1_000_000 + 5000 + 149; // the first 150 have rested 5 s
+  t.equal(ports.usage('127.0.0.1').used, 200);
+  const back = await Promise.all(Array.from({ length: 150 }, (_, i) => ports.allocate(1000 + i, 0, '127.0.0.1', 'IP4')));
+  t.same([...back].sort(), all.slice(0, 150).sort(), 'exactly the 150 whose rest is over');
+  for (let i = 0; i < 100; i++, now++) ports.release(1000 + i, '127.0.0.1', back[i]!);
+  now += 5000 + 150;
+  const again = await Promise.all(Array.from({ length: 250 }, (_, i) => ports.allocate(2000 + i, 0, '127.0.0.1', 'IP4')));
+  t.equal(new Set(again).size, 250, 'then the other 150 and the 100 freed later, none twice');
+  await t.rejects(ports.allocate(3000, 0, '127.0.0.1', 'IP4'), { code: 'NO_PORTS' }, 'and nothing else');
+});
+
 t.test('a pair another process holds is tried once, then left alone for a minute', async (t) => {
   let now = 1_000_000;
   const { plane, binds, taken } = countingPlane(new Set([20000, 20002]));

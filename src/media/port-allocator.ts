@@ -12,25 +12,45 @@ const FREE = 0;
 const HELD = 1;
 const RESTING = 2;
 
-/** Slots waiting for a time, in the order they were added (one rest length per queue, so also by time). */
+/**
+ * Slots waiting for a time, in the order they were added (one rest length per queue, so also by time):
+ * a ring of typed arrays, since a busy relay rests thousands of pairs a second for seconds each, and an
+ * object per entry would be garbage that lives long enough to be promoted.
+ */
 class RestQueue {
-  private entries: Array<{ slot: number; until: number }> = [];
+  private slots = new Int32Array(64);
+  private until = new Float64Array(64);
   private head = 0;
+  private count = 0;
 
   push(slot: number, until: number): void {
-    this.entries.push({ slot, until });
+    if (this.count === this.slots.length) this.grow();
+    const at = (this.head + this.count) % this.slots.length;
+    this.slots[at] = slot;
+    this.until[at] = until;
+    this.count++;
   }
 
   /** The oldest slot, if its time has come (or at all, with `early`). */
   shift(now: number, early = false): number | undefined {
-    const e = this.entries[this.head];
-    if (!e || (!early && e.until > now)) return undefined;
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
+    if (this.count === 0 || (!early && this.until[this.head]! > now)) return undefined;
+    const slot = this.slots[this.head]!;
+    this.head = (this.head + 1) % this.slots.length;
+    this.count--;
+    return slot;
+  }
+
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    const until = new Float64Array(this.slots.length * 2);
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) % this.slots.length;
+      slots[i] = this.slots[from]!;
+      until[i] = this.until[from]!;
     }
-    return e.slot;
+    this.slots = slots;
+    this.until = until;
+    this.head = 0;
   }
 }
 
@@ -192,7 +212,9 @@ export class PortAllocator {
 
   /** Frees the side's pair and its aliases (`more`), whose sockets the data plane closes with the side's. */
   release(side: SideId, local: string, rtpPort: number, more: ReadonlyArray<{ local: string; rtpPort: number }> = []): void {
-    for (const pair of [{ local, rtpPort }, ...more]) this.pools.get(pair.local)?.rest((pair.rtpPort - this.firstEven) / 2, this.now(), REST_MS);
+    const now = this.now();
+    this.pools.get(local)?.rest((rtpPort - this.firstEven) / 2, now, REST_MS);
+    for (const pair of more) this.pools.get(pair.local)?.rest((pair.rtpPort - this.firstEven) / 2, now, REST_MS);
     void this.dataPlane.release(side);
   }
 

@@ -127,9 +127,9 @@ class Keys implements Iterable<[string, { name: string; value: BencodeValue }]> 
 
   constructor(dict: NgDict) {
     // With two spellings of one key (`received from` and `received-from`) the first one wins.
-    for (const [name, value] of Object.entries(dict)) {
+    for (const name in dict) {
       const key = normaliseName(name);
-      if (!this.byName.has(key)) this.byName.set(key, { name, value });
+      if (!this.byName.has(key)) this.byName.set(key, { name, value: dict[name]! });
     }
   }
 
@@ -544,6 +544,6 @@ function own<V>(table: Readonly<Record<string, V>>, key: string): V | undefined 
 /** Drops undefined properties so results compare and serialise cleanly. */
 function compact<T extends object>(o: T): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
   return out as T;
 }

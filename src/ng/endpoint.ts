@@ -26,7 +26,9 @@ export class NgEndpoint {
   readonly commands: NgCommands;
   private readonly cache: ReplyCache;
   private readonly maxInProgress: number;
-  private readonly inProgress = new Set<Promise<unknown>>();
+  /** Requests executing; close() waits for them. */
+  private inProgress = 0;
+  private readonly idleWaiters: Array<() => void> = [];
   private closing = false;
 
   constructor(
@@ -83,22 +85,25 @@ export class NgEndpoint {
   async close(): Promise<void> {
     this.closing = true;
     // Bounded: nothing new starts once closing, so the set only shrinks.
-    while (this.inProgress.size > 0) await Promise.allSettled([...this.inProgress]);
+    while (this.inProgress > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.cache.close();
   }
 
   /** Why a new request is not executed (shutting down, too much in progress), or undefined to run it. */
   private refusal(dict: NgDict, source: string): NgReply | undefined {
     if (this.closing) return errorReply('Shutting down: try another relay');
-    if (this.inProgress.size < this.maxInProgress || safeCommand(dict) === 'ping') return undefined;
+    if (this.inProgress < this.maxInProgress || safeCommand(dict) === 'ping') return undefined;
     this.commands.stats.shed(source);
     const message = `Too many requests in progress (${this.maxInProgress})`;
     return supportsLoadLimit(dict) ? { result: 'load limit', message } : errorReply(`${message}: try another relay`);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {
-    this.inProgress.add(work);
-    const done = (): void => void this.inProgress.delete(work);
+    this.inProgress++;
+    const done = (): void => {
+      if (--this.inProgress > 0) return;
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    };
     work.then(done, done);
     return work;
   }

@@ -45,8 +45,9 @@ export class NgServer {
   readonly endpoint: NgEndpoint;
   private readonly log: Logger;
   private readonly sockets: Socket[] = [];
-  /** Requests being handled: close() lets them answer first. */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Requests being handled, until their reply is sent: close() lets them answer first. */
+  private inFlight = 0;
+  private readonly idleWaiters: Array<() => void> = [];
   private lastMessageAt = 0;
 
   constructor(
@@ -71,8 +72,8 @@ export class NgServer {
       socket.on('message', (msg, rinfo) => {
         this.lastMessageAt = performance.now();
         if (this.options.acl && !this.options.acl.admits(rinfo.address, 'udp')) return;
-        const handling = this.handle(socket, msg, rinfo).finally(() => this.inFlight.delete(handling));
-        this.inFlight.add(handling);
+        this.inFlight++;
+        void this.handle(socket, msg, rinfo);
       });
       socket.on('error', (err) => this.log.error({ err }, 'ng socket error'));
       await new Promise<void>((resolve, reject) => {
@@ -105,26 +106,37 @@ export class NgServer {
     // without one (at most half a second): a proxy hears "shutting down" rather than nothing.
     for (let i = 0; i < 20 && performance.now() - this.lastMessageAt < 25; i++) await new Promise((resolve) => setTimeout(resolve, 25));
     // Bounded: the endpoint refuses new work now, so only the sends of refusals can still start.
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await Promise.all(this.sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
+  /** Answers one request; never rejects, and counts it out of `inFlight` once its reply is sent (or not). */
   private async handle(socket: Socket, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
-    let reply = await this.endpoint.framed(msg, rinfo.address);
-    if (!reply) return;
+    let reply: Buffer | undefined;
+    try {
+      reply = await this.endpoint.framed(msg, rinfo.address);
+    } catch (err) {
+      // framed() answers every failure with an error reply; reaching here is a bug, logged, not thrown.
+      this.log.error({ err, from: rinfo.address }, 'ng request failed without a reply');
+    }
+    if (!reply) return this.done();
     if (reply.length > MAX_DATAGRAM) reply = tooLarge(msg, reply.length);
-    await new Promise<void>((resolve) => {
-      try {
-        socket.send(reply, rinfo.port, rinfo.address, (err) => {
-          if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
-          resolve();
-        });
-      } catch (err) {
-        // The socket closed under a late reply: nothing to send it on.
-        this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
-        resolve();
-      }
-    });
+    try {
+      // A callback rather than an awaited promise: one allocation and one turn less per request.
+      socket.send(reply, rinfo.port, rinfo.address, (err) => {
+        if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
+        this.done();
+      });
+    } catch (err) {
+      // The socket closed under a late reply: nothing to send it on.
+      this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
+      this.done();
+    }
+  }
+
+  private done(): void {
+    if (--this.inFlight > 0) return;
+    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /** Asks for room for a burst; the kernel may grant less (net.core.rmem_max), which is logged. */

@@ -65,7 +65,8 @@ interface Connection {
 
 export function parseSdp(text: string): ParsedSdp {
   const lines = splitLines(text);
-  const starts = lines.flatMap((l, i) => (l.startsWith('m=') ? [i] : []));
+  const starts: number[] = [];
+  for (let i = 0; i < lines.length; i++) if (lines[i]!.startsWith('m=')) starts.push(i);
   if (starts.length > MAX_MEDIAS) throw new SdpError(`SDP has ${starts.length} m= lines, more than ${MAX_MEDIAS}`);
   const sessionLines = lines.slice(0, starts[0] ?? lines.length);
   const sections = starts.map((start, i) => lines.slice(start, starts[i + 1] ?? lines.length));
@@ -114,11 +115,15 @@ function splitLines(text: string): string[] {
   if (text.trim() === '') throw new SdpError('SDP is empty');
   if (Buffer.byteLength(text) > MAX_BYTES) throw new SdpError(`SDP is larger than ${MAX_BYTES} bytes`);
   // CRLF, CR or LF: senders mix them; blank lines carry nothing.
-  const lines = text.split(/\r\n|\r|\n/).filter((l) => l !== '');
+  const lines: string[] = [];
+  for (const line of text.split(/\r\n|\r|\n/)) if (line !== '') lines.push(line);
   if (lines.length > MAX_LINES) throw new SdpError(`SDP has ${lines.length} lines, more than ${MAX_LINES}`);
   if (lines[0]?.trimEnd() !== 'v=0') throw new SdpError('SDP does not start with v=0');
-  const bad = lines.find((l) => !/^[a-z]=/.test(l));
-  if (bad !== undefined) throw new SdpError(`SDP line is not <type>=<value>: '${excerpt(bad)}'`);
+  for (const line of lines) {
+    // <type>=<value>, the type one lowercase letter.
+    const type = line.charCodeAt(0);
+    if (type < 0x61 || type > 0x7a || line.charCodeAt(1) !== 0x3d) throw new SdpError(`SDP line is not <type>=<value>: '${excerpt(line)}'`);
+  }
   return lines;
 }
 
@@ -165,8 +170,13 @@ function parseMedia(index: number, lines: readonly string[], sessionConnection: 
 
 /** Validates every c= line of a section and returns the first. */
 function firstConnection(lines: readonly string[]): Connection | undefined {
-  const found = lines.filter((l) => l.startsWith('c=')).map(parseConnection);
-  return found[0];
+  let first: Connection | undefined;
+  for (const line of lines) {
+    if (!line.startsWith('c=')) continue;
+    const c = parseConnection(line);
+    first ??= c;
+  }
+  return first;
 }
 
 function parseConnection(line: string): Connection {
@@ -179,8 +189,11 @@ function parseConnection(line: string): Connection {
   return { address, family };
 }
 
+/** Validates every a=rtcp line of a section and returns the first. */
 function parseRtcp(lines: readonly string[]): { port: number; address?: string } | undefined {
-  const parsed = lines.filter((l) => l.startsWith('a=rtcp:')).map((line) => {
+  let first: { port: number; address?: string } | undefined;
+  for (const line of lines) {
+    if (!line.startsWith('a=rtcp:')) continue;
     const m = /^a=rtcp:(\d+)(?: +IN +(IP4|IP6) +(\S+))?\s*$/.exec(line);
     const port = m ? parsePort(m[1]!, 1) : undefined;
     if (!m || port === undefined) throw new SdpError(`a=rtcp line has a bad port or address: '${excerpt(line)}'`);
@@ -188,9 +201,9 @@ function parseRtcp(lines: readonly string[]): { port: number; address?: string }
     if (address !== undefined && familyOf(address) !== m[2]) {
       throw new SdpError(`a=rtcp address '${excerpt(address)}' is not a literal ${m[2]} address`);
     }
-    return { port, address };
-  });
-  return parsed[0];
+    first ??= { port, address };
+  }
+  return first;
 }
 
 function parsePort(token: string, min: number): number | undefined {

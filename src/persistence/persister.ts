@@ -19,9 +19,14 @@ import { snapshotCall } from './snapshot.js';
  */
 const READS_STATE: ReadonlySet<CallChange['kind']> = new Set(['learned', 'secured', 'restored', 'moved']);
 
+/** Calls serialised and sent per pipeline before the event loop gets a turn. */
+const CALLS_PER_WRITE = 8;
+
 export class CallPersister {
   /** Calls to write, and whether their snapshot must read the data plane first. */
   private readonly dirty = new Map<Call, boolean>();
+  /** Call-ids to remove from Redis, sent with the writes of the moment. */
+  private removals: string[] = [];
   private scheduled = false;
   private readonly refresher: NodeJS.Timeout;
   /** Calls that are (or may be) in Redis: only these need a removal when they end. */
@@ -64,7 +69,9 @@ export class CallPersister {
     }
     this.dirty.delete(change.call);
     // A call that ended before its first write never reached Redis: nothing to remove.
-    if (change.reason !== 'shutdown' && change.reason !== 'standby' && this.stored.has(change.call)) void this.store.remove(change.call.callId);
+    if (change.reason === 'shutdown' || change.reason === 'standby' || !this.stored.has(change.call)) return;
+    this.removals.push(change.call.callId);
+    this.schedule();
   };
 
   /** Writes every given call again (Redis came back, or was empty). */
@@ -74,6 +81,10 @@ export class CallPersister {
 
   private mark(call: Call, readState: boolean): void {
     this.dirty.set(call, this.dirty.get(call) === true || readState);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     if (this.writeDelayMs > 0) setTimeout(() => void this.flush(), this.writeDelayMs);
@@ -84,7 +95,12 @@ export class CallPersister {
     this.scheduled = false;
     const batch = [...this.dirty];
     this.dirty.clear();
-    await Promise.all([this.save(batch.filter(([, read]) => read).map(([call]) => call)), this.save(batch.filter(([, read]) => !read).map(([call]) => call), false)]);
+    // Removals first, on the same connection: a call-id used again by a new call is written after the
+    // old call's key is gone.
+    const removals = this.removals;
+    this.removals = [];
+    const removed = this.store.removeMany(removals);
+    await Promise.all([removed, this.save(batch.filter(([, read]) => read).map(([call]) => call)), this.save(batch.filter(([, read]) => !read).map(([call]) => call), false)]);
   }
 
   /**
@@ -99,11 +115,18 @@ export class CallPersister {
       const states = readState ? await this.dataPlane.read(sides.map((s) => s.id)) : new Map(sides.map((s) => [s.id, s.state]));
       // What was read is the sides' last known state: a later write without a read starts from it.
       if (readState) for (const side of sides) side.state = states.get(side.id) ?? side.state;
-      // A call that ended while its state was read must not be written back after its removal.
-      const live = list.filter(this.isLive);
-      // Counted as stored before the write returns: a removal must follow a write that is under way.
-      for (const call of live) this.stored.add(call);
-      await this.store.writeMany(live.map((call) => [call.callId, JSON.stringify(snapshotCall(call, states))] as const));
+      // A few calls at a time, the event loop turning between them: a moment's writes (dozens of calls
+      // at a few thousand calls a second) would otherwise hold up the ng requests that arrive meanwhile.
+      const writes: Array<Promise<void>> = [];
+      for (let i = 0; i < list.length; i += CALLS_PER_WRITE) {
+        if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+        // A call that ended meanwhile must not be written back after its removal.
+        const live = list.slice(i, i + CALLS_PER_WRITE).filter(this.isLive);
+        // Counted as stored before the write returns: a removal must follow a write that is under way.
+        for (const call of live) this.stored.add(call);
+        writes.push(this.store.writeMany(live.map((call) => [call.callId, JSON.stringify(snapshotCall(call, states))] as const)));
+      }
+      await Promise.all(writes);
     } catch (err) {
       this.log.warn({ err }, 'could not snapshot calls for Redis');
     }

@@ -56,6 +56,9 @@ export function describeTarget(t: RedisTarget): string {
   return `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}/${t.db}`;
 }
 
+/** Keys per DEL command: large enough to batch a busy moment, small enough not to stall Redis. */
+const REMOVALS_PER_DEL = 500;
+
 export class RedisStore {
   private readonly reader: Redis;
   private readonly writer: Redis;
@@ -146,8 +149,18 @@ export class RedisStore {
     });
   }
 
-  async remove(callId: string): Promise<void> {
-    if (!(await this.guard(() => this.writer.del(KEY_PREFIX + callId)))) this.rememberRemoval(callId);
+  /**
+   * Removes the calls' keys, one DEL per 500, all sent before this returns its promise (so a write
+   * issued after it reaches Redis after them); what Redis misses is remembered and replayed.
+   */
+  async removeMany(callIds: readonly string[]): Promise<void> {
+    const batches: string[][] = [];
+    for (let i = 0; i < callIds.length; i += REMOVALS_PER_DEL) batches.push(callIds.slice(i, i + REMOVALS_PER_DEL));
+    await Promise.all(
+      batches.map(async (batch) => {
+        if (!(await this.guard(() => this.writer.del(...batch.map((id) => KEY_PREFIX + id))))) for (const id of batch) this.rememberRemoval(id);
+      }),
+    );
   }
 
   /** How many removals wait for Redis (for tests and logs). */
@@ -214,8 +227,8 @@ export class RedisStore {
     if (Date.now() < this.pausedUntil) return this.fellBehind();
     this.behind = false;
     const ids = [...this.pendingRemovals];
-    for (let i = 0; i < ids.length; i += 500) {
-      const batch = ids.slice(i, i + 500);
+    for (let i = 0; i < ids.length; i += REMOVALS_PER_DEL) {
+      const batch = ids.slice(i, i + REMOVALS_PER_DEL);
       if (!(await this.guard(() => this.writer.del(...batch.map((id) => KEY_PREFIX + id))))) return;
       for (const id of batch) this.pendingRemovals.delete(id);
     }

@@ -15,7 +15,7 @@ interface NativeEngine {
   configure(side: SideId, config: NativeSideConfig): void;
   restore(side: SideId, state: SideState): void;
   release(side: SideId, wait: boolean): void;
-  /** Wakes the forwarding threads for what was posted since (bind, configure, restore, release). */
+  /** Wakes the forwarding threads for the releases posted since (the other commands need no wake-up). */
   flush(): void;
   read(sides: readonly SideId[]): Array<SideState | null>;
   lastPackets(sides: readonly SideId[]): Float64Array;

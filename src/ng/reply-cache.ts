@@ -36,8 +36,15 @@ export class ReplyCache {
   private readonly ttlMs: number;
   private readonly maxBytes: number;
   private readonly now: () => number;
-  /** Insertion order is expiry order (same TTL for all), which lets sweep() stop early. */
   private readonly done = new Map<string, Entry>();
+  /**
+   * The stored entries oldest first (insertion order is expiry order: one TTL for all), so the oldest
+   * is found in O(1): iterating the map would first step over every slot emptied since it last
+   * rehashed, on every store. An entry forgotten out of turn stays here until it reaches the front.
+   */
+  private orderKeys: string[] = [];
+  private orderEntries: Entry[] = [];
+  private first = 0;
   private readonly pending = new Map<string, Promise<Buffer>>();
   private readonly timer: NodeJS.Timeout;
   private storedBytes = 0;
@@ -105,11 +112,11 @@ export class ReplyCache {
   /** Drops expired replies; also runs on an unref'd timer. */
   sweep(): void {
     const now = this.now();
-    for (const [key, entry] of this.done) {
-      if (entry.expires > now) break;
-      this.forget(key, entry);
-    }
+    for (let i = this.oldest(); i >= 0 && this.orderEntries[i]!.expires <= now; i = this.oldest()) this.forgetOldest(i);
     if (this.done.size > 0) return;
+    this.orderKeys = [];
+    this.orderEntries = [];
+    this.first = 0;
     this.ring = undefined;
     this.head = 0;
   }
@@ -117,6 +124,9 @@ export class ReplyCache {
   close(): void {
     clearInterval(this.timer);
     this.done.clear();
+    this.orderKeys = [];
+    this.orderEntries = [];
+    this.first = 0;
     this.storedBytes = 0;
     this.ring = undefined;
   }
@@ -132,21 +142,42 @@ export class ReplyCache {
     let at = this.head;
     if (at + reply.length > ring.length) {
       at = 0;
-      for (const [oldest, e] of this.done) {
-        if (e.offset < this.head) break;
-        this.forget(oldest, e);
-      }
+      for (let i = this.oldest(); i >= 0 && this.orderEntries[i]!.offset >= this.head; i = this.oldest()) this.forgetOldest(i);
     }
     // Then the oldest replies in the way, and the oldest of all while over the byte bound.
-    for (const [oldest, e] of this.done) {
+    for (let i = this.oldest(); i >= 0; i = this.oldest()) {
+      const e = this.orderEntries[i]!;
       const inTheWay = e.offset < at + reply.length && at < e.offset + e.length;
       if (!inTheWay && this.storedBytes + bytes <= this.maxBytes) break;
-      this.forget(oldest, e);
+      this.forgetOldest(i);
     }
     reply.copy(ring, at);
     this.head = at + reply.length;
-    this.done.set(key, { offset: at, length: reply.length, expires: this.now() + this.ttlMs, bytes });
+    const entry = { offset: at, length: reply.length, expires: this.now() + this.ttlMs, bytes };
+    this.done.set(key, entry);
+    this.orderKeys.push(key);
+    this.orderEntries.push(entry);
     this.storedBytes += bytes;
+  }
+
+  /** Position in the order of the oldest stored entry, or -1; stale positions in front are dropped. */
+  private oldest(): number {
+    while (this.first < this.orderKeys.length) {
+      if (this.done.get(this.orderKeys[this.first]!) === this.orderEntries[this.first]) return this.first;
+      this.first++;
+    }
+    return -1;
+  }
+
+  private forgetOldest(i: number): void {
+    this.forget(this.orderKeys[i]!, this.orderEntries[i]!);
+    this.first = i + 1;
+    // The arrays are cut once their dead front is as long as the rest: amortised O(1) per entry.
+    if (this.first > 1024 && this.first * 2 > this.orderKeys.length) {
+      this.orderKeys = this.orderKeys.slice(this.first);
+      this.orderEntries = this.orderEntries.slice(this.first);
+      this.first = 0;
+    }
   }
 
   private forget(key: string, entry: Entry): void {

@@ -485,6 +485,27 @@ t.test('--redis-write-delay: an offer and its answer cost one write; a call torn
   t.same(await admin.keys(`${KEY}*`), [], 'a call that was written is removed at its end');
 });
 
+t.test('a graceful stop sends the removals still waiting for the write delay: a restart does not bring a deleted call back', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const relay = await Relay.create({
+    ...(await mediaPorts(40)),
+    deleteDelay: 0,
+    redis: { read: { host: '127.0.0.1', port: redis.port, db: 8 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 1000 },
+  });
+  const admin = redis.client(8);
+  for (const callId of ['gone', 'stays']) {
+    await relay.offer({ callId, fromTag: 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });
+    await relay.answer({ callId, fromTag: 'a', toTag: 'b', sdp: phoneSdp({ address: '127.0.0.1', port: 4002 }) });
+  }
+  for (let i = 0; i < 30 && (await admin.keys(`${KEY}*`)).length < 2; i++) await sleep(100);
+  t.same((await admin.keys(`${KEY}*`)).sort(), [`${KEY}gone`, `${KEY}stays`], 'both calls written');
+  // Deleted, then stopped well within the 1 s write delay.
+  await relay.delete({ callId: 'gone' });
+  await relay.close();
+  t.same(await admin.keys(`${KEY}*`), [`${KEY}stays`], 'the deleted call is removed, the live one kept for the next start');
+});
+
 t.test('--active-switchover does not take back, on a packet, the calls this relay just handed back with standby', async (t) => {
   if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   const redis = await startRedis(t);

@@ -114,8 +114,9 @@ export class HighAvailability {
   }
 
   /** Writes every call as it is now (a graceful stop, before the calls end). */
-  save(): Promise<void> {
-    return this.persister.save(this.deps.registry.all());
+  async save(): Promise<void> {
+    // Calls deleted in the last write-delay window are removed too: a restart must not bring them back.
+    await Promise.all([this.persister.removeNow(), this.persister.save(this.deps.registry.all())]);
   }
 
   async close(): Promise<void> {

@@ -74,6 +74,13 @@ export class CallPersister {
     this.schedule();
   };
 
+  /** Sends the removals still waiting for the write delay (a graceful stop must not leave them undone). */
+  async removeNow(): Promise<void> {
+    const removals = this.removals;
+    this.removals = [];
+    await this.store.removeMany(removals);
+  }
+
   /** Writes every given call again (Redis came back, or was empty). */
   rewrite(calls: Iterable<Call>): void {
     for (const call of calls) this.mark(call, true);

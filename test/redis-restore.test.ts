@@ -459,14 +459,17 @@ t.test('a standby whose subscription drops reads the databases again: a delete m
   t.same(standby.list(), ['k2']);
 });
 
+/** A relay in this process, writing to Redis database `db` with the given write delay. */
+function libraryRelay(port: number, db: number, writeDelayMs: number): Promise<Relay> {
+  return mediaPorts(40).then((ports) =>
+    Relay.create({ ...ports, deleteDelay: 0, redis: { read: { host: '127.0.0.1', port, db }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs } }),
+  );
+}
+
 t.test('--redis-write-delay: an offer and its answer cost one write; a call torn down within the delay costs none', async (t) => {
   if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   const redis = await startRedis(t);
-  const relay = await Relay.create({
-    ...(await mediaPorts(40)),
-    deleteDelay: 0,
-    redis: { read: { host: '127.0.0.1', port: redis.port, db: 7 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 50 },
-  });
+  const relay = await libraryRelay(redis.port, 7, 50);
   t.teardown(() => relay.close());
   const admin = redis.client(7);
   const calls = async (command: string): Promise<number> => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await admin.info('commandstats'))?.[1] ?? 0);
@@ -488,11 +491,7 @@ t.test('--redis-write-delay: an offer and its answer cost one write; a call torn
 t.test('a graceful stop sends the removals still waiting for the write delay: a restart does not bring a deleted call back', async (t) => {
   if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   const redis = await startRedis(t);
-  const relay = await Relay.create({
-    ...(await mediaPorts(40)),
-    deleteDelay: 0,
-    redis: { read: { host: '127.0.0.1', port: redis.port, db: 8 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 1000 },
-  });
+  const relay = await libraryRelay(redis.port, 8, 1000);
   const admin = redis.client(8);
   for (const callId of ['gone', 'stays']) {
     await relay.offer({ callId, fromTag: 'a', sdp: phoneSdp({ address: '127.0.0.1', port: 4000 }) });

@@ -186,9 +186,7 @@ class Writer {
       for (const item of value as readonly Encodable[]) this.value(item);
       this.text += 'e';
     } else if (isPlainObject(value)) {
-      const keys = Object.keys(value)
-        .filter((k) => value[k] !== undefined)
-        .sort(byBytes);
+      const keys = sortedKeys(value);
       this.text += 'd';
       for (const key of keys) {
         this.text += `${Buffer.byteLength(key)}:${key}`;
@@ -210,6 +208,22 @@ class Writer {
     this.chunks.push(Buffer.from(this.text));
     this.text = '';
   }
+}
+
+/**
+ * The keys with a defined value, in byte order: an insertion sort in place, since a reply's dictionaries
+ * have a handful of keys each and Array.prototype.sort allocates working storage on every call.
+ */
+function sortedKeys(dict: { readonly [key: string]: Encodable | undefined }): string[] {
+  const keys: string[] = [];
+  for (const key in dict) {
+    if (dict[key] === undefined) continue;
+    let i = keys.length;
+    keys.push(key);
+    for (; i > 0 && byBytes(keys[i - 1]!, key) > 0; i--) keys[i] = keys[i - 1]!;
+    keys[i] = key;
+  }
+  return keys;
 }
 
 const ASCII = /^[\x00-\x7f]*$/;

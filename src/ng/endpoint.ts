@@ -14,6 +14,7 @@ import { encodeNgBody, encodeNgReply, parseNgBody, parseNgMessage, salvageCookie
 import { commandName, supportsLoadLimit, type NgDict } from './params.js';
 import { errorReply, type NgReply } from './replies.js';
 import { ReplyCache } from './reply-cache.js';
+import { InFlight } from '../util/in-flight.js';
 
 export interface NgEndpointOptions {
   /** How long a reply is replayed for a retransmitted request (rtpengine: 30 s). */
@@ -27,8 +28,7 @@ export class NgEndpoint {
   private readonly cache: ReplyCache;
   private readonly maxInProgress: number;
   /** Requests executing; close() waits for them. */
-  private inProgress = 0;
-  private readonly idleWaiters: Array<() => void> = [];
+  private readonly inProgress = new InFlight();
   private closing = false;
 
   constructor(
@@ -84,26 +84,23 @@ export class NgEndpoint {
    */
   async close(): Promise<void> {
     this.closing = true;
-    // Bounded: nothing new starts once closing, so the set only shrinks.
-    while (this.inProgress > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    // Bounded: nothing new starts once closing, so the count only falls.
+    await this.inProgress.idle();
     this.cache.close();
   }
 
   /** Why a new request is not executed (shutting down, too much in progress), or undefined to run it. */
   private refusal(dict: NgDict, source: string): NgReply | undefined {
     if (this.closing) return errorReply('Shutting down: try another relay');
-    if (this.inProgress < this.maxInProgress || safeCommand(dict) === 'ping') return undefined;
+    if (this.inProgress.size < this.maxInProgress || safeCommand(dict) === 'ping') return undefined;
     this.commands.stats.shed(source);
     const message = `Too many requests in progress (${this.maxInProgress})`;
     return supportsLoadLimit(dict) ? { result: 'load limit', message } : errorReply(`${message}: try another relay`);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {
-    this.inProgress++;
-    const done = (): void => {
-      if (--this.inProgress > 0) return;
-      for (const wake of this.idleWaiters.splice(0)) wake();
-    };
+    this.inProgress.start();
+    const done = (): void => this.inProgress.end();
     work.then(done, done);
     return work;
   }

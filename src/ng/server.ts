@@ -5,6 +5,7 @@ import { udpDrops } from '../control/udp-drops.js';
 import { ConfigError } from '../errors.js';
 import type { Relay } from '../relay.js';
 import { familyOf, literalLookup, parseHostPort } from '../util/address.js';
+import { InFlight } from '../util/in-flight.js';
 import type { NgCommands } from './commands.js';
 import { NgEndpoint } from './endpoint.js';
 import { encodeNgReply, parseNgMessage } from './message.js';
@@ -46,8 +47,7 @@ export class NgServer {
   private readonly log: Logger;
   private readonly sockets: Socket[] = [];
   /** Requests being handled, until their reply is sent: close() lets them answer first. */
-  private inFlight = 0;
-  private readonly idleWaiters: Array<() => void> = [];
+  private readonly inFlight = new InFlight();
   private lastMessageAt = 0;
 
   constructor(
@@ -72,7 +72,7 @@ export class NgServer {
       socket.on('message', (msg, rinfo) => {
         this.lastMessageAt = performance.now();
         if (this.options.acl && !this.options.acl.admits(rinfo.address, 'udp')) return;
-        this.inFlight++;
+        this.inFlight.start();
         void this.handle(socket, msg, rinfo);
       });
       socket.on('error', (err) => this.log.error({ err }, 'ng socket error'));
@@ -106,7 +106,7 @@ export class NgServer {
     // without one (at most half a second): a proxy hears "shutting down" rather than nothing.
     for (let i = 0; i < 20 && performance.now() - this.lastMessageAt < 25; i++) await new Promise((resolve) => setTimeout(resolve, 25));
     // Bounded: the endpoint refuses new work now, so only the sends of refusals can still start.
-    while (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.inFlight.idle();
     await Promise.all(this.sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 
@@ -119,24 +119,19 @@ export class NgServer {
       // framed() answers every failure with an error reply; reaching here is a bug, logged, not thrown.
       this.log.error({ err, from: rinfo.address }, 'ng request failed without a reply');
     }
-    if (!reply) return this.done();
+    if (!reply) return this.inFlight.end();
     if (reply.length > MAX_DATAGRAM) reply = tooLarge(msg, reply.length);
     try {
       // A callback rather than an awaited promise: one allocation and one turn less per request.
       socket.send(reply, rinfo.port, rinfo.address, (err) => {
         if (err) this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
-        this.done();
+        this.inFlight.end();
       });
     } catch (err) {
       // The socket closed under a late reply: nothing to send it on.
       this.log.warn({ err, to: rinfo.address }, 'ng reply not sent');
-      this.done();
+      this.inFlight.end();
     }
-  }
-
-  private done(): void {
-    if (--this.inFlight > 0) return;
-    for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   /** Asks for room for a burst; the kernel may grant less (net.core.rmem_max), which is logged. */

@@ -102,11 +102,9 @@ export class CallPersister {
     this.scheduled = false;
     const batch = [...this.dirty];
     this.dirty.clear();
-    // Removals first, on the same connection: a call-id used again by a new call is written after the
-    // old call's key is gone.
-    const removals = this.removals;
-    this.removals = [];
-    const removed = this.store.removeMany(removals);
+    // Removals first (sent before removeNow yields), on the same connection: a call-id used again by a
+    // new call is written after the old call's key is gone.
+    const removed = this.removeNow();
     await Promise.all([removed, this.save(batch.filter(([, read]) => read).map(([call]) => call)), this.save(batch.filter(([, read]) => !read).map(([call]) => call), false)]);
   }
 

@@ -222,12 +222,11 @@ export class RedisStore {
     if (!this.behind || this.closed || !this.connected) return;
     if (Date.now() < this.pausedUntil) return this.fellBehind();
     this.behind = false;
+    // Sent as any removal is: what fails again is remembered again and marks the store behind.
     const ids = [...this.pendingRemovals];
-    for (let i = 0; i < ids.length; i += REMOVALS_PER_DEL) {
-      const batch = ids.slice(i, i + REMOVALS_PER_DEL);
-      if (!(await this.guard(() => this.writer.del(...batch.map((id) => KEY_PREFIX + id))))) return;
-      for (const id of batch) this.pendingRemovals.delete(id);
-    }
+    this.pendingRemovals.clear();
+    await this.removeMany(ids);
+    if (this.behind) return;
     if (ids.length) this.log.info({ removed: ids.length }, 'Redis caught up with the calls removed while it missed them');
     this.onResync();
   }

@@ -113,22 +113,23 @@ export class ReplyCache {
   sweep(): void {
     const now = this.now();
     for (let i = this.oldest(); i >= 0 && this.orderEntries[i]!.expires <= now; i = this.oldest()) this.forgetOldest(i);
-    if (this.done.size > 0) return;
-    this.orderKeys = [];
-    this.orderEntries = [];
-    this.first = 0;
-    this.ring = undefined;
-    this.head = 0;
+    if (this.done.size === 0) this.empty();
   }
 
   close(): void {
     clearInterval(this.timer);
+    this.empty();
+  }
+
+  /** Forgets every reply and lets the ring go. */
+  private empty(): void {
     this.done.clear();
     this.orderKeys = [];
     this.orderEntries = [];
     this.first = 0;
     this.storedBytes = 0;
     this.ring = undefined;
+    this.head = 0;
   }
 
   private store(key: string, reply: Buffer): void {

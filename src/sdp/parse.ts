@@ -168,15 +168,19 @@ function parseMedia(index: number, lines: readonly string[], sessionConnection: 
   };
 }
 
-/** Validates every c= line of a section and returns the first. */
-function firstConnection(lines: readonly string[]): Connection | undefined {
-  let first: Connection | undefined;
+/** Parses (and so validates) every line of a section that starts with `prefix`; the first one's result. */
+function firstParsed<T>(lines: readonly string[], prefix: string, parse: (line: string) => T): T | undefined {
+  let first: T | undefined;
   for (const line of lines) {
-    if (!line.startsWith('c=')) continue;
-    const c = parseConnection(line);
-    first ??= c;
+    if (!line.startsWith(prefix)) continue;
+    const parsed = parse(line);
+    first ??= parsed;
   }
   return first;
+}
+
+function firstConnection(lines: readonly string[]): Connection | undefined {
+  return firstParsed(lines, 'c=', parseConnection);
 }
 
 function parseConnection(line: string): Connection {
@@ -189,21 +193,19 @@ function parseConnection(line: string): Connection {
   return { address, family };
 }
 
-/** Validates every a=rtcp line of a section and returns the first. */
 function parseRtcp(lines: readonly string[]): { port: number; address?: string } | undefined {
-  let first: { port: number; address?: string } | undefined;
-  for (const line of lines) {
-    if (!line.startsWith('a=rtcp:')) continue;
-    const m = /^a=rtcp:(\d+)(?: +IN +(IP4|IP6) +(\S+))?\s*$/.exec(line);
-    const port = m ? parsePort(m[1]!, 1) : undefined;
-    if (!m || port === undefined) throw new SdpError(`a=rtcp line has a bad port or address: '${excerpt(line)}'`);
-    const address = m[3];
-    if (address !== undefined && familyOf(address) !== m[2]) {
-      throw new SdpError(`a=rtcp address '${excerpt(address)}' is not a literal ${m[2]} address`);
-    }
-    first ??= { port, address };
+  return firstParsed(lines, 'a=rtcp:', parseRtcpLine);
+}
+
+function parseRtcpLine(line: string): { port: number; address?: string } {
+  const m = /^a=rtcp:(\d+)(?: +IN +(IP4|IP6) +(\S+))?\s*$/.exec(line);
+  const port = m ? parsePort(m[1]!, 1) : undefined;
+  if (!m || port === undefined) throw new SdpError(`a=rtcp line has a bad port or address: '${excerpt(line)}'`);
+  const address = m[3];
+  if (address !== undefined && familyOf(address) !== m[2]) {
+    throw new SdpError(`a=rtcp address '${excerpt(address)}' is not a literal ${m[2]} address`);
   }
-  return first;
+  return { port, address };
 }
 
 function parsePort(token: string, min: number): number | undefined {

@@ -5,7 +5,9 @@
  * each client keeps its last 50 calls up, so every call lives long enough to be written to Redis.
  * Reported: cycles per second and request latency p50/p99 per variant, the ratio with Redis to without
  * (measured in the same run, variants interleaved per repetition), rtpengine for reference, and the
- * Redis memory one stored call takes. Loopback only; every loop stops by count or time.
+ * Redis memory one stored call takes, and the floor: a Node server that answers without doing any
+ * work (bench/ng-floor.ts), which shows how much of a cycle is transport and clients.
+ * Loopback only; every loop stops by count or time.
  *
  *   npm run bench:signalling -- [--reps=3] [--seconds=4] [--only=native,workers,rtpengine]
  */
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { NgClient } from './ng-client.js';
 import { median, NG_PORT, rtpbridge, rtpengine, SDP, startDaemon, type Variant } from './ng-daemons.js';
+import { REPO } from './paths.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const REPS = Number(args.reps ?? 3);
@@ -30,6 +33,7 @@ const VARIANTS: Variant[] = [
   rtpbridge('rtpbridge native + Redis', 'native', [`--redis=127.0.0.1:${REDIS_PORT}/1`]),
   rtpbridge('rtpbridge workers', 'workers'),
   ...rtpengine(),
+  { name: 'floor: Node ng server doing no work', argv: [process.execPath, join(REPO, 'bench/.build/bench/ng-floor.js'), `127.0.0.1:${NG_PORT}`] },
 ].filter((v) => !ONLY || ONLY.some((word) => v.name === `rtpbridge ${word}` || v.name.startsWith(word)));
 
 interface Result {
@@ -178,6 +182,11 @@ async function main(): Promise<void> {
     for (const name of ['rtpbridge native', 'rtpbridge workers'].filter((n) => results.has(n))) {
       const vs = (c: number): string => (cell(name, c, (r) => r.perSecond) / cell(engine, c, (r) => r.perSecond)).toFixed(2);
       lines.push(`${name} / rtpengine: cycles/s ${vs(1)} (1 client), ${vs(20)} (20 clients)`);
+    }
+    const floor = 'floor: Node ng server doing no work';
+    if (results.has(floor)) {
+      const us = (name: string): number => 1e6 / cell(name, 1, (r) => r.perSecond);
+      lines.push(`1 client, µs per cycle: rtpengine ${us(engine).toFixed(0)}, the floor ${us(floor).toFixed(0)}: a relay in Node matches rtpengine only if its processing of offer + answer + delete fits in ${(us(engine) - us(floor)).toFixed(0)} µs`);
     }
   }
   lines.push('Clients: Node (bench/ng-client.ts) on CPU 0; a client CPU near 100 % means the clients, not the relay, set the pace.');

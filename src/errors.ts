@@ -10,6 +10,7 @@ export type RelayErrorCode =
   | 'NG_UNKNOWN_COMMAND'
   | 'SDP_INVALID' // SDP that cannot be understood well enough to rewrite
   | 'SRTP_INVALID' // crypto parameters the relay cannot use (suite, key length, negotiation)
+  | 'CODEC_NEGOTIATION' // codec flags that leave an m= line without a codec
   | 'CALL_NOT_FOUND'
   | 'TAG_NOT_FOUND'
   | 'NO_PORTS' // port range exhausted

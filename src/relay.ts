@@ -310,12 +310,12 @@ export class Relay extends EventEmitter<RelayEvents> {
         this.registry.commit({ kind: 'moved', call, from });
       }
       try {
-        const sdpOut = await this.offerAnswer.negotiate(call, kind, req, sdp);
+        const result = await this.offerAnswer.negotiate(call, kind, req, sdp);
         call.lastSignal = Date.now();
         if (kind === 'answer') call.answered = true;
         // Inside the try: a data plane that refuses the change (bad keys) fails the request like a bad SDP.
         this.registry.commit({ kind: 'signalled', call, created });
-        return { sdp: sdpOut };
+        return result;
       } catch (err) {
         if (this.registry.get(call.callId) === call) this.registry.discard(call, !created);
         throw err;

@@ -54,6 +54,25 @@ export interface OsrtpOptions {
   accept?: boolean;
 }
 
+/**
+ * rtpengine's codec flags (`codec` dictionary, `codec-strip-X` and the like), codec specs as
+ * `name[/clock[/channels]]` or `all`. They act on offers only. Without transcoding, `strip`, `mask` and
+ * `consume` remove codecs from the offer sent on, `except` keeps codecs from `all`, and `offer` and
+ * `transcode` keep codecs the offer has (those it lacks are reported in the reply's `warning`).
+ * `accept`, `ignore` and `set` concern transcoding and have no effect yet.
+ */
+export interface CodecOptions {
+  strip?: string[];
+  mask?: string[];
+  consume?: string[];
+  except?: string[];
+  offer?: string[];
+  transcode?: string[];
+  accept?: string[];
+  ignore?: string[];
+  set?: string[];
+}
+
 export interface SignalRequest {
   callId: string;
   fromTag: string;
@@ -79,6 +98,7 @@ export interface SignalRequest {
   /** Hash for the relay's a=fingerprint (`DTLS-fingerprint`): sha-256 unless the participant used another. */
   dtlsFingerprint?: string;
   endpointLearning?: EndpointLearning;
+  codec?: CodecOptions;
   label?: string;
   /** Remote address of the ng client, for statistics. */
   controller?: string;

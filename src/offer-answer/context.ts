@@ -20,6 +20,10 @@ export interface SignalContext {
   readonly replace: ReadonlySet<string>;
   /** Media goes to the SIP source address rather than the SDP's (`SIP-source-address`, `--sip-source`). */
   readonly useSipSource: boolean;
+  /** What the steps could not do as asked, for the reply's `warning`. */
+  readonly warnings: string[];
+  /** m= lines the codec flags would have emptied, and so left as offered. */
+  readonly codecsLeftOut: string[];
 }
 
 export interface MediaContext extends SignalContext {

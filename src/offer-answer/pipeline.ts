@@ -1,11 +1,11 @@
 /**
  * Offer/answer as a pipeline: the parties of the message, then for every m= line its relay ports and a
- * fixed list of steps, each with one concern, then the rewritten SDP. Codec negotiation and
- * transcoding go in as steps between transport and rtcp-mux. The pipeline changes the call model only;
+ * fixed list of steps, each with one concern, then the rewritten SDP. The codec step follows
+ * transport (transcoding will join it there). The pipeline changes the call model only;
  * the caller commits the change (which configures the data plane).
  */
 import type { Call } from '../call/call.js';
-import type { SignalRequest } from '../api/requests.js';
+import type { SdpResult, SignalRequest } from '../api/requests.js';
 import type { ParsedSdp } from '../sdp/parse.js';
 import { rewriteSdp, type MediaPlan } from '../sdp/rewrite.js';
 import type { MediaContext, MediaStep, OfferAnswerDeps, SignalContext, SignalKind } from './context.js';
@@ -14,16 +14,17 @@ import { mayNeedDtls } from './dtls.js';
 import { mediaPorts } from './media-ports.js';
 import { basePlan, carryMid, markRejected, nextSdpVersion, passHold, preferredFamily, rejectedPlan, rtcpAttribute, settleEndpoints, settleRtcpMux } from './negotiation.js';
 import { settleTransport } from './transport.js';
+import { checkCodecsLeft, settleCodecs } from './codecs.js';
 import type { CallNeeds } from '../placement/placement.js';
 
 /** In order: later steps read what earlier ones settled (ICE writes candidates for the rtcp-mux outcome). */
-const MEDIA_STEPS: readonly MediaStep[] = [settleTransport, settleEndpoints, settleRtcpMux, settleIce, carryMid, passHold];
+const MEDIA_STEPS: readonly MediaStep[] = [settleTransport, settleCodecs, settleEndpoints, settleRtcpMux, settleIce, carryMid, passHold];
 
 export class OfferAnswer {
   constructor(private readonly deps: OfferAnswerDeps) {}
 
   /** Applies the offer or answer to the call's model and returns the SDP for the recipient. */
-  async negotiate(call: Call, kind: SignalKind, req: SignalRequest, sdp: ParsedSdp): Promise<string> {
+  async negotiate(call: Call, kind: SignalKind, req: SignalRequest, sdp: ParsedSdp): Promise<SdpResult> {
     const ctx = this.parties(call, kind, req);
     const plans: MediaPlan[] = [];
     for (const media of sdp.medias) {
@@ -45,16 +46,18 @@ export class OfferAnswer {
       for (const step of MEDIA_STEPS) await step(mediaCtx, this.deps);
       plans.push(mediaCtx.plan);
     }
+    checkCodecsLeft(ctx, sdp.medias.filter((m) => m.port !== 0).length);
     const draft = {
       medias: plans,
       replaceOrigin: ctx.replace.has('origin') || ctx.replace.has('origin-full'),
       sessionLines: plans.some((p) => p.ice !== undefined) ? [ICE_LITE] : [],
       rtcpAttribute: rtcpAttribute(req),
     } as const;
+    const warning = ctx.warnings.length > 0 ? { warning: ctx.warnings.join('; ') } : {};
     const out = rewriteSdp(sdp, draft);
-    if (!ctx.replace.has('sdp-version') && !ctx.replace.has('force-increment-sdp-ver')) return out;
+    if (!ctx.replace.has('sdp-version') && !ctx.replace.has('force-increment-sdp-ver')) return { sdp: out, ...warning };
     const version = nextSdpVersion(ctx.recipient, out, sdp, ctx.replace.has('force-increment-sdp-ver'));
-    return rewriteSdp(sdp, { ...draft, originVersion: version });
+    return { sdp: rewriteSdp(sdp, { ...draft, originVersion: version }), ...warning };
   }
 
   /** Sender and recipient of the message, their interfaces and label. */
@@ -69,7 +72,7 @@ export class OfferAnswer {
     recipient.iface ??= interfaces.resolve(undefined);
     if (req.label !== undefined) sender.label = req.label;
     const useSipSource = req.flags?.sipSourceAddress === true || (options.sipSource && req.flags?.trustAddress !== true);
-    return { call, kind, req, sender, recipient, replace: new Set(req.replace), useSipSource };
+    return { call, kind, req, sender, recipient, replace: new Set(req.replace), useSipSource, warnings: [], codecsLeftOut: [] };
   }
 }
 

@@ -34,6 +34,8 @@ export interface MediaPlan {
   ice?: string[];
   /** a=mid to add when the sender's media has none (an answer to an offer that had one). */
   mid?: string;
+  /** The payload types to keep, in this order; the others leave the m= line with their a=rtpmap, a=fmtp and a=rtcp-fb. */
+  formats?: readonly string[];
 }
 
 export interface RewritePlan {
@@ -111,7 +113,7 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
       // One c= per media is all a unicast relay can advertise.
       if (!hasConnection) body.push(connectionLine(mp));
       hasConnection = true;
-    } else if (!dropped(line, mp)) {
+    } else if (!dropped(line, mp) && !otherFormat(line, mp.formats)) {
       body.push(line);
     }
   }
@@ -128,8 +130,9 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
   if (mp.crypto) body.push(...mp.crypto);
   body.push(...(mp.dtls ?? []), ...(mp.ice ?? []));
   const protocol = mp.protocol ?? media.protocol;
+  const formats = mp.formats ? ` ${mp.formats.join(' ')}` : undefined;
   // A replacer function, so `$` in a client-supplied protocol is not read as a substitution.
-  return [mLine!.replace(/^m=(\S+) +\S+ +\S+/, (_, type: string) => `m=${type} ${mp.rtpPort} ${protocol}`), ...body];
+  return [mLine!.replace(/^m=(\S+) +\S+ +\S+(.*)$/, (_, type: string, rest: string) => `m=${type} ${mp.rtpPort} ${protocol}${formats ?? rest}`), ...body];
 }
 
 /** The relay owns transport attributes: ICE candidates would let endpoints bypass it, DTLS is terminated here. */
@@ -142,6 +145,15 @@ function dropped(line: string, mp: MediaPlan): boolean {
     DTLS_ATTRIBUTE.test(line) ||
     ICE_ATTRIBUTE.test(line)
   );
+}
+
+const FORMAT_ATTRIBUTE = /^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)[\s]/;
+
+/** An a=rtpmap, a=fmtp or a=rtcp-fb line of a payload type the plan leaves out. */
+function otherFormat(line: string, formats: readonly string[] | undefined): boolean {
+  if (!formats) return false;
+  const pt = FORMAT_ATTRIBUTE.exec(line)?.[1];
+  return pt !== undefined && !formats.includes(pt);
 }
 
 function connectionLine(mp: MediaPlan): string {

@@ -1,0 +1,77 @@
+/**
+ * rtpengine's codec flags applied to an offered m= line without transcoding: which of the offered
+ * payload types go on to the answerer, in which order. `strip`, `mask` and `consume` remove codecs
+ * (`all` removes every one but those `except`, `offer` or `transcode` name); the codecs of an `offer`
+ * or `transcode` list that the offer lacks would need transcoding, and are reported, not added. As
+ * rtpengine does, flags that would leave a line without a codec leave it as offered (`strip all` for
+ * the audio must not empty the video line).
+ */
+import type { CodecOptions } from '../api/requests.js';
+import { RelayError } from '../errors.js';
+import { isSupplemental, type CodecFormat } from './format.js';
+
+/** A codec as the flags name it: `name[/clock[/channels[/...]]]`; later fields (bitrate, fmtp) do not select. */
+export interface CodecSpec {
+  name: string;
+  clock?: number;
+  channels?: number;
+}
+
+export interface CodecSelection {
+  /** The payload types to offer, in order; undefined when the flags would leave none of the line's codecs. */
+  pts: string[] | undefined;
+  /** Codecs asked for by `offer` or `transcode` that the offer lacks: adding them needs transcoding. */
+  needTranscoding: string[];
+}
+
+const ALL = new Set(['all', 'full']);
+
+/** Parses one codec spec; `all`/`full` come back as undefined. Throws on a spec no codec can have. */
+export function parseCodecSpec(text: string): CodecSpec | undefined {
+  if (ALL.has(text.toLowerCase())) return undefined;
+  const [name, clock, channels] = text.split('/');
+  const number = (field: string | undefined, what: string): number | undefined => {
+    if (field === undefined || field === '') return undefined;
+    if (!/^\d{1,6}$/.test(field) || Number(field) === 0) throw new RelayError('NG_BAD_PARAM', `codec '${text}' has an invalid ${what}`);
+    return Number(field);
+  };
+  if (!name || !/^[\w.+-]+$/.test(name)) throw new RelayError('NG_BAD_PARAM', `'${text}' is not a codec name`);
+  return { name, clock: number(clock, 'clock rate'), channels: number(channels, 'channel count') };
+}
+
+function matches(spec: CodecSpec, f: CodecFormat): boolean {
+  return f.name.toLowerCase() === spec.name.toLowerCase() && (spec.clock === undefined || spec.clock === f.clock) && (spec.channels === undefined || spec.channels === f.channels);
+}
+
+/** Whether the options change an offered m= line at all. */
+export function selectsCodecs(o: CodecOptions): boolean {
+  return [o.strip, o.mask, o.consume, o.except, o.offer, o.transcode].some((list) => list !== undefined && list.length > 0);
+}
+
+/** The payload types of `formats` to offer under `o`. Throws on a malformed codec spec. */
+export function selectCodecs(formats: readonly CodecFormat[], o: CodecOptions): CodecSelection {
+  const removing = [...(o.strip ?? []), ...(o.mask ?? []), ...(o.consume ?? [])].map(parseCodecSpec);
+  const all = removing.includes(undefined);
+  const removed = removing.filter((s): s is CodecSpec => s !== undefined);
+  const wanted = [...(o.offer ?? []), ...(o.transcode ?? [])].map((text) => ({ text, spec: parseCodecSpec(text) }));
+  const except = (o.except ?? []).map(parseCodecSpec).filter((s): s is CodecSpec => s !== undefined);
+  const needTranscoding = wanted.filter(({ spec }) => spec && !formats.some((f) => matches(spec, f))).map(({ text }) => text);
+
+  const kept = (f: CodecFormat): boolean => !removed.some((s) => matches(s, f));
+  let chosen: CodecFormat[];
+  if (all) {
+    // What survives `all` goes first in the order `offer`/`transcode` name it, then the `except`ed in offered order.
+    const named = wanted.flatMap(({ spec }) => (spec ? formats.filter((f) => matches(spec, f)) : []));
+    const excepted = formats.filter((f) => except.some((s) => matches(s, f)));
+    chosen = [...new Set([...named, ...excepted])].filter(kept);
+  } else {
+    chosen = formats.filter(kept);
+  }
+  // telephone-event and CN leave with the last audio codec of their clock rate.
+  const clocks = new Set(chosen.filter((f) => !isSupplemental(f)).map((f) => f.clock));
+  const hadClock = new Set(formats.filter((f) => !isSupplemental(f)).map((f) => f.clock));
+  chosen = chosen.filter((f) => !isSupplemental(f) || clocks.has(f.clock) || !hadClock.has(f.clock));
+
+  const emptied = formats.some((f) => !isSupplemental(f)) && !chosen.some((f) => !isSupplemental(f));
+  return { pts: emptied ? undefined : chosen.map((f) => f.pt), needTranscoding };
+}

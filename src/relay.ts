@@ -23,6 +23,7 @@ import { InterfaceSet } from './media/interfaces.js';
 import { PortAllocator } from './media/port-allocator.js';
 import type { SignalKind } from './offer-answer/context.js';
 import { OfferAnswer, callNeeds } from './offer-answer/pipeline.js';
+import { looped, newLoopToken } from './offer-answer/loop-protect.js';
 import { Placement } from './placement/placement.js';
 import { CallQuality, QualityTotals } from './quality/tracker.js';
 import type {
@@ -83,6 +84,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   private ha: HighAvailability | undefined;
   private readonly startedAt = Date.now();
   private nextSide = 1;
+  /** Marks the SDP this relay sends on under `loop-protect`. */
+  private readonly loopToken = newLoopToken();
   private closed = false;
   private draining = false;
 
@@ -121,6 +124,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       ports: this.ports,
       nextSideId: () => this.nextSide++,
       fingerprint: async (hash) => fingerprintOf(await certificate, hash),
+      loopToken: this.loopToken,
     });
   }
 
@@ -295,6 +299,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (this.closed) throw new RelayError('SHUTTING_DOWN', 'relay is shutting down');
     // Parse before touching state: a bad SDP must leave an existing call exactly as it was.
     const sdp = parseSdp(req.sdp);
+    // An SDP this relay sent on came back (a SIP loop): it goes on as it is, and no call is made of it.
+    if (req.flags?.loopProtect && looped(sdp, this.loopToken)) return { sdp: req.sdp };
     return this.registry.run(req.callId, async () => {
       await this.ha?.claimForeign(req.callId);
       let call = this.registry.get(req.callId);

@@ -71,11 +71,13 @@ t.test('audio + video on different ports, session-level c= only', async (t) => {
     't=0 0',
     'm=audio 30000 RTP/AVP 0',
     'a=rtpmap:0 PCMU/8000',
+    'a=sendrecv',
     'a=rtcp:30001',
     'm=video 30002 RTP/AVP 99',
     'b=AS:512',
     'a=rtpmap:99 H264/90000',
     'a=fmtp:99 profile-level-id=42e01f',
+    'a=sendrecv',
     'a=rtcp:30003',
   ]);
 });
@@ -137,10 +139,13 @@ t.test('mixed: session c= plus a media-level c= in one media', async (t) => {
     `c=IN IP4 ${RELAY}`,
     't=0 0',
     'm=audio 30000 RTP/AVP 0',
+    'a=sendrecv',
     'm=video 30002 RTP/AVP 99',
     `c=IN IP4 ${RELAY}`,
+    'a=sendrecv',
     'm=audio 30004 RTP/AVP 8',
     'c=IN IP4 203.0.113.7',
+    'a=sendrecv',
   ]);
 });
 
@@ -149,7 +154,7 @@ t.test('no session c= and a media without c= gets one inserted after m=/i=', asy
     ['v=0', 'o=- 1 1 IN IP4 192.0.2.20', 's=-', 't=0 0', 'm=audio 0 RTP/AVP 0', 'm=audio 49170 RTP/AVP 0', 'i=x', 'c=IN IP4 192.0.2.20', 'c=IN IP4 192.0.2.21', 'a=ptime:20'],
     plan([{ ...media(0, 0), rejected: true }, media(1, 30000)], { rtcpAttribute: 'none' }),
   );
-  t.same(out, ['v=0', 'o=- 1 1 IN IP4 192.0.2.20', 's=-', 't=0 0', 'm=audio 0 RTP/AVP 0', 'm=audio 30000 RTP/AVP 0', 'i=x', `c=IN IP4 ${RELAY}`, 'a=ptime:20']);
+  t.same(out, ['v=0', 'o=- 1 1 IN IP4 192.0.2.20', 's=-', 't=0 0', 'm=audio 0 RTP/AVP 0', 'm=audio 30000 RTP/AVP 0', 'i=x', `c=IN IP4 ${RELAY}`, 'a=ptime:20', 'a=sendrecv']);
 });
 
 t.test('port-0 rejected stream stays rejected with all its lines', async (t) => {
@@ -173,6 +178,7 @@ t.test('port-0 rejected stream stays rejected with all its lines', async (t) => 
   );
   t.same(out.slice(5), [
     'm=audio 30000 RTP/AVP 0',
+    'a=sendrecv',
     'a=rtcp:30001',
     'm=video 0 RTP/AVP 99',
     'c=IN IP4 192.0.2.30',
@@ -247,6 +253,7 @@ t.test('IPv6 in, IPv4 out', async (t) => {
     `c=IN IP4 ${RELAY}`,
     't=0 0',
     'm=audio 30000 RTP/AVP 0',
+    'a=sendrecv',
     `a=rtcp:30001 IN IP4 ${RELAY}`,
   ]);
 });
@@ -283,7 +290,7 @@ t.test('origin takes the first non-rejected media address', async (t) => {
     ['v=0', 'o=- 1 1 IN IP4 192.0.2.20', 's=-', 'c=IN IP4 192.0.2.20', 't=0 0', 'm=video 0 RTP/AVP 99', 'm=audio 49170 RTP/AVP 0'],
     plan([{ ...media(0, 0, { address: '203.0.113.99' }), rejected: true }, media(1, 30000)], { replaceOrigin: true, rtcpAttribute: 'none' }),
   );
-  t.same(out, ['v=0', `o=- 1 1 IN IP4 ${RELAY}`, 's=-', `c=IN IP4 ${RELAY}`, 't=0 0', 'm=video 0 RTP/AVP 99', 'm=audio 30000 RTP/AVP 0']);
+  t.same(out, ['v=0', `o=- 1 1 IN IP4 ${RELAY}`, 's=-', `c=IN IP4 ${RELAY}`, 't=0 0', 'm=video 0 RTP/AVP 99', 'm=audio 30000 RTP/AVP 0', 'a=sendrecv']);
 });
 
 t.test('the sender\'s ICE and DTLS lines never pass; the relay\'s own are written in their place', async (t) => {
@@ -320,6 +327,7 @@ t.test('the sender\'s ICE and DTLS lines never pass; the relay\'s own are writte
     'a=mid:0',
     'a=rtpmap:111 opus/48000/2',
     'a=candidate-extra:not-ice',
+    'a=sendrecv',
     'a=rtcp:30001',
   ]);
   const ours = rewrite(input, plan([media(0, 30000, { dtls: ['a=setup:active', 'a=fingerprint:sha-256 AA:BB'], ice: ['a=ice-ufrag:ours', 'a=candidate:x 1 UDP 1 192.0.2.1 30000 typ host'] })], { sessionLines: ['a=ice-lite'] }));
@@ -346,8 +354,8 @@ t.test('rtcp-mux variants', async (t) => {
 
 t.test('a=rtcp-mux-only is kept with mux and dropped without', async (t) => {
   const input = ['v=0', 'o=- 1 1 IN IP4 192.0.2.20', 's=-', 'c=IN IP4 192.0.2.20', 't=0 0', 'm=audio 49170 RTP/AVP 0', 'a=rtcp-mux', 'a=rtcp-mux-only'];
-  t.same(rewrite(input, plan([media(0, 30000, { rtcpMux: true, rtcpMuxOnly: true })])).slice(5), ['m=audio 30000 RTP/AVP 0', 'a=rtcp-mux-only', 'a=rtcp-mux']);
-  t.same(rewrite(input, plan([media(0, 30000)])).slice(5), ['m=audio 30000 RTP/AVP 0', 'a=rtcp:30001']);
+  t.same(rewrite(input, plan([media(0, 30000, { rtcpMux: true, rtcpMuxOnly: true })])).slice(5), ['m=audio 30000 RTP/AVP 0', 'a=rtcp-mux-only', 'a=sendrecv', 'a=rtcp-mux']);
+  t.same(rewrite(input, plan([media(0, 30000)])).slice(5), ['m=audio 30000 RTP/AVP 0', 'a=sendrecv', 'a=rtcp:30001']);
 });
 
 t.test('rtcp attribute forms: short, full, none; existing a=rtcp replaced, not duplicated', async (t) => {
@@ -363,7 +371,7 @@ t.test('transport protocol override and PORT/COUNT m= lines', async (t) => {
     ['v=0', 'o=- 1 1 IN IP4 192.0.2.20', 's=-', 'c=IN IP4 192.0.2.20', 't=0 0', 'm=audio 49170/2 RTP/AVP 0 8', 'm=video 0 RTP/AVP 99'],
     plan([media(0, 30000, { protocol: 'RTP/SAVP' }), { ...media(1, 0, { protocol: 'RTP/SAVP' }), rejected: true }], { rtcpAttribute: 'none' }),
   );
-  t.same(out.slice(5), ['m=audio 30000 RTP/SAVP 0 8', 'm=video 0 RTP/AVP 99']);
+  t.same(out.slice(5), ['m=audio 30000 RTP/SAVP 0 8', 'a=sendrecv', 'm=video 0 RTP/AVP 99']);
   const odd = rewrite(FREESWITCH_OFFER, plan([media(0, 30000, { protocol: "RTP/$'$&" })]));
   t.equal(odd[5], "m=audio 30000 RTP/$'$& 0 8 101", 'protocol inserted literally');
 });

@@ -24,6 +24,10 @@ export interface SignalFlags {
   portLatching: boolean;
   noRtcpAttribute: boolean;
   fullRtcpAttribute: boolean;
+  /** Mark the SDP sent on (`a=rtpengine:`), and pass an SDP this relay marked back untouched (`loop-protect`). */
+  loopProtect: boolean;
+  /** Give every m= line of an offer without a=mid one, numbered from 1 (`generate-mid`). */
+  generateMid: boolean;
   /** Flags we parsed but do not act on yet, reported back as a warning-free no-op. */
   ignored: string[];
 }

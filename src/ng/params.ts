@@ -322,6 +322,8 @@ const SIGNAL_BOOLEAN_FLAGS: Readonly<Record<string, BooleanFlag | undefined>> = 
   'port-latching': 'portLatching',
   'no-rtcp-attribute': 'noRtcpAttribute',
   'full-rtcp-attribute': 'fullRtcpAttribute',
+  'loop-protect': 'loopProtect',
+  'generate-mid': 'generateMid',
 };
 
 /** Adds the known values of a list-valued option; unknown ones are ignored as rtpengine does. */

@@ -43,6 +43,8 @@ export interface OfferAnswerDeps {
   nextSideId(): SideId;
   /** The relay's certificate fingerprint with this hash, for a=fingerprint. */
   fingerprint(hash: string): Promise<string>;
+  /** This relay's mark for `loop-protect` (random per relay, so a relay passes on another's SDP). */
+  readonly loopToken: string;
 }
 
 /** One concern of one m= line (transport and keys, rtcp-mux, ICE...), run in order by the pipeline. */

@@ -68,8 +68,12 @@ export const settleEndpoints: MediaStep = ({ req, media, mine, useSipSource }, {
   mine.side.rtcp = remote.rtcp;
 };
 
-/** a=mid: kept from the offer, repeated in the answer that goes back to its sender. */
-export const carryMid: MediaStep = ({ kind, media, mine, theirs, plan }) => {
+/**
+ * a=mid: kept from the offer, repeated in the answer that goes back to its sender. `generate-mid`
+ * gives an offer's m= lines without one their number from 1, as rtpengine does.
+ */
+export const carryMid: MediaStep = ({ kind, req, media, mine, theirs, plan }) => {
+  if (kind === 'offer' && media.mid === undefined && req.flags?.generateMid) plan.mid = String(media.index + 1);
   // Set only when there is one, so plain calls' media objects keep their shape (memory budget).
   if (kind === 'offer' && (media.mid !== undefined || mine.mid !== undefined)) mine.mid = media.mid;
   else if (kind === 'answer') plan.mid = theirs.mid;
@@ -81,7 +85,7 @@ export const carryMid: MediaStep = ({ kind, media, mine, theirs, plan }) => {
  * (browsers write `c=IN IP4 0.0.0.0` and port 9), and the recipient must get the relay's address.
  */
 export const passHold: MediaStep = ({ media, replace, plan }) => {
-  if (media.address !== undefined && isUnspecified(media.address) && !media.hasIce && !replace.has('zero-address')) plan.address = media.address;
+  if (media.address !== undefined && isUnspecified(media.address) && !media.hasIce && !replace.has('zero-address')) plan.holdAddress = media.address;
 };
 
 /** The outgoing m= line before the steps: the recipient's relay address and ports. */

@@ -15,6 +15,7 @@ import { mediaPorts } from './media-ports.js';
 import { basePlan, carryMid, markRejected, nextSdpVersion, passHold, preferredFamily, rejectedPlan, rtcpAttribute, settleEndpoints, settleRtcpMux } from './negotiation.js';
 import { settleTransport } from './transport.js';
 import { checkCodecsLeft, settleCodecs } from './codecs.js';
+import { loopMarker } from './loop-protect.js';
 import type { CallNeeds } from '../placement/placement.js';
 
 /** In order: later steps read what earlier ones settled (ICE writes candidates for the rtcp-mux outcome). */
@@ -50,7 +51,7 @@ export class OfferAnswer {
     const draft = {
       medias: plans,
       replaceOrigin: ctx.replace.has('origin') || ctx.replace.has('origin-full'),
-      sessionLines: plans.some((p) => p.ice !== undefined) ? [ICE_LITE] : [],
+      sessionLines: [...(plans.some((p) => p.ice !== undefined) ? [ICE_LITE] : []), ...(req.flags?.loopProtect ? [loopMarker(this.deps.loopToken)] : [])],
       rtcpAttribute: rtcpAttribute(req),
     } as const;
     const warning = ctx.warnings.length > 0 ? { warning: ctx.warnings.join('; ') } : {};

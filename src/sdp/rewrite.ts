@@ -8,6 +8,7 @@
 import type { AddressFamily } from '../shared/vocabulary.js';
 import { isIP } from 'node:net';
 import type { ParsedSdp, SdpMedia } from './parse.js';
+import { isUnspecified } from '../util/address.js';
 
 export interface MediaPlan {
   /** m= line this plan is for. */
@@ -16,6 +17,8 @@ export interface MediaPlan {
   rejected: boolean;
   /** Relay address to advertise. */
   address: string;
+  /** The sender's zero address (a legacy hold), written in c= in place of `address`. */
+  holdAddress?: string;
   family: AddressFamily;
   rtpPort: number;
   /** Advertised in a=rtcp: the RTP port once mux is agreed, RTP+1 while it is only offered. */
@@ -46,11 +49,12 @@ export interface RewritePlan {
   /** When set, the o= session version becomes this. */
   originVersion?: string | number;
   /** Session-level lines added after the sender's (a=ice-lite). */
-  sessionLines?: string[];
+  sessionLines?: readonly string[];
   /** a=rtcp:PORT | a=rtcp:PORT IN IP4 ADDR | omitted. */
   rtcpAttribute: 'short' | 'full' | 'none';
 }
 
+const DIRECTION = /^a=(?:sendrecv|sendonly|recvonly|inactive)\s*$/;
 const ICE_ATTRIBUTE = /^a=(?:candidate|ice-ufrag|ice-pwd|ice-options|remote-candidates|end-of-candidates|ice-lite)(?::|\s*$)/;
 const RTCP_MUX = /^a=rtcp-mux\s*$/;
 const RTCP_MUX_ONLY = /^a=rtcp-mux-only\s*$/;
@@ -70,20 +74,24 @@ export function rewriteSdp(parsed: ParsedSdp, plan: RewritePlan): string {
     return p;
   });
   const first = plans.find((p) => !p.rejected);
-  // Medias fall back to the session-level c= only if one exists; otherwise each needs its own.
-  const sessionConnection = parsed.sessionLines.some((l) => l.startsWith('c=')) ? first : undefined;
+  // Medias fall back to the session-level c= only if one exists; otherwise each needs its own. A hold
+  // written at session level stays there; one written in a media leaves the session line the relay's.
+  const sessionLine = parsed.sessionLines.find((l) => l.startsWith('c='));
+  const sessionConnection =
+    sessionLine && first ? { family: first.family, address: first.holdAddress !== undefined && isUnspecified(sessionLine.split(/\s+/)[2] ?? '') ? first.holdAddress : first.address } : undefined;
 
-  const out = rewriteSession(parsed.sessionLines, plan, first);
+  const out = rewriteSession(parsed.sessionLines, plan, first, sessionConnection);
   parsed.medias.forEach((media, i) => out.push(...rewriteMedia(media, plans[i]!, plan, sessionConnection)));
   return out.join('\r\n') + '\r\n';
 }
 
-function rewriteSession(lines: readonly string[], plan: RewritePlan, first: MediaPlan | undefined): string[] {
+function rewriteSession(lines: readonly string[], plan: RewritePlan, first: MediaPlan | undefined, connection: Connection | undefined): string[] {
   const out: string[] = [];
   for (const line of lines) {
-    if (ICE_ATTRIBUTE.test(line) || DTLS_ATTRIBUTE.test(line)) continue;
+    // A session-level direction moves to each m= line, where the relay writes one explicitly.
+    if (ICE_ATTRIBUTE.test(line) || DTLS_ATTRIBUTE.test(line) || DIRECTION.test(line)) continue;
     if (line.startsWith('o=')) out.push(rewriteOrigin(line, plan, first));
-    else if (line.startsWith('c=') && first) out.push(connectionLine(first));
+    else if (line.startsWith('c=') && connection) out.push(connectionLine(connection));
     else out.push(line);
   }
   out.push(...(plan.sessionLines ?? []));
@@ -103,7 +111,8 @@ function rewriteOrigin(line: string, plan: RewritePlan, first: MediaPlan | undef
   return `o=${fields.join(' ')}`;
 }
 
-function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, sessionConnection: MediaPlan | undefined): string[] {
+function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, sessionConnection: Connection | undefined): string[] {
+  const connection = { family: mp.family, address: mp.holdAddress ?? mp.address };
   if (mp.rejected) return [...media.lines];
   const [mLine, ...rest] = media.lines;
   const body: string[] = [];
@@ -111,19 +120,21 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
   for (const line of rest) {
     if (line.startsWith('c=')) {
       // One c= per media is all a unicast relay can advertise.
-      if (!hasConnection) body.push(connectionLine(mp));
+      if (!hasConnection) body.push(connectionLine(connection));
       hasConnection = true;
     } else if (!dropped(line, mp) && !otherFormat(line, mp.formats)) {
       body.push(line);
     }
   }
   if (mp.mid !== undefined && !body.some((l) => l.startsWith('a=mid:'))) body.push(`a=mid:${mp.mid}`);
-  const inherits = sessionConnection !== undefined && sessionConnection.address === mp.address && sessionConnection.family === mp.family;
+  // Every m= line states its direction, as rtpengine writes it: the sender's, else the session's, else sendrecv.
+  if (!body.some((l) => DIRECTION.test(l))) body.push(`a=${media.direction ?? 'sendrecv'}`);
+  const inherits = sessionConnection !== undefined && sessionConnection.address === connection.address && sessionConnection.family === connection.family;
   if (!hasConnection && !inherits) {
     // RFC 8866 order: m=, i=, c=, then b= and a=.
     let at = 0;
     while (body[at]?.startsWith('i=')) at++;
-    body.splice(at, 0, connectionLine(mp));
+    body.splice(at, 0, connectionLine(connection));
   }
   if (!mp.rtcpMuxOnly && plan.rtcpAttribute !== 'none') body.push(rtcpLine(mp, plan.rtcpAttribute));
   if (mp.rtcpMux) body.push('a=rtcp-mux');
@@ -156,8 +167,13 @@ function otherFormat(line: string, formats: readonly string[] | undefined): bool
   return pt !== undefined && !formats.includes(pt);
 }
 
-function connectionLine(mp: MediaPlan): string {
-  return `c=IN ${mp.family} ${mp.address}`;
+interface Connection {
+  family: AddressFamily;
+  address: string;
+}
+
+function connectionLine(c: Connection): string {
+  return `c=IN ${c.family} ${c.address}`;
 }
 
 function rtcpLine(mp: MediaPlan, form: 'short' | 'full'): string {

@@ -23,17 +23,17 @@ void callLearned(Napi::Env env, Napi::Function listener, std::nullptr_t*, Learne
 
 using LearnedFunction = Napi::TypedThreadSafeFunction<std::nullptr_t, LearnedEvent, callLearned>;
 
-void callRtcp(Napi::Env env, Napi::Function listener, std::nullptr_t*, RtcpEvent* event) {
-  std::unique_ptr<RtcpEvent> owned(event);
+void callTap(Napi::Env env, Napi::Function listener, std::nullptr_t*, TapEvent* event) {
+  std::unique_ptr<TapEvent> owned(event);
   if (env == nullptr || listener.IsEmpty()) return;
-  listener.Call({Napi::Number::New(env, double(event->side)), Napi::Buffer<uint8_t>::Copy(env, event->packet.data(), event->packet.size()),
-                 Napi::Number::New(env, double(event->atMs))});
+  listener.Call({Napi::Number::New(env, double(event->side)), Napi::Number::New(env, double(event->kind)),
+                 Napi::Buffer<uint8_t>::Copy(env, event->packet.data(), event->packet.size()), Napi::Number::New(env, double(event->atMs))});
 }
 
-using RtcpFunction = Napi::TypedThreadSafeFunction<std::nullptr_t, RtcpEvent, callRtcp>;
+using TapFunction = Napi::TypedThreadSafeFunction<std::nullptr_t, TapEvent, callTap>;
 
-// RTCP copies waiting for the JS thread; beyond this they are dropped (quality only, never media).
-constexpr size_t kRtcpQueue = 4096;
+// Copies waiting for the JS thread; beyond this they are dropped (quality and DTMF reports, never media).
+constexpr size_t kTapQueue = 4096;
 
 Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
@@ -65,7 +65,7 @@ Advertised advertisedArg(const Napi::Value& v) {
 // The keys of the object configure() takes. src/dataplane/native.ts's nativeSideConfig builds it;
 // test/drop-reasons.test.ts compares its keys with Engine.configKeys, and here a key either side adds
 // without the other is refused at run time.
-constexpr const char* kConfigKeys[] = {"sinks", "mux", "demux", "policy", "rtp", "rtcp", "srtp"};
+constexpr const char* kConfigKeys[] = {"sinks", "mux", "demux", "policy", "rtp", "rtcp", "srtp", "dtmf"};
 
 void checkConfigKeys(const Napi::Object& o) {
   Napi::Array keys = o.GetPropertyNames();
@@ -178,22 +178,23 @@ class Engine : public Napi::ObjectWrap<Engine> {
                         InstanceMethod<&Engine::counters>("counters"), InstanceMethod<&Engine::close>("close"),
                         StaticValue("configKeys", stringList(env, kConfigKeys, sizeof kConfigKeys / sizeof kConfigKeys[0])),
                         StaticValue("dropReasons", stringList(env, kDropNames, kDropReasons)),
-                        StaticValue("learningModes", stringList(env, kLearningNames, kLearningModes))});
+                        StaticValue("learningModes", stringList(env, kLearningNames, kLearningModes)),
+                        StaticValue("tapKinds", stringList(env, kTapNames, sizeof kTapNames / sizeof kTapNames[0]))});
   }
 
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsNumber() || !info[1].IsFunction() || !info[2].IsFunction()) throw Napi::TypeError::New(env, "new Engine(threads, onLearned, onRtcp)");
+    if (!info[0].IsNumber() || !info[1].IsFunction() || !info[2].IsFunction()) throw Napi::TypeError::New(env, "new Engine(threads, onLearned, onTapped)");
     uint32_t threads = info[0].As<Napi::Number>().Uint32Value();
     if (threads < 1) throw Napi::RangeError::New(env, "at least one forwarding thread");
     learned_ = LearnedFunction::New(env, info[1].As<Napi::Function>(), "rtpbridge-learned", 0, 1);
     // Learned events alone must not keep the process alive; close() is what ends the engine.
     learned_.Unref(env);
-    // Bounded: under an RTCP flood NonBlockingCall fails with queue-full and the copy is dropped.
-    rtcp_ = RtcpFunction::New(env, info[2].As<Napi::Function>(), "rtpbridge-rtcp", kRtcpQueue, 1);
-    rtcp_.Unref(env);
+    // Bounded: under an RTCP or telephone-event flood NonBlockingCall fails with queue-full and the copy is dropped.
+    tap_ = TapFunction::New(env, info[2].As<Napi::Function>(), "rtpbridge-tap", kTapQueue, 1);
+    tap_.Unref(env);
     LearnedFunction learned = learned_;
-    RtcpFunction rtcp = rtcp_;
+    TapFunction tap = tap_;
     try {
       for (uint32_t i = 0; i < threads; i++)
         shards_.push_back(std::make_unique<Shard>(
@@ -201,9 +202,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
               auto* copy = new LearnedEvent(std::move(event));
               if (learned.NonBlockingCall(copy) != napi_ok) delete copy;
             },
-            [rtcp](RtcpEvent&& event) mutable {
-              auto* copy = new RtcpEvent(std::move(event));
-              if (rtcp.NonBlockingCall(copy) != napi_ok) delete copy;
+            [tap](TapEvent&& event) mutable {
+              auto* copy = new TapEvent(std::move(event));
+              if (tap.NonBlockingCall(copy) != napi_ok) delete copy;
             }));
     } catch (const std::exception& e) {
       stop();
@@ -263,6 +264,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     config.policy.strictSource = policy.Get("strictSource").ToBoolean();
     config.rtp = advertisedArg(o.Get("rtp"));
     config.rtcp = advertisedArg(o.Get("rtcp"));
+    Napi::Array dtmf = o.Get("dtmf").As<Napi::Array>();
+    for (uint32_t i = 0; i < dtmf.Length(); i++) {
+      uint32_t pt = dtmf.Get(i).As<Napi::Number>().Uint32Value();
+      if (pt < 128) config.dtmf.set(pt);
+    }
     Napi::Value srtp = o.Get("srtp");
     if (!srtp.IsNull() && !srtp.IsUndefined()) {
       Napi::Object keys = srtp.As<Napi::Object>();
@@ -399,13 +405,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
     shards_.clear();
     sideShard_.clear();
     learned_.Release();
-    rtcp_.Release();
+    tap_.Release();
   }
 
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unordered_map<SideId, uint32_t> sideShard_;
   LearnedFunction learned_;
-  RtcpFunction rtcp_;
+  TapFunction tap_;
   Totals final_;
   bool closed_ = false;
 };

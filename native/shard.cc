@@ -15,7 +15,7 @@
 
 namespace rtpbridge {
 
-Shard::Shard(LearnedSink sink, RtcpSink rtcp) : sink_(std::move(sink)), rtcpSink_(std::move(rtcp)), batch_(std::make_unique<Batch>()) {
+Shard::Shard(LearnedSink sink, TapSink tap) : sink_(std::move(sink)), tapSink_(std::move(tap)), batch_(std::make_unique<Batch>()) {
   epollFd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epollFd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   wakeFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -213,6 +213,7 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
   side.policy = config.policy;
   side.mux = config.mux;
   side.demux = config.demux;
+  side.dtmf = config.dtmf;
   renameSinks(side, config.sinks);
   resolveSinks(side);
   side.rtp.advertise(config.rtp);

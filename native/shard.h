@@ -42,6 +42,7 @@ struct SideConfig {
   // SDES keys of the side (both or neither), with `srtpId` naming them; shared with the queued command.
   std::shared_ptr<const SrtpParams> decrypt, encrypt;
   std::string srtpId;
+  std::bitset<128> dtmf;
 };
 
 struct StreamReport {
@@ -68,23 +69,29 @@ struct LearnedEvent {
   uint16_t port;
 };
 
-// An RTCP packet a participant sent (decrypted), for the control plane's call-quality figures.
-struct RtcpEvent {
+// What is copied to the control plane, numbered as src/dataplane/types.ts's TAP_KINDS: RTCP for the
+// call-quality figures, RFC 4733 telephone events for DTMF.
+enum class Tap : uint8_t { rtcp, dtmf };
+constexpr const char* kTapNames[] = {"rtcp", "dtmf"};
+
+// A packet a participant sent (decrypted), copied for the control plane.
+struct TapEvent {
   SideId side;
+  Tap kind;
   std::vector<uint8_t> packet;
   int64_t atMs;
 };
 
 // Called on the shard thread; must not block.
 using LearnedSink = std::function<void(LearnedEvent&&)>;
-using RtcpSink = std::function<void(RtcpEvent&&)>;
+using TapSink = std::function<void(TapEvent&&)>;
 
 // recvmmsg/sendmmsg batch size: past ~64 the syscall saving flattens and the buffers leave L2.
 constexpr unsigned kBatch = 64;
 
 class Shard {
  public:
-  Shard(LearnedSink sink, RtcpSink rtcp);
+  Shard(LearnedSink sink, TapSink tap);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -142,7 +149,7 @@ class Shard {
   void sendRun(unsigned begin, unsigned end);
 
   LearnedSink sink_;
-  RtcpSink rtcpSink_;
+  TapSink tapSink_;
   int epollFd_ = -1;
   int wakeFd_ = -1;
   std::thread thread_;

@@ -78,8 +78,12 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   stream.packets++;
   stream.bytes += b.rx[slot].msg_len;
   stream.lastPacketMs = nowMs;
-  // RTCP is a packet every few seconds per stream: the control plane reads quality from a copy.
-  if (stream.kind == Kind::RTCP) rtcpSink_({side.id, std::vector<uint8_t>(buf, buf + len), nowMs});
+  // RTCP is a packet every few seconds per stream, telephone events a few dozen per key press: the
+  // control plane reads call quality and DTMF from copies.
+  if (stream.kind == Kind::RTCP)
+    tapSink_({side.id, Tap::rtcp, std::vector<uint8_t>(buf, buf + len), nowMs});
+  else if (len > 12 && side.dtmf.test(buf[1] & 0x7f))
+    tapSink_({side.id, Tap::dtmf, std::vector<uint8_t>(buf, buf + len), nowMs});
 
   size_t sinks = side.sinks.size();
   if (sinks == 0) {

@@ -1,6 +1,7 @@
 // One participant's RTP/RTCP port pair as a forwarding thread sees it, and endpoint learning.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -79,6 +80,8 @@ struct Side {
   bool mux = false;
   // RTCP on the RTP port is RTCP (the participant muxes or was offered mux); otherwise it is RTP.
   bool demux = false;
+  // Payload types of the RFC 4733 telephone events the participant sends: copied to the control plane.
+  std::bitset<128> dtmf;
   // Sides whose participants get what this one sends (through their sockets), as configured...
   std::vector<SideId> sinkIds;
   // ...and those of them bound on this thread: the packet path follows only these.

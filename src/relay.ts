@@ -16,10 +16,13 @@ import { CallRegistry, type CallChange, type CallEndReason } from './call/regist
 import { SessionTotals } from './call/totals.js';
 import { DEFAULT_RELAY_OPTIONS, type RelayOptions } from './config/options.js';
 import { createDataPlane, defaultThreads } from './dataplane/index.js';
-import type { DataPlane } from './dataplane/types.js';
+import type { DataPlane, TappedPacket } from './dataplane/types.js';
+import { DtmfDetector } from './dtmf/detector.js';
+import { DtmfLogDestination } from './dtmf/log-destination.js';
 import { certificateDer, createIdentity, fingerprintOf, type DtlsIdentity } from './dtls/identity.js';
 import { RelayError } from './errors.js';
 import { InterfaceSet } from './media/interfaces.js';
+import type { MediaSide } from './media/media-side.js';
 import { PortAllocator } from './media/port-allocator.js';
 import type { SignalKind } from './offer-answer/context.js';
 import { OfferAnswer, callNeeds } from './offer-answer/pipeline.js';
@@ -36,6 +39,7 @@ import type {
   QueryRequest,
   RelayStatistics,
   SdpResult,
+  DtmfInfo,
   SignalRequest,
 } from './api/requests.js';
 import { HighAvailability } from './persistence/high-availability.js';
@@ -54,6 +58,8 @@ export interface RelayEvents {
   'call:deleted': [{ callId: string; reason: CallEndReason }];
   'stream:learned': [{ callId: string; tag: string; mediaIndex: number; kind: 'RTP' | 'RTCP'; endpoint: EndpointInfo }];
   timeout: [{ callId: string }];
+  /** A participant pressed a key (RFC 4733 telephone event), reported once it ended. */
+  dtmf: [{ callId: string } & DtmfInfo];
 }
 
 /** @internal What tests inject: a logger, and a data plane built by the caller (to kill its workers, or an in-memory one). */
@@ -84,6 +90,8 @@ export class Relay extends EventEmitter<RelayEvents> {
   private ha: HighAvailability | undefined;
   private readonly startedAt = Date.now();
   private nextSide = 1;
+  /** `--dtmf-log-dest`, when configured. */
+  private readonly dtmfLog: DtmfLogDestination | undefined;
   /** Marks the SDP this relay sends on under `loop-protect`. */
   private readonly loopToken = newLoopToken();
   private closed = false;
@@ -106,9 +114,12 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.placement = new Placement(this.dataPlane, this.log);
     this.dataPlane.onLearned((e) => this.registry.learned(e.side, e.kind, e.endpoint));
     this.dataPlane.onSecured((e) => this.registry.secured(e.side, e.srtp, e.association));
-    this.dataPlane.onRtcp((e) => {
+    this.dtmfLog = this.options.dtmfLogDest && new DtmfLogDestination(this.options.dtmfLogDest, this.log);
+    this.dataPlane.onTapped((e) => {
       const owner = this.registry.ownerOf(e.side);
-      if (owner) (owner.call.quality ??= new CallQuality(this.quality)).receive(e.packet, e.atMs, e.side);
+      if (!owner) return;
+      if (e.kind === 'rtcp') (owner.call.quality ??= new CallQuality(this.quality)).receive(e.packet, e.atMs, e.side);
+      else this.dtmfPressed(owner.call, owner.media, e);
     });
 
     this.dtlsIdentity = createIdentity(this.options.dtlsCertificate);
@@ -293,6 +304,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     for (const call of [...this.registry.all()]) this.registry.commit({ kind: 'ended', call, reason: 'shutdown' });
     await this.dataPlane.close();
     await this.ha?.close();
+    this.dtmfLog?.close();
   }
 
   private async signal(kind: SignalKind, req: SignalRequest): Promise<SdpResult> {
@@ -354,6 +366,16 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   /** The public events, once a change is committed; a listener that throws is logged, never felt. */
+  /** Reads a telephone-event packet; each key press it completes is logged, emitted and sent to the DTMF log. */
+  private dtmfPressed(call: Call, side: MediaSide, tapped: TappedPacket): void {
+    for (const press of (call.dtmf ??= new DtmfDetector()).receive(side.id, tapped.packet, side.dtmf, tapped.atMs)) {
+      const info = call.dtmfInfo(side.id, press);
+      this.log.info({ callId: call.callId, ...info }, 'DTMF');
+      emitSafely(this, 'dtmf', { callId: call.callId, ...info }, this.log);
+      this.dtmfLog?.send(info, { callId: call.callId, tags: call.monologues.map((m) => m.tag), sourceIp: side.state.rtp.endpoint?.address ?? side.rtp?.address ?? '' });
+    }
+  }
+
   private announce(change: CallChange): void {
     const { callId } = change.call;
     switch (change.kind) {

@@ -1,13 +1,14 @@
 /**
  * What both engines share is described once and checked here: the drop reasons (src/shared/vocabulary.ts
- * and native/drops.h), the learning modes, and the object the addon's configure() takes
- * (src/dataplane/native.ts and native/engine.cc's key list).
+ * and native/drops.h), the learning modes, the kinds of packet copied to the control plane, and the
+ * object the addon's configure() takes (src/dataplane/native.ts and native/engine.cc's key list).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
 import { nativeSideConfig, type EngineClass } from '../src/dataplane/native.js';
 import { learningPolicy } from '../src/dataplane/policy.js';
+import { TAP_KINDS } from '../src/dataplane/types.js';
 import { DROP_REASONS, ENDPOINT_LEARNING } from '../src/shared/vocabulary.js';
 import { nativeAddonBuilt, requireTool } from './helpers/tools.js';
 
@@ -33,8 +34,10 @@ t.test('the built addon counts the same reasons and takes the config native.ts b
     srtp: null,
     ice: null,
     dtls: null,
+    dtmf: [101],
   });
   t.same(Object.keys(sample).sort(), [...Engine.configKeys].sort());
+  t.same(Engine.tapKinds, [...TAP_KINDS], 'the kinds of copied packet, numbered alike');
   const engine = new Engine(1, () => undefined, () => undefined);
   t.teardown(() => engine.close());
   t.throws(() => engine.configure(1, { ...sample, extra: true } as never), /unexpected keys/, 'a key the addon does not know is refused');

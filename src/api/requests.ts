@@ -194,6 +194,23 @@ export interface CallInfo {
   totals: { RTP: StreamStats; RTCP: StreamStats };
   /** Quality per SSRC (decimal), from the RTCP report blocks about it; absent before any RTCP. */
   ssrc?: Record<string, SsrcQuality>;
+  /** The latest DTMF key presses (RFC 4733), oldest first; absent before the first. */
+  dtmf?: DtmfInfo[];
+}
+
+/** One key press, as `query`, the `dtmf` event and `--dtmf-log-dest` report it. */
+export interface DtmfInfo {
+  /** The tag of the participant that pressed it. */
+  tag: string;
+  /** RFC 4733 event number (0-9, 10 = *, 11 = #, 12-15 = A-D, 16 = flash). */
+  event: number;
+  digit: string;
+  /** Milliseconds. */
+  duration: number;
+  /** dBm0 below zero (0-63). */
+  volume: number;
+  /** Unix ms it was detected. */
+  timestamp: number;
 }
 
 export interface RelayStatistics {

@@ -6,7 +6,8 @@ import type { MediaSide } from '../media/media-side.js';
 import type { SdesState } from '../offer-answer/sdes.js';
 import { endpointInfo } from '../util/address.js';
 import type { CallQuality } from '../quality/tracker.js';
-import type { CallInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
+import type { DtmfDetector, DtmfPress } from '../dtmf/detector.js';
+import type { CallInfo, DtmfInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
 
 /** One m= line as seen from one participant, with the relay ports that face that participant. */
 export interface MonologueMedia {
@@ -78,6 +79,8 @@ export class Call {
   deleteAt: number | undefined;
   /** Quality per SSRC from the RTCP that passed; `declare`d so calls without RTCP carry no slot. */
   declare quality?: CallQuality;
+  /** DTMF read from the participants' telephone events; made at the first one. */
+  declare dtmf?: DtmfDetector;
 
   constructor(
     readonly callId: string,
@@ -151,7 +154,14 @@ export class Call {
       tags: this.monologues.map((m) => m.info((side) => this.quality?.ssrcOf(side))),
       totals,
       ...(this.quality ? { ssrc: Object.fromEntries([...this.quality.report()].map(([ssrc, q]) => [String(ssrc), q])) } : {}),
+      ...(this.dtmf?.presses.length ? { dtmf: this.dtmf.presses.map((p) => this.dtmfInfo(p.side, p)) } : {}),
     };
+  }
+
+  /** A press as reported, with the tag of the participant behind `side`. */
+  dtmfInfo(side: number, press: DtmfPress): DtmfInfo {
+    const tag = this.monologues.find((m) => m.medias.some((media) => media?.side.id === side))?.tag ?? '';
+    return { tag, event: press.event, digit: press.digit, duration: press.duration, volume: press.volume, timestamp: press.at };
   }
 }
 

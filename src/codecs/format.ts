@@ -3,6 +3,7 @@
  * and channels, from its a=rtpmap line or, for a static payload type without one, from RFC 3551.
  */
 import type { SdpMedia } from '../sdp/parse.js';
+import type { DtmfFormat } from '../media/media-side.js';
 
 export interface CodecFormat {
   /** Payload type as written on the m= line. */
@@ -63,4 +64,16 @@ export function mediaFormats(media: SdpMedia): CodecFormat[] {
 export function isSupplemental(format: CodecFormat): boolean {
   const name = format.name.toLowerCase();
   return name === 'telephone-event' || name === 'cn';
+}
+
+const TELEPHONE_EVENT = /^a=rtpmap:(\d{1,3})\s+telephone-event\/(\d+)/i;
+
+/** The m= line's RFC 4733 telephone-event payload types with their clock rates (a scan of a=rtpmap only). */
+export function telephoneEvents(media: SdpMedia): DtmfFormat[] {
+  const out: DtmfFormat[] = [];
+  for (const line of media.lines) {
+    const m = line.startsWith('a=rtpmap:') ? TELEPHONE_EVENT.exec(line) : null;
+    if (m && Number(m[1]) < 128 && Number(m[2]) > 0) out.push({ pt: Number(m[1]), clock: Number(m[2]) });
+  }
+  return out;
 }

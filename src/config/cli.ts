@@ -242,6 +242,19 @@ export const OPTIONS: readonly OptionDef[] = [
     scope: 'everywhere',
     apply: (o, v, at) => void (o.threads = parseInteger(v as string, 1, MAX_THREADS, at)),
   },
+  {
+    name: 'dtmf-log-dest',
+    kind: 'string',
+    arg: 'IP46:PORT',
+    defaultText: '',
+    help: 'send every DTMF key press (RFC 4733) to this UDP address as JSON, in rtpengine\'s format',
+    scope: 'everywhere',
+    apply: (o, v, _at, source) => {
+      const ep = parseHostPort(v as string);
+      if (!ep || ep.port === 0) throw new ConfigError(`invalid dtmf-log-dest '${String(v)}' (from ${source}): expected IP:PORT, an IPv6 address in brackets`);
+      o.dtmfLogDest = { address: ep.address, port: ep.port };
+    },
+  },
   { name: 'sip-source', kind: 'boolean', defaultText: String(D.sipSource), help: 'use the SIP source address instead of the addresses in the SDP', scope: 'everywhere', apply: flag('sipSource') },
   { name: 'dtls-passive', kind: 'boolean', defaultText: String(D.dtlsPassive), help: 'answer DTLS actpass offers as passive (server) instead of active', scope: 'everywhere', apply: flag('dtlsPassive') },
   {

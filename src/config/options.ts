@@ -1,5 +1,5 @@
 /** The relay's configuration as the library sees it; the CLI, INI file and env vars all produce this. */
-import type { EndpointLearning, LogicalInterface } from '../shared/vocabulary.js';
+import type { Endpoint, EndpointLearning, LogicalInterface } from '../shared/vocabulary.js';
 import type { RedisStoreOptions } from '../persistence/redis-store.js';
 
 export type { AddressFamily, EndpointLearning, InterfaceAddress, LogicalInterface } from '../shared/vocabulary.js';
@@ -46,6 +46,8 @@ export interface RelayOptions {
   strictSource?: boolean;
   /** A foreign call is taken over by the first ng command or packet for it (`--active-switchover`). */
   activeSwitchover?: boolean;
+  /** Every DTMF key press goes here as UDP JSON in rtpengine's format (`--dtmf-log-dest`). */
+  dtmfLogDest?: Endpoint;
 }
 
 export interface DaemonOptions extends RelayOptions {

@@ -13,7 +13,7 @@ import { EMPTY_CHAIN, runChain, securityChains, srtpContexts, type Chain, type S
 import { SideHandshakes } from './handshakes.js';
 import { zeroCounters } from './counters.js';
 import { learningPolicy } from './policy.js';
-import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, RtcpEvent, SecuredEvent, SideConfig, SideId, SrtpKeyPair, SideState, StreamKind, StreamState } from './types.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, TappedPacket, SecuredEvent, SideConfig, SideId, SrtpKeyPair, SideState, StreamKind, StreamState } from './types.js';
 
 /** rtpengine commits to a learned source 3 s after media starts ("delayed"/"heuristic" learning). */
 export const LEARNING_WINDOW_MS = 3000;
@@ -72,7 +72,11 @@ interface SideRules {
   mux: boolean;
   demux: boolean;
   policy: LearningPolicy;
+  /** RFC 4733 payload types to copy to the control plane; the shared empty set when there are none. */
+  dtmf: ReadonlySet<number>;
 }
+
+const NO_DTMF: ReadonlySet<number> = new Set();
 
 /**
  * A side's sinks: the bound Side, or its id while it is not bound here (a restart binds sides one by one).
@@ -125,7 +129,7 @@ export class Forwarder {
   constructor(
     private readonly onLearned: (event: LearnedEvent) => void,
     private readonly onSecured: (event: SecuredEvent) => void,
-    private readonly onRtcp: (event: RtcpEvent) => void,
+    private readonly onTapped: (event: TappedPacket) => void,
   ) {}
 
   async bind(id: SideId, local: string, family: AddressFamily, rtpPort: number, alias = false): Promise<BindResult> {
@@ -156,7 +160,7 @@ export class Forwarder {
     if (!side) return;
     // Each message brings its own copy of the policy; share one per combination across thousands of sides.
     const { mode, asymmetric, strictSource } = config.policy;
-    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource) };
+    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource), dtmf: config.dtmf.length > 0 ? new Set(config.dtmf) : NO_DTMF };
     const sinks: Sinks = config.sinks;
     this.unname(side);
     for (let i = 0; i < sinks.length; i++) {
@@ -276,8 +280,10 @@ export class Forwarder {
     stream.packets++;
     stream.bytes += msg.length;
     stream.lastPacketMs = now;
-    // RTCP is a packet every few seconds per stream: the control plane reads call quality from it.
-    if (stream.kind === 'RTCP') this.onRtcp({ side: side.id, packet, atMs: now });
+    // RTCP is a packet every few seconds per stream, telephone events a few dozen per key press: the
+    // control plane reads call quality and DTMF from copies.
+    if (stream.kind === 'RTCP') this.onTapped({ side: side.id, kind: 'rtcp', packet, atMs: now });
+    else if (packet.length > 12 && side.rules?.dtmf.has(packet[1]! & 0x7f)) this.onTapped({ side: side.id, kind: 'dtmf', packet, atMs: now });
 
     const sinks = side.sinks;
     if (sinks.length === 0) {

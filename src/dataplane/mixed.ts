@@ -6,7 +6,7 @@
 import type { AddressFamily } from '../shared/vocabulary.js';
 import { addCounters, zeroCounters } from './counters.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, TappedPacket, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 export class MixedDataPlane implements DataPlane {
   readonly engine: string;
@@ -73,9 +73,9 @@ export class MixedDataPlane implements DataPlane {
     this.workers.onLearned(listener);
   }
 
-  onRtcp(listener: (event: RtcpEvent) => void): void {
-    this.native.onRtcp(listener);
-    this.workers.onRtcp(listener);
+  onTapped(listener: (event: TappedPacket) => void): void {
+    this.native.onTapped(listener);
+    this.workers.onTapped(listener);
   }
 
   onSecured(listener: (event: SecuredEvent) => void): void {

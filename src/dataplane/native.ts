@@ -7,7 +7,7 @@ import type { AddressFamily } from '../shared/vocabulary.js';
 import { createRequire } from 'node:module';
 import { RelayError, type RelayErrorCode } from '../errors.js';
 import { srtpPairId, srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from '../srtp/keys.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import { TAP_KINDS, type BindResult, type DataPlane, type DataPlaneCounters, type LearnedEvent, type TappedPacket, type SecuredEvent, type SideConfig, type SideId, type SideState } from './types.js';
 
 /** The addon's Engine class (native/engine.cc). */
 interface NativeEngine {
@@ -36,10 +36,11 @@ export interface NativeSideConfig {
   rtcp: SideConfig['rtcp'];
   /** `id` names the keys, so the addon keeps its SRTP state (ROC, replay) while it stays the same. */
   srtp: { decrypt: NativeSrtp; encrypt: NativeSrtp; id: string } | null;
+  dtmf: number[];
 }
 
 export function nativeSideConfig(config: SideConfig): NativeSideConfig {
-  const { sinks, mux, demux, policy, rtp, rtcp, srtp } = config;
+  const { sinks, mux, demux, policy, rtp, rtcp, srtp, dtmf } = config;
   return {
     sinks,
     mux,
@@ -48,6 +49,7 @@ export function nativeSideConfig(config: SideConfig): NativeSideConfig {
     rtp,
     rtcp,
     srtp: srtp ? { decrypt: nativeSrtp(srtp.decrypt), encrypt: nativeSrtp(srtp.encrypt), id: srtpPairId(srtp) } : null,
+    dtmf,
   };
 }
 
@@ -81,11 +83,13 @@ function nativeSrtp(material: SrtpKeyMaterial): NativeSrtp {
 }
 
 export type EngineClass = {
-  new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void, onRtcp: (side: SideId, packet: Buffer, atMs: number) => void): NativeEngine;
+  new (threads: number, onLearned: (side: SideId, kind: number, address: string, port: number) => void, onTapped: (side: SideId, kind: number, packet: Buffer, atMs: number) => void): NativeEngine;
   /** The keys configure() takes, and the drop reasons the addon counts, in its own words (native/engine.cc). */
   readonly configKeys: readonly string[];
   readonly dropReasons: readonly string[];
   readonly learningModes: readonly string[];
+  /** The kinds of packet the addon copies to the control plane, by the number it passes (TAP_KINDS). */
+  readonly tapKinds: readonly string[];
 };
 
 /** Both src/dataplane (tests) and dist/dataplane (installed) sit two levels below the package root. */
@@ -101,7 +105,7 @@ export class NativeDataPlane implements DataPlane {
   readonly handshakeShards: readonly number[] = [];
   private readonly native: NativeEngine;
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
-  private readonly rtcpListeners: Array<(event: RtcpEvent) => void> = [];
+  private readonly tapListeners: Array<(event: TappedPacket) => void> = [];
   private flushScheduled = false;
 
   constructor(
@@ -116,8 +120,9 @@ export class NativeDataPlane implements DataPlane {
             const event: LearnedEvent = { side, kind: kind === 0 ? 'RTP' : 'RTCP', endpoint: { address, port } };
             for (const listener of this.learnedListeners) listener(event);
           },
-          (side, packet, atMs) => {
-            for (const listener of this.rtcpListeners) listener({ side, packet, atMs });
+          (side, kind, packet, atMs) => {
+            const event: TappedPacket = { side, kind: TAP_KINDS[kind]!, packet, atMs };
+            for (const listener of this.tapListeners) listener(event);
           },
         ),
     );
@@ -186,8 +191,8 @@ export class NativeDataPlane implements DataPlane {
     this.learnedListeners.push(listener);
   }
 
-  onRtcp(listener: (event: RtcpEvent) => void): void {
-    this.rtcpListeners.push(listener);
+  onTapped(listener: (event: TappedPacket) => void): void {
+    this.tapListeners.push(listener);
   }
 
   /** Never secures anything: DTLS calls live on the workers. */

@@ -1,7 +1,7 @@
 /** Messages between the main thread and a forwarding worker. Requests that expect an answer carry `req`. */
 import type { AddressFamily } from '../shared/vocabulary.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
-import type { BindResult, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import type { BindResult, DataPlaneCounters, LearnedEvent, TappedPacket, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 export type ToWorker =
   | { op: 'bind'; req: number; side: SideId; local: string; family: AddressFamily; rtpPort: number; alias: boolean }
@@ -24,4 +24,4 @@ export type Reply =
   | { req: number; heapUsed: number }
   | { req: number; error: { code: string; message: string } };
 
-export type FromWorker = Reply | ({ event: 'learned' } & LearnedEvent) | ({ event: 'secured' } & SecuredEvent) | ({ event: 'rtcp' } & RtcpEvent);
+export type FromWorker = Reply | ({ event: 'learned' } & LearnedEvent) | ({ event: 'secured' } & SecuredEvent) | ({ event: 'tapped' } & TappedPacket);

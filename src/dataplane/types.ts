@@ -66,6 +66,8 @@ export interface SideConfig {
   ice: SideIce | null;
   /** Null: no DTLS handshake on this side's ports. */
   dtls: SideDtls | null;
+  /** Payload types of RFC 4733 telephone events the participant may send: copied to the control plane. */
+  dtmf: number[];
 }
 
 export interface StreamState {
@@ -111,9 +113,18 @@ export interface SecuredEvent {
   association: SideDtls;
 }
 
-/** An RTCP packet a participant sent (decrypted): call quality is read from these (a few per minute per stream). */
-export interface RtcpEvent {
+/**
+ * What the forwarding engines copy to the control plane, in the addon's order (native/shard.h):
+ * RTCP packets, from which call quality is read (a few per minute per stream), and RFC 4733
+ * telephone-event packets, from which DTMF is read (a few dozen per key press).
+ */
+export const TAP_KINDS = ['rtcp', 'dtmf'] as const;
+export type TapKind = (typeof TAP_KINDS)[number];
+
+/** A packet a participant sent (decrypted), copied for the control plane. */
+export interface TappedPacket {
   side: SideId;
+  kind: TapKind;
   packet: Buffer;
   /** Unix ms it arrived. */
   atMs: number;
@@ -160,7 +171,7 @@ export interface DataPlane {
   counters(): Promise<DataPlaneCounters>;
   onLearned(listener: (event: LearnedEvent) => void): void;
   onSecured(listener: (event: SecuredEvent) => void): void;
-  onRtcp(listener: (event: RtcpEvent) => void): void;
+  onTapped(listener: (event: TappedPacket) => void): void;
   /** The certificate DTLS handshakes use; sides configured for DTLS before it is set wait for it. */
   setDtlsIdentity(identity: DtlsIdentity): void;
   close(): Promise<void>;

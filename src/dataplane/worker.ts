@@ -14,7 +14,7 @@ const post = (msg: FromWorker): void => outbox.push(msg);
 const forwarder = new Forwarder(
   (event) => post({ event: 'learned', ...event }),
   (event) => post({ event: 'secured', ...event }),
-  (event) => post({ event: 'rtcp', ...event }),
+  (event) => post({ event: 'tapped', ...event }),
 );
 
 port.on('message', (batch: ToWorker[]) => {

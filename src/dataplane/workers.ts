@@ -12,7 +12,7 @@ import { addCounters, zeroCounters } from './counters.js';
 import { Outbox } from './outbox.js';
 import type { FromWorker, Reply, ToWorker } from './protocol.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, TappedPacket, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 interface SideRecord {
   shard: number;
@@ -50,7 +50,7 @@ export class WorkerDataPlane implements DataPlane {
   private readonly sides = new Map<SideId, SideRecord>();
   private readonly learnedListeners: Array<(event: LearnedEvent) => void> = [];
   private readonly securedListeners: Array<(event: SecuredEvent) => void> = [];
-  private readonly rtcpListeners: Array<(event: RtcpEvent) => void> = [];
+  private readonly tapListeners: Array<(event: TappedPacket) => void> = [];
   private identity: DtlsIdentity | undefined;
   private readonly snapshots: NodeJS.Timeout;
   private nextReq = 1;
@@ -164,8 +164,8 @@ export class WorkerDataPlane implements DataPlane {
     this.securedListeners.push(listener);
   }
 
-  onRtcp(listener: (event: RtcpEvent) => void): void {
-    this.rtcpListeners.push(listener);
+  onTapped(listener: (event: TappedPacket) => void): void {
+    this.tapListeners.push(listener);
   }
 
   setDtlsIdentity(identity: DtlsIdentity): void {
@@ -227,10 +227,10 @@ export class WorkerDataPlane implements DataPlane {
         const record = this.sides.get(side);
         if (record?.config) record.config = { ...record.config, srtp };
         for (const listener of this.securedListeners) listener({ side, srtp, association });
-      } else if (msg.event === 'rtcp') {
+      } else if (msg.event === 'tapped') {
         // Structured clone turns the Buffer into a plain Uint8Array.
-        const event = { side: msg.side, packet: Buffer.from(msg.packet.buffer, msg.packet.byteOffset, msg.packet.byteLength), atMs: msg.atMs };
-        for (const listener of this.rtcpListeners) listener(event);
+        const event = { side: msg.side, kind: msg.kind, packet: Buffer.from(msg.packet.buffer, msg.packet.byteOffset, msg.packet.byteLength), atMs: msg.atMs };
+        for (const listener of this.tapListeners) listener(event);
       } else {
         const { side, kind, endpoint } = msg;
         for (const listener of this.learnedListeners) listener({ side, kind, endpoint });

@@ -18,6 +18,8 @@ export class MediaSide {
   rtcp: Endpoint | null = null;
   /** Keys once the offer/answer settled SRTP for this participant; null while plain. */
   srtp: SrtpKeyPair | null = null;
+  /** RFC 4733 telephone-event formats the participant may send (payload type, clock rate). */
+  dtmf: readonly DtmfFormat[] = NO_DTMF;
   // Set only for participants that do ICE or DTLS: `declare`d, so plain sides carry no slots for them.
   /** The relay answers ICE checks on these ports with these credentials. */
   declare ice?: SideIce | null;
@@ -45,10 +47,17 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null };
+    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt) };
   }
 }
 
+/** A telephone-event payload type and its RTP clock rate, which RFC 4733 durations count in. */
+export interface DtmfFormat {
+  pt: number;
+  clock: number;
+}
+
 const NO_SINKS: readonly MediaSide[] = Object.freeze([]);
+const NO_DTMF: readonly DtmfFormat[] = Object.freeze([]);
 const EMPTY_STREAM: StreamState = Object.freeze({ packets: 0, bytes: 0, errors: 0, lastPacketMs: 0, endpoint: null, confirmed: false });
 const EMPTY_STATE: SideState = Object.freeze({ rtp: EMPTY_STREAM, rtcp: EMPTY_STREAM });

@@ -24,6 +24,8 @@ export function callInfoReply(info: CallInfo): Record<string, NgReplyValue> {
     tags,
     totals: { RTP: statsReply(info.totals.RTP), RTCP: statsReply(info.totals.RTCP) },
     ...(info.ssrc ? { SSRC: Object.fromEntries(Object.entries(info.ssrc).map(([ssrc, q]) => [ssrc, ssrcReply(q)])) } : {}),
+    // rtpengine's query has no DTMF; rtpbridge lists the latest key presses under its own key.
+    ...(info.dtmf ? { DTMF: info.dtmf.map((p) => ({ tag: p.tag, event: p.event, digit: p.digit, duration: p.duration, volume: p.volume, timestamp: p.timestamp })) } : {}),
   };
 }
 

@@ -61,6 +61,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   const side = new MediaSide(id, address, s.rtpPort, learningPolicy(s.policy.mode, s.policy.asymmetric, s.policy.strictSource));
   side.mux = s.mux;
   side.demux = s.demux ?? (s.mux || m.muxOffered);
+  if (s.dtmf) side.dtmf = s.dtmf;
   side.rtp = s.rtp;
   side.rtcp = s.rtcp;
   side.srtp = s.srtp ? { decrypt: keyFromSnapshot(s.srtp.decrypt), encrypt: keyFromSnapshot(s.srtp.encrypt) } : null;

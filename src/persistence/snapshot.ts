@@ -13,6 +13,7 @@ import type { InterfaceAddress, Endpoint, EndpointLearning } from '../shared/voc
 import type { SrtpKeyMaterial, SrtpKeyPair } from '../srtp/keys.js';
 import type { DtlsParams } from '../offer-answer/dtls.js';
 import type { SdpHistory } from '../call/call.js';
+import type { DtmfFormat } from '../media/media-side.js';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -83,6 +84,8 @@ export interface SideSnapshot {
   mux: boolean;
   /** Absent in older snapshots: derived from mux and muxOffered. */
   demux?: boolean;
+  /** Telephone-event payload types and clock rates, when the SDP had any (DTMF is read from them). */
+  dtmf?: DtmfFormat[];
   policy: { mode: EndpointLearning; asymmetric: boolean; strictSource: boolean };
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
@@ -163,6 +166,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
       rtpPort: side.rtpPort,
       mux: side.mux,
       demux: side.demux,
+      ...(side.dtmf.length > 0 ? { dtmf: [...side.dtmf] } : {}),
       policy: { mode: side.policy.mode, asymmetric: side.policy.asymmetric, strictSource: side.policy.strictSource },
       rtp: side.rtp,
       rtcp: side.rtcp,

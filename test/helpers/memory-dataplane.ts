@@ -5,7 +5,7 @@
  */
 import type { AddressFamily, Endpoint, StreamKind } from '../../src/shared/vocabulary.js';
 import { zeroCounters } from '../../src/dataplane/counters.js';
-import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, RtcpEvent, SecuredEvent, SideConfig, SideId, SideState, SrtpKeyPair } from '../../src/dataplane/types.js';
+import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, TappedPacket, SecuredEvent, SideConfig, SideId, SideState, SrtpKeyPair } from '../../src/dataplane/types.js';
 
 export interface BoundSide {
   shard: number;
@@ -31,7 +31,7 @@ export class MemoryDataPlane implements DataPlane {
   readonly taken = new Set<number>();
   private learnedListeners: Array<(e: LearnedEvent) => void> = [];
   private securedListeners: Array<(e: SecuredEvent) => void> = [];
-  private rtcpListeners: Array<(e: RtcpEvent) => void> = [];
+  private tapListeners: Array<(e: TappedPacket) => void> = [];
 
   engineOf(shard: number): string {
     return shard === 0 ? 'native' : 'workers';
@@ -92,8 +92,8 @@ export class MemoryDataPlane implements DataPlane {
     this.securedListeners.push(listener);
   }
 
-  onRtcp(listener: (e: RtcpEvent) => void): void {
-    this.rtcpListeners.push(listener);
+  onTapped(listener: (e: TappedPacket) => void): void {
+    this.tapListeners.push(listener);
   }
 
   setDtlsIdentity(): void {}
@@ -109,7 +109,7 @@ export class MemoryDataPlane implements DataPlane {
 
   /** Plays the forwarder passing an RTCP packet from `side`'s participant. */
   rtcp(side: SideId, packet: Buffer, atMs: number): void {
-    for (const l of this.rtcpListeners) l({ side, packet, atMs });
+    for (const l of this.tapListeners) l({ side, packet, atMs });
   }
 
   /** Plays a finished DTLS handshake on `side`. */

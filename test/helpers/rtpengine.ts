@@ -14,8 +14,8 @@ export function rtpengineInstalled(): boolean {
   return spawnSync(RTPENGINE, ['--version']).status === 0;
 }
 
-/** Starts rtpengine userspace-only (`--table=-1`) with its ng port at `ngPort` and media ports just above it. */
-export async function startRtpengine(t: Test, ngPort: number): Promise<NgClient> {
+/** Starts rtpengine userspace-only (`--table=-1`) with its ng port at `ngPort`, media ports just above it, and `extra` options. */
+export async function startRtpengine(t: Test, ngPort: number, extra: string[] = []): Promise<NgClient> {
   if (!rtpengineInstalled()) throw new Error(`${RTPENGINE} is not installed (apt-get install rtpengine-daemon)`);
   const cwd = mkdtempSync(join(tmpdir(), 'rtpengine-'));
   const child = spawn(
@@ -31,6 +31,7 @@ export async function startRtpengine(t: Test, ngPort: number): Promise<NgClient>
       '--log-stderr',
       '--log-level=4',
       '--delete-delay=0',
+      ...extra,
     ],
     // A crash dumps core into the working directory: never the repository's.
     { stdio: ['ignore', 'ignore', 'pipe'], cwd },

@@ -1,0 +1,20 @@
+/**
+ * The telephone-event step: the RFC 4733 payload types an SDP names are the ones DTMF may arrive with,
+ * from either participant (each sends with the numbers of the other's SDP, which are normally the
+ * same), so both sides of the m= line learn them and have their telephone events copied up for DTMF.
+ */
+import { telephoneEvents } from '../codecs/format.js';
+import type { DtmfFormat } from '../media/media-side.js';
+import type { MediaStep } from './context.js';
+
+export const settleTelephoneEvents: MediaStep = ({ media, mine, theirs }) => {
+  const formats = telephoneEvents(media);
+  if (formats.length === 0) return;
+  for (const side of [mine.side, theirs.side]) side.dtmf = merged(side.dtmf, formats);
+};
+
+/** `known` with the payload types of `more` it lacks; `known` itself when it lacks none. */
+function merged(known: readonly DtmfFormat[], more: readonly DtmfFormat[]): readonly DtmfFormat[] {
+  const added = more.filter((f) => !known.some((k) => k.pt === f.pt));
+  return added.length === 0 ? known : [...known, ...added];
+}

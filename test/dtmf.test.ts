@@ -1,0 +1,147 @@
+/**
+ * DTMF from RFC 4733 telephone events: parsed once per key press, on both engines (each copies the
+ * telephone-event packets up), reported as the `dtmf` event, in `query` and to `--dtmf-log-dest` in
+ * rtpengine's JSON, checked against what Debian's rtpengine logs for the same packets.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import t from 'tap';
+import { parseCommandLine } from '../src/config/cli.js';
+import { DtmfDetector } from '../src/dtmf/detector.js';
+import { eventDigit, parseTelephoneEvent } from '../src/dtmf/rfc4733.js';
+import { startRelay } from './helpers/fixture.js';
+import { mediaPorts } from './helpers/ports.js';
+import { Phone, sleep } from './helpers/media.js';
+import { crlf, relayEndpoints } from './helpers/sdp.js';
+import { RTPENGINE, rtpengineInstalled, startRtpengine } from './helpers/rtpengine.js';
+import { requireTool } from './helpers/tools.js';
+import type { NgClient } from './helpers/ng-client.js';
+
+/** An RTP packet: `payload` after a 12-byte header (plus `csrcs` CSRCs and an `extension` of that many words). */
+function rtp(seq: number, timestamp: number, pt: number, payload: Buffer, opts: { marker?: boolean; csrcs?: number; extension?: number } = {}): Buffer {
+  const csrcs = opts.csrcs ?? 0;
+  const ext = opts.extension;
+  const header = Buffer.alloc(12 + 4 * csrcs + (ext === undefined ? 0 : 4 + 4 * ext));
+  header[0] = 0x80 | csrcs | (ext === undefined ? 0 : 0x10);
+  header[1] = (opts.marker ? 0x80 : 0) | pt;
+  header.writeUInt16BE(seq & 0xffff, 2);
+  header.writeUInt32BE(timestamp >>> 0, 4);
+  header.writeUInt32BE(0x5eed, 8);
+  if (ext !== undefined) header.writeUInt16BE(ext, 12 + 4 * csrcs + 2);
+  return Buffer.concat([header, payload]);
+}
+
+const event = (digit: number, end: boolean, volume: number, duration: number): Buffer => Buffer.from([digit, (end ? 0x80 : 0) | volume, duration >> 8, duration & 0xff]);
+
+/** One key press as a phone sends it: growing durations every 20 ms, then the end three times. */
+function press(digit: number, startSeq: number, timestamp: number, pt = 101, ms = 100, clock = 8000): Buffer[] {
+  const packets: Buffer[] = [];
+  const total = (ms * clock) / 1000;
+  let seq = startSeq;
+  for (let d = clock / 50; d < total; d += clock / 50) packets.push(rtp(seq++, timestamp, pt, event(digit, false, 10, d), { marker: d === clock / 50 }));
+  for (let i = 0; i < 3; i++) packets.push(rtp(seq++, timestamp, pt, event(digit, true, 10, total)));
+  return packets;
+}
+
+t.test('RFC 4733 events: header with CSRCs and extension, digits, one report per press', async (t) => {
+  t.same(parseTelephoneEvent(rtp(1, 8000, 101, event(11, true, 7, 960), { csrcs: 2, extension: 1 })), { ssrc: 0x5eed, timestamp: 8000, event: 11, end: true, volume: 7, duration: 960 });
+  t.equal(parseTelephoneEvent(rtp(1, 8000, 101, Buffer.from([1, 2]))), undefined, 'too short for an event');
+  t.equal(parseTelephoneEvent(rtp(1, 8000, 101, Buffer.alloc(0), { extension: 3 })), undefined, 'extension beyond the packet');
+  t.same([0, 9, 10, 11, 12, 15, 16, 40].map(eventDigit), ['0', '9', '*', '#', 'A', 'D', 'flash', 'event 40']);
+
+  const formats = [{ pt: 101, clock: 8000 }, { pt: 110, clock: 48000 }];
+  const detector = new DtmfDetector();
+  const reports = press(5, 1, 1000).flatMap((p) => detector.receive(7, p, formats, 1_000));
+  t.same(reports, [{ event: 5, digit: '5', duration: 100, volume: 10, at: 1_000 }], 'three end packets, one press');
+  t.same(press(11, 20, 48000, 110, 250, 48000).flatMap((p) => detector.receive(7, p, formats, 2_000)), [{ event: 11, digit: '#', duration: 250, volume: 10, at: 2_000 }], 'durations in the clock of the payload type');
+  // A press whose end packets were all lost is reported when the next one begins.
+  const lost = press(3, 40, 96000).slice(0, -3);
+  t.same(lost.flatMap((p) => detector.receive(7, p, formats, 3_000)), [], 'no end yet');
+  const next = press(4, 60, 99000);
+  t.same(detector.receive(7, next[0]!, formats, 3_500), [{ event: 3, digit: '3', duration: 80, volume: 10, at: 3_500 }], 'lost end: reported at the next press, with the last duration');
+  t.same(detector.receive(7, rtp(99, 1, 0, Buffer.alloc(160)), formats, 4_000), [], 'not a telephone-event payload type');
+  t.equal(detector.presses.length, 3);
+});
+
+t.test('--dtmf-log-dest', async (t) => {
+  t.same(parseCommandLine(['--dtmf-log-dest=127.0.0.1:5555'], {}).options.dtmfLogDest, { address: '127.0.0.1', port: 5555 });
+  t.same(parseCommandLine(['--dtmf-log-dest=[::1]:5556'], {}).options.dtmfLogDest, { address: '::1', port: 5556 });
+  t.throws(() => parseCommandLine(['--dtmf-log-dest=localhost'], {}), /invalid dtmf-log-dest 'localhost'/);
+  t.equal(parseCommandLine([], {}).options.dtmfLogDest, undefined);
+});
+
+const SESSION = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0'];
+const phoneSdp = (port: number): string => crlf([...SESSION, `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16', 'a=sendrecv']);
+
+/** A UDP listener collecting datagrams as text. */
+async function listener(t: Test): Promise<{ socket: Socket; port: number; got: string[] }> {
+  const socket = createSocket('udp4');
+  const got: string[] = [];
+  socket.on('message', (m) => got.push(m.toString()));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => socket.close());
+  return { socket, port: socket.address().port, got };
+}
+type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+
+/** Sets up alice -> bob through `ng`, has alice send some audio, `5` and `#`, and some audio again. */
+async function pressThrough(ng: NgClient, callId: string): Promise<{ alice: Phone; bob: Phone; sent: Buffer[] }> {
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'alice', sdp: phoneSdp(alice.port) });
+  const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
+  const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
+  void offer;
+  const audio = (seq: number, ts: number): Buffer => rtp(seq, ts, 0, Buffer.alloc(160, 0xff));
+  const sent = [audio(1, 0), audio(2, 160), ...press(5, 3, 320), audio(20, 1280), ...press(11, 21, 1440, 101, 200), audio(40, 3040)];
+  for (const packet of sent) {
+    await alice.send(packet, toAlice, '127.0.0.1');
+    await sleep(2);
+  }
+  return { alice, bob, sent };
+}
+
+t.test('a call: each press once as the dtmf event, in query and to --dtmf-log-dest; the events still reach the callee', async (t) => {
+  const log = await listener(t);
+  const { ng, relay } = await startRelay(t, { dtmfLogDest: { address: '127.0.0.1', port: log.port } });
+  const events: unknown[] = [];
+  relay.on('dtmf', (e) => events.push(e));
+  const { alice, bob, sent } = await pressThrough(ng, 'dtmf');
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const received = await bob.waitFor(sent.length);
+  t.same(received.map((r) => r.data), sent, 'every packet, audio and telephone events, reaches the callee unchanged');
+  for (let i = 0; i < 50 && log.got.length < 2; i++) await sleep(20);
+  t.match(events, [
+    { callId: 'dtmf', tag: 'alice', event: 5, digit: '5', duration: 100, volume: 10 },
+    { callId: 'dtmf', tag: 'alice', event: 11, digit: '#', duration: 200, volume: 10 },
+  ]);
+  t.equal(events.length, 2, 'one event per press');
+  const query = await ng.request({ command: 'query', 'call-id': 'dtmf' });
+  t.match(query.DTMF, [
+    { tag: 'alice', event: 5, digit: '5', duration: 100, volume: 10 },
+    { tag: 'alice', event: 11, digit: '#', duration: 200, volume: 10 },
+  ]);
+  const logged = log.got.map((l) => JSON.parse(l));
+  t.equal(logged.length, 2);
+  t.match(logged[0], { callid: 'dtmf', source_tag: 'alice', type: 'DTMF', source_ip: '127.0.0.1', event: 5, duration: 100, volume: 10 });
+  t.same([...logged[0].tags].sort(), ['alice', 'bob']);
+  t.ok(Math.abs(logged[0].timestamp - Date.now() / 1000) < 10, 'a Unix time in seconds');
+});
+
+t.test('the DTMF log of rtpengine and of rtpbridge for the same packets: the same keys and values', async (t) => {
+  if (!requireTool(t, 'rtpengine', rtpengineInstalled(), `apt-get install rtpengine-daemon (${RTPENGINE})`)) return;
+  const theirsLog = await listener(t);
+  const oursLog = await listener(t);
+  const engine = await startRtpengine(t, (await mediaPorts(100)).portMin, [`--dtmf-log-dest=127.0.0.1:${theirsLog.port}`]);
+  const { ng } = await startRelay(t, { dtmfLogDest: { address: '127.0.0.1', port: oursLog.port } });
+  for (const [client, log] of [[engine, theirsLog], [ng, oursLog]] as const) {
+    const { alice, bob } = await pressThrough(client, 'compare');
+    t.teardown(() => [alice, bob].forEach((p) => p.close()));
+    for (let i = 0; i < 50 && log.got.length < 2; i++) await sleep(20);
+  }
+  const normal = (line: string): Record<string, unknown> => {
+    const { timestamp, tags, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    return { ...rest, tags: [...(tags as string[])].sort(), timestamp: typeof timestamp };
+  };
+  t.equal(theirsLog.got.length, 2, 'rtpengine logged both presses');
+  t.same(oursLog.got.map(normal), theirsLog.got.map(normal), 'rtpbridge logged the same');
+});

@@ -47,6 +47,7 @@ function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | 
     srtp: null,
     ice: null,
     dtls: null,
+    dtmf: [],
   };
 }
 

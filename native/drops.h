@@ -15,7 +15,8 @@ namespace rtpbridge {
   X(srtp)                         \
   X(stun)                         \
   X(dtls)                         \
-  X(rateLimited)
+  X(rateLimited)                  \
+  X(dtmfBlocked)
 
 enum class Drop : uint8_t {
 #define RTPBRIDGE_DROP_ENUM(name) name,

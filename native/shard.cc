@@ -214,6 +214,7 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
   side.mux = config.mux;
   side.demux = config.demux;
   side.dtmf = config.dtmf;
+  side.blockDtmf = config.blockDtmf;
   renameSinks(side, config.sinks);
   resolveSinks(side);
   side.rtp.advertise(config.rtp);

@@ -43,6 +43,7 @@ struct SideConfig {
   std::shared_ptr<const SrtpParams> decrypt, encrypt;
   std::string srtpId;
   std::bitset<128> dtmf;
+  bool blockDtmf = false;
 };
 
 struct StreamReport {

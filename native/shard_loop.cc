@@ -82,8 +82,14 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
   // control plane reads call quality and DTMF from copies.
   if (stream.kind == Kind::RTCP)
     tapSink_({side.id, Tap::rtcp, std::vector<uint8_t>(buf, buf + len), nowMs});
-  else if (len > 12 && side.dtmf.test(buf[1] & 0x7f))
+  else if (len > 12 && side.dtmf.test(buf[1] & 0x7f)) {
     tapSink_({side.id, Tap::dtmf, std::vector<uint8_t>(buf, buf + len), nowMs});
+    // A blocked participant's key presses are seen, not passed on; a policy, not the stream's error.
+    if (side.blockDtmf) {
+      totals_.drop(Drop::dtmfBlocked);
+      return;
+    }
+  }
 
   size_t sinks = side.sinks.size();
   if (sinks == 0) {

@@ -82,6 +82,8 @@ struct Side {
   bool demux = false;
   // Payload types of the RFC 4733 telephone events the participant sends: copied to the control plane.
   std::bitset<128> dtmf;
+  // Those packets stop here (`block DTMF`), after the copy.
+  bool blockDtmf = false;
   // Sides whose participants get what this one sends (through their sockets), as configured...
   std::vector<SideId> sinkIds;
   // ...and those of them bound on this thread: the packet path follows only these.

@@ -34,6 +34,7 @@ import type {
   CallInfo,
   DeleteRequest,
   DeleteResult,
+  DtmfBlockRequest,
   EndpointInfo,
   OfferRequest,
   QueryRequest,
@@ -225,6 +226,21 @@ export class Relay extends EventEmitter<RelayEvents> {
     // Tags only narrow rtpengine's query; the reply always describes the whole call, so an unknown or
     // superseded (forked) tag is no reason to fail Kamailio's $rtpstat.
     return this.refreshedInfo(call);
+  }
+
+  /**
+   * Stops (or resumes) forwarding the RFC 4733 telephone events of one participant, or of everyone in
+   * the call; they are still detected and reported. Audio is untouched: in-band tones pass.
+   */
+  async blockDtmf(req: DtmfBlockRequest, blocked: boolean): Promise<void> {
+    await this.registry.run(req.callId, async () => {
+      const call = this.registry.get(req.callId);
+      if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
+      const monologues = req.fromTag === undefined ? call.monologues : call.monologues.filter((m) => m.tag === req.fromTag);
+      if (monologues.length === 0) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${req.fromTag}'`);
+      for (const media of monologues.flatMap((m) => m.medias)) if (media) media.side.blockDtmf = blocked;
+      this.registry.commit({ kind: 'controlled', call });
+    });
   }
 
   /** Ends a call at once, as an operator (`rtpbridge-ctl terminate`); false when there is no such call. */

@@ -145,3 +145,42 @@ t.test('the DTMF log of rtpengine and of rtpbridge for the same packets: the sam
   t.equal(theirsLog.got.length, 2, 'rtpengine logged both presses');
   t.same(oursLog.got.map(normal), theirsLog.got.map(normal), 'rtpbridge logged the same');
 });
+
+t.test('block DTMF and unblock DTMF: a participant\'s telephone events stop at the relay, are still detected, and flow again', async (t) => {
+  const { ng, relay } = await startRelay(t);
+  const events: unknown[] = [];
+  relay.on('dtmf', (e) => events.push(e));
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  await ng.request({ command: 'offer', 'call-id': 'block', 'from-tag': 'alice', sdp: phoneSdp(alice.port) });
+  const answer = await ng.request({ command: 'answer', 'call-id': 'block', 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
+  const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
+  let seq = 1;
+  let ts = 0;
+  /** Alice sends audio, a press of `digit`, audio; returns the payload types Bob got. */
+  const round = async (digit: number): Promise<number[]> => {
+    const packets = [rtp(seq++, (ts += 160), 0, Buffer.alloc(160, 0xff)), ...press(digit, seq, (ts += 160)), rtp((seq += 10), (ts += 960), 0, Buffer.alloc(160, 0xff))];
+    seq++;
+    const before = bob.received.length;
+    for (const packet of packets) {
+      await alice.send(packet, toAlice, '127.0.0.1');
+      await sleep(2);
+    }
+    await sleep(100);
+    return bob.received.slice(before).map((r) => r.data[1]! & 0x7f);
+  };
+  t.same(await round(1), [0, 101, 101, 101, 101, 101, 101, 101, 0], 'before: the events reach the callee');
+  t.same(await ng.request({ command: 'block DTMF', 'call-id': 'block', 'from-tag': 'alice' }), { result: 'ok' });
+  const droppedBefore = (await relay.statistics()).dropped.dtmfBlocked;
+  t.same(await round(2), [0, 0], "blocked: only the caller's audio passes");
+  t.equal((await relay.statistics()).dropped.dtmfBlocked - droppedBefore, 7, 'the seven event packets counted as dtmfBlocked');
+  t.same(await ng.request({ command: 'unblock DTMF', 'call-id': 'block', 'from-tag': 'alice' }), { result: 'ok' });
+  t.same(await round(3), [0, 101, 101, 101, 101, 101, 101, 101, 0], 'unblocked: they pass again');
+  t.same(await ng.request({ command: 'block DTMF', 'call-id': 'block' }), { result: 'ok' }, 'the whole call');
+  t.same(await round(4), [0, 0]);
+  t.match(events, [{ digit: '1' }, { digit: '2' }, { digit: '3' }, { digit: '4' }], 'blocked presses are still detected and reported');
+  t.match(await ng.request({ command: 'block DTMF', 'call-id': 'nope' }), { result: 'error', 'error-reason': 'Unknown call-id' });
+  t.match(await ng.request({ command: 'unblock DTMF', 'call-id': 'block', 'from-tag': 'carol' }), { result: 'error', 'error-reason': "Unknown tag 'carol'" });
+  t.match(await ng.request({ command: 'block DTMF' }), { result: 'error', 'error-reason': 'No call-id in message' });
+});

@@ -139,6 +139,12 @@ export interface DeleteResult {
   call?: CallInfo;
 }
 
+/** `block DTMF` / `unblock DTMF`: one participant's telephone events (`fromTag`), or the whole call's. */
+export interface DtmfBlockRequest {
+  callId: string;
+  fromTag?: string;
+}
+
 export interface QueryRequest {
   callId: string;
   fromTag?: string;

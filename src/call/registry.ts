@@ -34,6 +34,8 @@ export type CallChange =
   | { kind: 'learned'; call: Call; monologue: Monologue; mediaIndex: number; stream: StreamKind; endpoint: Endpoint }
   /** A DTLS handshake gave a side its SRTP keys. */
   | { kind: 'secured'; call: Call; side: MediaSide }
+  /** A control command changed how the call's media is handled (`block DTMF`). */
+  | { kind: 'controlled'; call: Call }
   /** The call is gone and its ports are free. */
   | { kind: 'ended'; call: Call; reason: CallEndReason };
 
@@ -96,6 +98,7 @@ export class CallRegistry {
       case 'signalled':
       case 'restored':
       case 'moved':
+      case 'controlled':
         this.configure(change.call);
         break;
       case 'ended':

@@ -74,6 +74,8 @@ interface SideRules {
   policy: LearningPolicy;
   /** RFC 4733 payload types to copy to the control plane; the shared empty set when there are none. */
   dtmf: ReadonlySet<number>;
+  /** Those packets stop here (`block DTMF`). */
+  blockDtmf: boolean;
 }
 
 const NO_DTMF: ReadonlySet<number> = new Set();
@@ -160,7 +162,7 @@ export class Forwarder {
     if (!side) return;
     // Each message brings its own copy of the policy; share one per combination across thousands of sides.
     const { mode, asymmetric, strictSource } = config.policy;
-    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource), dtmf: config.dtmf.length > 0 ? new Set(config.dtmf) : NO_DTMF };
+    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource), dtmf: config.dtmf.length > 0 ? new Set(config.dtmf) : NO_DTMF, blockDtmf: config.blockDtmf };
     const sinks: Sinks = config.sinks;
     this.unname(side);
     for (let i = 0; i < sinks.length; i++) {
@@ -283,7 +285,14 @@ export class Forwarder {
     // RTCP is a packet every few seconds per stream, telephone events a few dozen per key press: the
     // control plane reads call quality and DTMF from copies.
     if (stream.kind === 'RTCP') this.onTapped({ side: side.id, kind: 'rtcp', packet, atMs: now });
-    else if (packet.length > 12 && side.rules?.dtmf.has(packet[1]! & 0x7f)) this.onTapped({ side: side.id, kind: 'dtmf', packet, atMs: now });
+    else if (packet.length > 12 && side.rules?.dtmf.has(packet[1]! & 0x7f)) {
+      this.onTapped({ side: side.id, kind: 'dtmf', packet, atMs: now });
+      // A blocked participant's key presses are seen, not passed on; a policy, not the stream's error.
+      if (side.rules.blockDtmf) {
+        totals.dropped.dtmfBlocked++;
+        return;
+      }
+    }
 
     const sinks = side.sinks;
     if (sinks.length === 0) {

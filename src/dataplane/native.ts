@@ -37,10 +37,11 @@ export interface NativeSideConfig {
   /** `id` names the keys, so the addon keeps its SRTP state (ROC, replay) while it stays the same. */
   srtp: { decrypt: NativeSrtp; encrypt: NativeSrtp; id: string } | null;
   dtmf: number[];
+  blockDtmf: boolean;
 }
 
 export function nativeSideConfig(config: SideConfig): NativeSideConfig {
-  const { sinks, mux, demux, policy, rtp, rtcp, srtp, dtmf } = config;
+  const { sinks, mux, demux, policy, rtp, rtcp, srtp, dtmf, blockDtmf } = config;
   return {
     sinks,
     mux,
@@ -50,6 +51,7 @@ export function nativeSideConfig(config: SideConfig): NativeSideConfig {
     rtcp,
     srtp: srtp ? { decrypt: nativeSrtp(srtp.decrypt), encrypt: nativeSrtp(srtp.encrypt), id: srtpPairId(srtp) } : null,
     dtmf,
+    blockDtmf,
   };
 }
 

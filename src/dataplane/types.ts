@@ -68,6 +68,8 @@ export interface SideConfig {
   dtls: SideDtls | null;
   /** Payload types of RFC 4733 telephone events the participant may send: copied to the control plane. */
   dtmf: number[];
+  /** Its telephone events are not forwarded (`block DTMF`); they are still copied up and detected. */
+  blockDtmf: boolean;
 }
 
 export interface StreamState {

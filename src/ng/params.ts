@@ -10,6 +10,7 @@ import type {
   AnswerRequest,
   CodecOptions,
   DeleteRequest,
+  DtmfBlockRequest,
   DtlsMode,
   IceMode,
   OfferRequest,
@@ -89,6 +90,11 @@ export function parseDelete(dict: NgDict): DeleteRequest {
   // rtpengine only narrows a delete to the to-tag when the `to-tag` flag asks for it.
   const toTag = o.toTagFlag ? optionalId(keys, 'to-tag') : undefined;
   return compact({ callId, fromTag, toTag, viaBranch: o.viaBranch, deleteDelay: o.deleteDelay, fatal: o.fatal, fast: o.fast });
+}
+
+export function parseDtmfBlock(dict: NgDict): DtmfBlockRequest {
+  const keys = new Keys(dict);
+  return compact({ callId: requiredId(keys, 'call-id'), fromTag: optionalId(keys, 'from-tag') });
 }
 
 export function parseQuery(dict: NgDict): QueryRequest {

@@ -86,6 +86,8 @@ export interface SideSnapshot {
   demux?: boolean;
   /** Telephone-event payload types and clock rates, when the SDP had any (DTMF is read from them). */
   dtmf?: DtmfFormat[];
+  /** Present (true) while the participant's telephone events are blocked. */
+  blockDtmf?: boolean;
   policy: { mode: EndpointLearning; asymmetric: boolean; strictSource: boolean };
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
@@ -167,6 +169,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
       mux: side.mux,
       demux: side.demux,
       ...(side.dtmf.length > 0 ? { dtmf: [...side.dtmf] } : {}),
+      ...(side.blockDtmf ? { blockDtmf: true } : {}),
       policy: { mode: side.policy.mode, asymmetric: side.policy.asymmetric, strictSource: side.policy.strictSource },
       rtp: side.rtp,
       rtcp: side.rtcp,

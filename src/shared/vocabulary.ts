@@ -57,6 +57,8 @@ export const DROP_REASONS = [
   'dtls',
   /** From another source than the stream's endpoint, beyond the per-stream rate for such packets. */
   'rateLimited',
+  /** RFC 4733 telephone events of a participant whose DTMF is blocked (`block DTMF`); still detected. */
+  'dtmfBlocked',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export type DropCounts = Record<DropReason, number>;

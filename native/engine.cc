@@ -65,7 +65,7 @@ Advertised advertisedArg(const Napi::Value& v) {
 // The keys of the object configure() takes. src/dataplane/native.ts's nativeSideConfig builds it;
 // test/drop-reasons.test.ts compares its keys with Engine.configKeys, and here a key either side adds
 // without the other is refused at run time.
-constexpr const char* kConfigKeys[] = {"sinks", "mux", "demux", "policy", "rtp", "rtcp", "srtp", "dtmf", "blockDtmf"};
+constexpr const char* kConfigKeys[] = {"sinks", "mux", "demux", "policy", "rtp", "rtcp", "srtp", "dtmf", "blockDtmf", "detectDtmf"};
 
 void checkConfigKeys(const Napi::Object& o) {
   Napi::Array keys = o.GetPropertyNames();
@@ -270,6 +270,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (pt < 128) config.dtmf.set(pt);
     }
     config.blockDtmf = o.Get("blockDtmf").ToBoolean();
+    config.detectDtmf = o.Get("detectDtmf").ToBoolean();
     Napi::Value srtp = o.Get("srtp");
     if (!srtp.IsNull() && !srtp.IsUndefined()) {
       Napi::Object keys = srtp.As<Napi::Object>();

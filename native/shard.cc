@@ -215,6 +215,7 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
   side.demux = config.demux;
   side.dtmf = config.dtmf;
   side.blockDtmf = config.blockDtmf;
+  side.detectDtmf = config.detectDtmf;
   renameSinks(side, config.sinks);
   resolveSinks(side);
   side.rtp.advertise(config.rtp);

@@ -44,6 +44,7 @@ struct SideConfig {
   std::string srtpId;
   std::bitset<128> dtmf;
   bool blockDtmf = false;
+  bool detectDtmf = false;
 };
 
 struct StreamReport {
@@ -71,9 +72,9 @@ struct LearnedEvent {
 };
 
 // What is copied to the control plane, numbered as src/dataplane/types.ts's TAP_KINDS: RTCP for the
-// call-quality figures, RFC 4733 telephone events for DTMF.
-enum class Tap : uint8_t { rtcp, dtmf };
-constexpr const char* kTapNames[] = {"rtcp", "dtmf"};
+// call-quality figures, RFC 4733 telephone events for DTMF, other RTP for in-band DTMF.
+enum class Tap : uint8_t { rtcp, dtmf, audio };
+constexpr const char* kTapNames[] = {"rtcp", "dtmf", "audio"};
 
 // A packet a participant sent (decrypted), copied for the control plane.
 struct TapEvent {

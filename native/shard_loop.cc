@@ -89,6 +89,8 @@ void Shard::handle(Stream& in, unsigned slot, int64_t nowMs) {
       totals_.drop(Drop::dtmfBlocked);
       return;
     }
+  } else if (side.detectDtmf) {
+    tapSink_({side.id, Tap::audio, std::vector<uint8_t>(buf, buf + len), nowMs});
   }
 
   size_t sinks = side.sinks.size();

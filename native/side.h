@@ -84,6 +84,8 @@ struct Side {
   std::bitset<128> dtmf;
   // Those packets stop here (`block DTMF`), after the copy.
   bool blockDtmf = false;
+  // Every other RTP packet is copied up too, for in-band DTMF (`detect DTMF`).
+  bool detectDtmf = false;
   // Sides whose participants get what this one sends (through their sockets), as configured...
   std::vector<SideId> sinkIds;
   // ...and those of them bound on this thread: the packet path follows only these.

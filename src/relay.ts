@@ -120,7 +120,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       const owner = this.registry.ownerOf(e.side);
       if (!owner) return;
       if (e.kind === 'rtcp') (owner.call.quality ??= new CallQuality(this.quality)).receive(e.packet, e.atMs, e.side);
-      else this.dtmfPressed(owner.call, owner.media, e);
+      else this.dtmfHeard(owner.call, owner.media, e);
     });
 
     this.dtlsIdentity = createIdentity(this.options.dtlsCertificate);
@@ -382,9 +382,14 @@ export class Relay extends EventEmitter<RelayEvents> {
   }
 
   /** The public events, once a change is committed; a listener that throws is logged, never felt. */
-  /** Reads a telephone-event packet; each key press it completes is logged, emitted and sent to the DTMF log. */
-  private dtmfPressed(call: Call, side: MediaSide, tapped: TappedPacket): void {
-    for (const press of (call.dtmf ??= new DtmfDetector()).receive(side.id, tapped.packet, side.dtmf, tapped.atMs)) {
+  /**
+   * Reads a telephone-event packet, or listens to an audio one (`detect DTMF`); each key press it
+   * completes is logged, emitted and sent to the DTMF log.
+   */
+  private dtmfHeard(call: Call, side: MediaSide, tapped: TappedPacket): void {
+    const detector = (call.dtmf ??= new DtmfDetector());
+    const presses = tapped.kind === 'dtmf' ? detector.receive(side.id, tapped.packet, side.dtmf, tapped.atMs) : detector.receiveAudio(side.id, tapped.packet, tapped.atMs);
+    for (const press of presses) {
       const info = call.dtmfInfo(side.id, press);
       this.log.info({ callId: call.callId, ...info }, 'DTMF');
       emitSafely(this, 'dtmf', { callId: call.callId, ...info }, this.log);

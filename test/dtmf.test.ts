@@ -8,6 +8,8 @@ import t from 'tap';
 import { parseCommandLine } from '../src/config/cli.js';
 import { DtmfDetector } from '../src/dtmf/detector.js';
 import { eventDigit, parseTelephoneEvent } from '../src/dtmf/rfc4733.js';
+import { InbandDtmf } from '../src/dtmf/inband.js';
+import { decodeG711, encodeG711 } from '../src/codecs/g711.js';
 import { startRelay } from './helpers/fixture.js';
 import { mediaPorts } from './helpers/ports.js';
 import { Phone, sleep } from './helpers/media.js';
@@ -183,4 +185,63 @@ t.test('block DTMF and unblock DTMF: a participant\'s telephone events stop at t
   t.match(await ng.request({ command: 'block DTMF', 'call-id': 'nope' }), { result: 'error', 'error-reason': 'Unknown call-id' });
   t.match(await ng.request({ command: 'unblock DTMF', 'call-id': 'block', 'from-tag': 'carol' }), { result: 'error', 'error-reason': "Unknown tag 'carol'" });
   t.match(await ng.request({ command: 'block DTMF' }), { result: 'error', 'error-reason': 'No call-id in message' });
+});
+
+const TONES: Record<string, [number, number]> = { '1': [697, 1209], '5': [770, 1336], '7': [852, 1209], '9': [852, 1477], '*': [941, 1209], '#': [941, 1477], '0': [941, 1336], D: [941, 1633] };
+
+/** 8 kHz samples of `keys` as a phone dials them: `onMs` of each dual tone (each at `amplitude`), `offMs` of silence. */
+function dial(keys: string, amplitude = 6000, onMs = 100, offMs = 60): Int16Array {
+  const out: number[] = [];
+  let n = 0;
+  for (const key of keys) {
+    const [low, high] = TONES[key]!;
+    for (let i = 0; i < onMs * 8; i++, n++) out.push(Math.round(amplitude * (Math.sin((2 * Math.PI * low * n) / 8000) + Math.sin((2 * Math.PI * high * n) / 8000))));
+    for (let i = 0; i < offMs * 8; i++, n++) out.push(0);
+  }
+  return Int16Array.from(out);
+}
+
+t.test('in-band DTMF: dual tones in G.711 are heard; silence, noise, single tones and short blips are not', async (t) => {
+  const hear = (samples: Int16Array, law: 'PCMU' | 'PCMA' = 'PCMU'): string[] => {
+    const inband = new InbandDtmf();
+    const decoded = decodeG711(law, encodeG711(law, samples));
+    const out: string[] = [];
+    for (let i = 0; i < decoded.length; i += 160) out.push(...inband.receive(decoded.subarray(i, i + 160), i / 8).map((p) => `${p.digit} ${p.duration} ${p.volume}`));
+    return out;
+  };
+  t.same(hear(dial('159#0D')), ['1 100 12', '5 100 12', '9 100 12', '# 100 12', '0 100 12', 'D 100 12'], 'PCMU: each key, its duration and level (dBm0 below zero)');
+  t.same(hear(dial('7*', 3000, 200), 'PCMA'), ['7 200 18', '* 200 18'], 'PCMA, quieter and longer');
+  t.same(hear(dial('159', 150)), [], 'below the level a phone sends');
+  t.same(hear(dial('159', 6000, 30)), [], 'a 30 ms blip is no press');
+  let seed = 1;
+  const noise = Int16Array.from({ length: 8000 }, () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 16000) - 8000);
+  t.same(hear(noise), [], 'noise');
+  t.same(hear(Int16Array.from({ length: 8000 }, (_, n) => Math.round(8000 * Math.sin((2 * Math.PI * 697 * n) / 8000)))), [], 'one DTMF frequency alone');
+  const voiced = Int16Array.from({ length: 16000 }, (_, n) => Math.round(Array.from({ length: 20 }, (_, h) => (3000 / (h + 1)) * Math.sin((2 * Math.PI * 150 * (h + 1) * n) / 8000 + h)).reduce((a, b) => a + b, 0)));
+  t.same(hear(voiced), [], 'a voice-like harmonic series');
+});
+
+t.test('detect DTMF: tones in the caller\'s audio are reported as presses; without the flag they are not listened for', async (t) => {
+  const { ng, relay } = await startRelay(t);
+  const events: Array<{ callId: string; digit: string }> = [];
+  relay.on('dtmf', (e) => events.push(e));
+  const samples = dial('7*');
+  for (const [callId, flags] of [['listening', ['detect DTMF']], ['deaf', []]] as const) {
+    const alice = await Phone.open();
+    const bob = await Phone.open();
+    t.teardown(() => [alice, bob].forEach((p) => p.close()));
+    await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'alice', flags: [...flags], sdp: phoneSdp(alice.port) });
+    const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
+    const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
+    const sent: Buffer[] = [];
+    for (let i = 0, seq = 1; i < samples.length; i += 160, seq++) sent.push(rtp(seq, i, 0, Buffer.from(encodeG711('PCMU', samples.subarray(i, i + 160)))));
+    for (const packet of sent) {
+      await alice.send(packet, toAlice, '127.0.0.1');
+      await sleep(1);
+    }
+    t.same((await bob.waitFor(sent.length)).map((r) => r.data), sent, `${callId}: the audio reaches the callee unchanged`);
+  }
+  await sleep(100);
+  t.same(events.map((e) => `${e.callId} ${e.digit}`), ['listening 7', 'listening *'], 'only the call that asked hears the tones');
+  t.match((await ng.request({ command: 'query', 'call-id': 'listening' })).DTMF, [{ tag: 'alice', digit: '7', duration: 100 }, { tag: 'alice', digit: '*', duration: 100 }]);
 });

@@ -49,6 +49,7 @@ function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | 
     dtls: null,
     dtmf: [],
     blockDtmf: false,
+    detectDtmf: false,
   };
 }
 

@@ -28,6 +28,8 @@ export interface SignalFlags {
   loopProtect: boolean;
   /** Give every m= line of an offer without a=mid one, numbered from 1 (`generate-mid`). */
   generateMid: boolean;
+  /** Listen for DTMF tones in the audio (G.711) of the call's participants (`detect DTMF`). */
+  detectDtmf: boolean;
   /** Flags we parsed but do not act on yet, reported back as a warning-free no-op. */
   ignored: string[];
 }

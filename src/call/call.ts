@@ -6,7 +6,8 @@ import type { MediaSide } from '../media/media-side.js';
 import type { SdesState } from '../offer-answer/sdes.js';
 import { endpointInfo } from '../util/address.js';
 import type { CallQuality } from '../quality/tracker.js';
-import type { DtmfDetector, DtmfPress } from '../dtmf/detector.js';
+import type { DtmfDetector } from '../dtmf/detector.js';
+import type { DtmfPress } from '../dtmf/press.js';
 import type { CallInfo, DtmfInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
 
 /** One m= line as seen from one participant, with the relay ports that face that participant. */

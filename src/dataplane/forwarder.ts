@@ -76,6 +76,8 @@ interface SideRules {
   dtmf: ReadonlySet<number>;
   /** Those packets stop here (`block DTMF`). */
   blockDtmf: boolean;
+  /** Every other RTP packet is copied up too (`detect DTMF`). */
+  detectDtmf: boolean;
 }
 
 const NO_DTMF: ReadonlySet<number> = new Set();
@@ -162,7 +164,7 @@ export class Forwarder {
     if (!side) return;
     // Each message brings its own copy of the policy; share one per combination across thousands of sides.
     const { mode, asymmetric, strictSource } = config.policy;
-    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource), dtmf: config.dtmf.length > 0 ? new Set(config.dtmf) : NO_DTMF, blockDtmf: config.blockDtmf };
+    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource), dtmf: config.dtmf.length > 0 ? new Set(config.dtmf) : NO_DTMF, blockDtmf: config.blockDtmf, detectDtmf: config.detectDtmf };
     const sinks: Sinks = config.sinks;
     this.unname(side);
     for (let i = 0; i < sinks.length; i++) {
@@ -292,6 +294,8 @@ export class Forwarder {
         totals.dropped.dtmfBlocked++;
         return;
       }
+    } else if (side.rules?.detectDtmf) {
+      this.onTapped({ side: side.id, kind: 'audio', packet, atMs: now });
     }
 
     const sinks = side.sinks;

@@ -38,10 +38,11 @@ export interface NativeSideConfig {
   srtp: { decrypt: NativeSrtp; encrypt: NativeSrtp; id: string } | null;
   dtmf: number[];
   blockDtmf: boolean;
+  detectDtmf: boolean;
 }
 
 export function nativeSideConfig(config: SideConfig): NativeSideConfig {
-  const { sinks, mux, demux, policy, rtp, rtcp, srtp, dtmf, blockDtmf } = config;
+  const { sinks, mux, demux, policy, rtp, rtcp, srtp, dtmf, blockDtmf, detectDtmf } = config;
   return {
     sinks,
     mux,
@@ -52,6 +53,7 @@ export function nativeSideConfig(config: SideConfig): NativeSideConfig {
     srtp: srtp ? { decrypt: nativeSrtp(srtp.decrypt), encrypt: nativeSrtp(srtp.encrypt), id: srtpPairId(srtp) } : null,
     dtmf,
     blockDtmf,
+    detectDtmf,
   };
 }
 

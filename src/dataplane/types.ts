@@ -70,6 +70,8 @@ export interface SideConfig {
   dtmf: number[];
   /** Its telephone events are not forwarded (`block DTMF`); they are still copied up and detected. */
   blockDtmf: boolean;
+  /** Its other RTP is copied up as well, for in-band DTMF (`detect DTMF`). */
+  detectDtmf: boolean;
 }
 
 export interface StreamState {
@@ -117,10 +119,11 @@ export interface SecuredEvent {
 
 /**
  * What the forwarding engines copy to the control plane, in the addon's order (native/shard.h):
- * RTCP packets, from which call quality is read (a few per minute per stream), and RFC 4733
- * telephone-event packets, from which DTMF is read (a few dozen per key press).
+ * RTCP packets, from which call quality is read (a few per minute per stream), RFC 4733
+ * telephone-event packets, from which DTMF is read (a few dozen per key press), and, for sides that
+ * listen for in-band DTMF, every other RTP packet.
  */
-export const TAP_KINDS = ['rtcp', 'dtmf'] as const;
+export const TAP_KINDS = ['rtcp', 'dtmf', 'audio'] as const;
 export type TapKind = (typeof TAP_KINDS)[number];
 
 /** A packet a participant sent (decrypted), copied for the control plane. */

@@ -1,22 +1,19 @@
 /**
- * DTMF from RFC 4733 events, per call: each key press reported once, when its sender marks its end,
- * or, when its end packets were lost, as soon as the next key press begins. Written once for both
- * forwarding engines: they copy the telephone-event packets up, this reads them.
+ * DTMF per call, from RFC 4733 events (each key press reported once, when its sender marks its end,
+ * or, when its end packets were lost, as soon as the next key press begins) and, where asked, from
+ * tones in G.711 audio. Written once for both forwarding engines: they copy the packets up, this
+ * reads them.
  */
 import type { DtmfFormat } from '../media/media-side.js';
+import { decodeG711, type G711Law } from '../codecs/g711.js';
+import { rtpHeaderLength } from '../rtp/header.js';
+import { InbandDtmf } from './inband.js';
 import { eventDigit, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
+import type { DtmfPress } from './press.js';
 
-export interface DtmfPress {
-  /** RFC 4733 event number, and the key it stands for. */
-  event: number;
-  digit: string;
-  /** Milliseconds, from the event's duration and its payload type's clock rate. */
-  duration: number;
-  /** dBm0 below zero, as the sender wrote it (0-63). */
-  volume: number;
-  /** Unix ms the press was reported. */
-  at: number;
-}
+/** In-band DTMF is heard in G.711 by its static payload types. */
+const G711: Readonly<Record<number, G711Law>> = { 0: 'PCMU', 8: 'PCMA' };
+
 
 /** Presses kept per call for `query`; older ones are dropped. */
 const KEPT = 32;
@@ -32,6 +29,18 @@ export class DtmfDetector {
   private readonly current = new Map<number, Pending>();
   /** The latest presses, oldest first, with the side they came from. */
   readonly presses: Array<DtmfPress & { side: number }> = [];
+  /** Tone detection per sending side, for the sides that listen for in-band DTMF. */
+  private readonly inband = new Map<number, InbandDtmf>();
+
+  /** Listens to one audio packet a side's participant sent; returns the presses it completes. */
+  receiveAudio(side: number, packet: Uint8Array, atMs: number): DtmfPress[] {
+    const law = G711[packet[1]! & 0x7f];
+    const header = rtpHeaderLength(packet);
+    if (!law || header < 0) return [];
+    let detector = this.inband.get(side);
+    if (!detector) this.inband.set(side, (detector = new InbandDtmf()));
+    return detector.receive(decodeG711(law, packet.subarray(header)), atMs).map((press) => this.keep(side, press));
+  }
 
   /** Reads one telephone-event packet a side's participant sent; returns the presses it completes. */
   receive(side: number, packet: Uint8Array, formats: readonly DtmfFormat[], atMs: number): DtmfPress[] {
@@ -52,7 +61,10 @@ export class DtmfDetector {
   private report(side: number, pending: Pending, atMs: number): DtmfPress {
     pending.reported = true;
     const { event, volume, duration } = pending.event;
-    const press: DtmfPress = { event, digit: eventDigit(event), duration: Math.round((duration * 1000) / pending.clock), volume, at: atMs };
+    return this.keep(side, { event, digit: eventDigit(event), duration: Math.round((duration * 1000) / pending.clock), volume, at: atMs });
+  }
+
+  private keep(side: number, press: DtmfPress): DtmfPress {
     this.presses.push({ ...press, side });
     if (this.presses.length > KEPT) this.presses.shift();
     return press;

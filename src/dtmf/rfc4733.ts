@@ -4,6 +4,8 @@
  * event is one RTP timestamp; its packets repeat with growing durations, the last three with E set.
  */
 
+import { rtpHeaderLength } from '../rtp/header.js';
+
 export interface TelephoneEvent {
   ssrc: number;
   /** RTP timestamp of the event's start: what tells one key press from the next. */
@@ -24,14 +26,9 @@ export function eventDigit(event: number): string {
 
 /** The event in an RTP packet, or undefined when the packet is too short for its header and event. */
 export function parseTelephoneEvent(packet: Uint8Array): TelephoneEvent | undefined {
-  if (packet.length < 12) return undefined;
+  const offset = rtpHeaderLength(packet);
+  if (offset < 0 || packet.length < offset + 4) return undefined;
   const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
-  let offset = 12 + 4 * (packet[0]! & 0x0f);
-  if (packet[0]! & 0x10) {
-    if (packet.length < offset + 4) return undefined;
-    offset += 4 + 4 * view.getUint16(offset + 2);
-  }
-  if (packet.length < offset + 4) return undefined;
   return {
     ssrc: view.getUint32(8),
     timestamp: view.getUint32(4),

@@ -22,6 +22,8 @@ export class MediaSide {
   dtmf: readonly DtmfFormat[] = NO_DTMF;
   /** What the participant sends as telephone events is not forwarded (`block DTMF`). */
   blockDtmf = false;
+  /** Its audio is copied to the control plane, which listens for DTMF tones in it (`detect DTMF`). */
+  detectDtmf = false;
   // Set only for participants that do ICE or DTLS: `declare`d, so plain sides carry no slots for them.
   /** The relay answers ICE checks on these ports with these credentials. */
   declare ice?: SideIce | null;
@@ -49,7 +51,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf };
+    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, detectDtmf: this.detectDtmf };
   }
 }
 

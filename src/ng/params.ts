@@ -330,6 +330,7 @@ const SIGNAL_BOOLEAN_FLAGS: Readonly<Record<string, BooleanFlag | undefined>> = 
   'full-rtcp-attribute': 'fullRtcpAttribute',
   'loop-protect': 'loopProtect',
   'generate-mid': 'generateMid',
+  'detect-dtmf': 'detectDtmf',
 };
 
 /** Adds the known values of a list-valued option; unknown ones are ignored as rtpengine does. */

@@ -16,11 +16,11 @@ import { basePlan, carryMid, markRejected, nextSdpVersion, passHold, preferredFa
 import { settleTransport } from './transport.js';
 import { checkCodecsLeft, settleCodecs } from './codecs.js';
 import { loopMarker } from './loop-protect.js';
-import { settleTelephoneEvents } from './telephone-events.js';
+import { settleDtmf } from './dtmf-step.js';
 import type { CallNeeds } from '../placement/placement.js';
 
 /** In order: later steps read what earlier ones settled (ICE writes candidates for the rtcp-mux outcome). */
-const MEDIA_STEPS: readonly MediaStep[] = [settleTransport, settleCodecs, settleTelephoneEvents, settleEndpoints, settleRtcpMux, settleIce, carryMid, passHold];
+const MEDIA_STEPS: readonly MediaStep[] = [settleTransport, settleCodecs, settleDtmf, settleEndpoints, settleRtcpMux, settleIce, carryMid, passHold];
 
 export class OfferAnswer {
   constructor(private readonly deps: OfferAnswerDeps) {}

@@ -63,6 +63,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   side.demux = s.demux ?? (s.mux || m.muxOffered);
   if (s.dtmf) side.dtmf = s.dtmf;
   side.blockDtmf = s.blockDtmf === true;
+  side.detectDtmf = s.detectDtmf === true;
   side.rtp = s.rtp;
   side.rtcp = s.rtcp;
   side.srtp = s.srtp ? { decrypt: keyFromSnapshot(s.srtp.decrypt), encrypt: keyFromSnapshot(s.srtp.encrypt) } : null;

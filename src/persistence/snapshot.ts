@@ -88,6 +88,8 @@ export interface SideSnapshot {
   dtmf?: DtmfFormat[];
   /** Present (true) while the participant's telephone events are blocked. */
   blockDtmf?: boolean;
+  /** Present (true) while its audio is listened to for DTMF tones. */
+  detectDtmf?: boolean;
   policy: { mode: EndpointLearning; asymmetric: boolean; strictSource: boolean };
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
@@ -170,6 +172,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
       demux: side.demux,
       ...(side.dtmf.length > 0 ? { dtmf: [...side.dtmf] } : {}),
       ...(side.blockDtmf ? { blockDtmf: true } : {}),
+      ...(side.detectDtmf ? { detectDtmf: true } : {}),
       policy: { mode: side.policy.mode, asymmetric: side.policy.asymmetric, strictSource: side.policy.strictSource },
       rtp: side.rtp,
       rtcp: side.rtcp,

@@ -5,6 +5,7 @@
  * Counter mode runs as AES-ECB over a scratch buffer of counter blocks: one long-lived cipher object
  * instead of a new one per packet. GCM has no such shortcut in node:crypto, so it creates one per packet.
  */
+import { rtpHeaderLength } from '../rtp/header.js';
 import { createCipheriv, createDecipheriv, type Cipher } from 'node:crypto';
 import { HmacSha1 } from './hmac.js';
 import { srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from './keys.js';
@@ -68,17 +69,6 @@ export class Keystream {
     const stream = this.ecb.update(blocks.subarray(0, count * 16));
     for (let i = 0; i < length; i++) data[from + i]! ^= stream[i]!;
   }
-}
-
-/** RTP fixed header + CSRCs + header extension; -1 if the packet is shorter than its header claims. */
-export function rtpHeaderLength(packet: Buffer): number {
-  if (packet.length < 12) return -1;
-  let length = 12 + (packet[0]! & 0x0f) * 4;
-  if (packet[0]! & 0x10) {
-    if (packet.length < length + 4) return -1;
-    length += 4 + packet.readUInt16BE(length + 2) * 4;
-  }
-  return length <= packet.length ? length : -1;
 }
 
 /**

@@ -245,3 +245,23 @@ t.test('detect DTMF: tones in the caller\'s audio are reported as presses; witho
   t.same(events.map((e) => `${e.callId} ${e.digit}`), ['listening 7', 'listening *'], 'only the call that asked hears the tones');
   t.match((await ng.request({ command: 'query', 'call-id': 'listening' })).DTMF, [{ tag: 'alice', digit: '7', duration: 100 }, { tag: 'alice', digit: '*', duration: 100 }]);
 });
+
+t.test('the block DTMF flag: the sender of the offer (or answer) has its telephone events stopped from the start', async (t) => {
+  const { ng, relay } = await startRelay(t);
+  const events: unknown[] = [];
+  relay.on('dtmf', (e) => events.push(e));
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const offer = await ng.request({ command: 'offer', 'call-id': 'flagged', 'from-tag': 'alice', flags: ['block DTMF'], sdp: phoneSdp(alice.port) });
+  const answer = await ng.request({ command: 'answer', 'call-id': 'flagged', 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
+  const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
+  const toBob = relayEndpoints(offer.sdp as string)[0]!.port;
+  for (const packet of press(5, 1, 1000)) await alice.send(packet, toAlice, '127.0.0.1');
+  for (const packet of press(9, 1, 1000)) await bob.send(packet, toBob, '127.0.0.1');
+  await alice.waitFor(7);
+  await sleep(100);
+  t.equal(bob.received.length, 0, "the caller's events stop at the relay");
+  t.equal(alice.received.length, 7, "the callee's pass");
+  t.match(events, [{ tag: 'alice', digit: '5' }, { tag: 'bob', digit: '9' }], 'both are detected');
+});

@@ -30,6 +30,8 @@ export interface SignalFlags {
   generateMid: boolean;
   /** Listen for DTMF tones in the audio (G.711) of the call's participants (`detect DTMF`). */
   detectDtmf: boolean;
+  /** Do not forward the telephone events of the participant sending this SDP (`block DTMF`). */
+  blockDtmf: boolean;
   /** Flags we parsed but do not act on yet, reported back as a warning-free no-op. */
   ignored: string[];
 }

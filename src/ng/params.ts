@@ -331,6 +331,7 @@ const SIGNAL_BOOLEAN_FLAGS: Readonly<Record<string, BooleanFlag | undefined>> = 
   'loop-protect': 'loopProtect',
   'generate-mid': 'generateMid',
   'detect-dtmf': 'detectDtmf',
+  'block-dtmf': 'blockDtmf',
 };
 
 /** Adds the known values of a list-valued option; unknown ones are ignored as rtpengine does. */

@@ -41,7 +41,8 @@ t.test('selection: names and specs, all/except/offer order, telephone-event foll
   t.same(select({ strip: ['PCMA'] }, ['m=audio 4000 RTP/AVP 0 8', 'a=rtpmap:8 FOO/8000']), ['0', '8'], "a=rtpmap's name counts, not the static table's");
   t.same(select({ strip: ['PCMU'] }, ['m=audio 4000 RTP/AVP 9 0 13 101', 'a=rtpmap:101 telephone-event/8000']), ['9', '13', '101'], 'CN and telephone-event stay while G722 keeps 8 kHz');
   const res = selectCodecs(mediaFormats(parseSdp(crlf([...session, ...AUDIO])).medias[0]!), { strip: ['all'], offer: ['PCMA', 'AMR'] });
-  t.same(res, { pts: ['8'], needTranscoding: ['AMR'] }, 'a codec the offer lacks is reported, not added');
+  t.same(res, { pts: ['8'], missingOffer: ['AMR'], missingTranscode: [] }, 'a codec the offer lacks is reported, not added');
+  t.same(selectCodecs(mediaFormats(parseSdp(crlf([...session, ...AUDIO])).medias[0]!), { transcode: ['AMR-WB/16000', 'PCMU'] }).missingTranscode, [{ name: 'AMR-WB', clock: 16000, channels: undefined }]);
   t.equal(select({ strip: ['all'] }), undefined, 'nothing left: no selection (the line stays as offered)');
   t.equal(select({ strip: ['PCMU', 'PCMA', 'G722', 'G729', 'opus'] }), undefined, 'telephone-event alone is no codec');
   t.throws(() => select({ strip: ['PCMU/abc'] }), { code: 'NG_BAD_PARAM', message: /invalid clock rate/ });
@@ -109,13 +110,13 @@ t.test('flags that leave no line a codec, and malformed specs: a clear error, an
   t.equal(none.result, 'error');
   t.match(none['error-reason'], /codec flags leave m=audio line 1 and m=video line 2 without a codec/);
   const transcode = await offer('transcode', { flags: ['codec-mask-all', 'codec-transcode-AMR'] });
-  t.match(transcode['error-reason'], /\(amr would need transcoding, which this relay does not do yet\)/);
+  t.match(transcode['error-reason'], /\(amr would need transcoding, which this relay does not do for them\)/);
   const malformed = await offer('malformed', { codec: { strip: ['PCMU/8k'] } });
   t.match(malformed['error-reason'], /codec 'PCMU\/8k' has an invalid clock rate/);
   t.same(relay.list(), [], 'no call was left behind');
   const partial = await offer('partial', { codec: { strip: ['all'], offer: ['PCMU', 'AMR'] } });
   t.equal(partial.result, 'ok');
-  t.match(partial.warning, /m=audio line 1: AMR not offered \(would need transcoding/, 'what could not be offered is in the warning');
+  t.match(partial.warning, /m=audio line 1: AMR not offered \(codec-offer adds no codec the offer lacks\)/, 'what could not be offered is in the warning');
   t.match(partial.warning, /m=video line 2: codec flags would leave no codec, left as offered/);
   t.match(partial.sdp, /m=audio \d+ RTP\/AVP 0\r\n[^]*m=video \d+ RTP\/AVP 96 97\r\n/);
 });

@@ -37,6 +37,7 @@ t.test('the built addon counts the same reasons and takes the config native.ts b
     dtmf: [101],
     blockDtmf: false,
     detectDtmf: false,
+    transcode: [],
   });
   t.same(Object.keys(sample).sort(), [...Engine.configKeys].sort());
   t.same(Engine.tapKinds, [...TAP_KINDS], 'the kinds of copied packet, numbered alike');

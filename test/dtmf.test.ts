@@ -89,10 +89,9 @@ type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 async function pressThrough(ng: NgClient, callId: string): Promise<{ alice: Phone; bob: Phone; sent: Buffer[] }> {
   const alice = await Phone.open();
   const bob = await Phone.open();
-  const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'alice', sdp: phoneSdp(alice.port) });
+  await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'alice', sdp: phoneSdp(alice.port) });
   const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
   const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
-  void offer;
   const audio = (seq: number, ts: number): Buffer => rtp(seq, ts, 0, Buffer.alloc(160, 0xff));
   const sent = [audio(1, 0), audio(2, 160), ...press(5, 3, 320), audio(20, 1280), ...press(11, 21, 1440, 101, 200), audio(40, 3040)];
   for (const packet of sent) {

@@ -50,6 +50,7 @@ function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | 
     dtmf: [],
     blockDtmf: false,
     detectDtmf: false,
+    transcode: [],
   };
 }
 

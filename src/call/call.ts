@@ -8,6 +8,7 @@ import { endpointInfo } from '../util/address.js';
 import type { CallQuality } from '../quality/tracker.js';
 import type { DtmfDetector } from '../dtmf/detector.js';
 import type { DtmfPress } from '../dtmf/press.js';
+import type { AddedCodec } from '../codecs/transcoding.js';
 import type { CallInfo, DtmfInfo, MediaInfo, StreamInfo, StreamStats, TagInfo } from '../api/requests.js';
 
 /** One m= line as seen from one participant, with the relay ports that face that participant. */
@@ -36,6 +37,8 @@ export interface MonologueMedia {
    * is forwarded: before the callee answers, the callee-facing port is no way to reach the caller.
    */
   signalled?: boolean;
+  /** Codecs the relay added to the offer this participant was sent (`transcode`), converted if it picks one. */
+  addedCodecs?: AddedCodec[];
 }
 
 /** What was last sent to a participant, so `replace: SDP-version` can tell whether the SDP changed. */

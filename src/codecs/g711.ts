@@ -56,3 +56,8 @@ function linearToAlaw(sample: number): number {
   const step = (segment < 2 ? magnitude >> 1 : magnitude >> segment) & 0x0f;
   return ((segment << 4) | step) ^ (positive ? 0xd5 : 0x55);
 }
+
+/** The byte each G.711 code of `from` becomes in `to`: converting a payload is one lookup per sample. */
+export function g711Table(from: G711Law, to: G711Law): Uint8Array {
+  return encodeG711(to, decodeG711(from, Uint8Array.from({ length: 256 }, (_, i) => i)));
+}

@@ -2,7 +2,8 @@
  * rtpengine's codec flags applied to an offered m= line without transcoding: which of the offered
  * payload types go on to the answerer, in which order. `strip`, `mask` and `consume` remove codecs
  * (`all` removes every one but those `except`, `offer` or `transcode` name); the codecs of an `offer`
- * or `transcode` list that the offer lacks would need transcoding, and are reported, not added. As
+ * or `transcode` list that the offer lacks are reported (a `transcode`d one may be added by the caller,
+ * src/offer-answer/codecs.ts, when the relay can convert it). As
  * rtpengine does, flags that would leave a line without a codec leave it as offered (`strip all` for
  * the audio must not empty the video line).
  */
@@ -20,8 +21,10 @@ export interface CodecSpec {
 export interface CodecSelection {
   /** The payload types to offer, in order; undefined when the flags would leave none of the line's codecs. */
   pts: string[] | undefined;
-  /** Codecs asked for by `offer` or `transcode` that the offer lacks: adding them needs transcoding. */
-  needTranscoding: string[];
+  /** Codecs `offer` names that the offer lacks (rtpengine adds none for `offer`). */
+  missingOffer: string[];
+  /** Codecs `transcode` names that the offer lacks: added only if the relay can convert them. */
+  missingTranscode: CodecSpec[];
 }
 
 const ALL = new Set(['all', 'full']);
@@ -55,7 +58,9 @@ export function selectCodecs(formats: readonly CodecFormat[], o: CodecOptions): 
   const removed = removing.filter((s): s is CodecSpec => s !== undefined);
   const wanted = [...(o.offer ?? []), ...(o.transcode ?? [])].map((text) => ({ text, spec: parseCodecSpec(text) }));
   const except = (o.except ?? []).map(parseCodecSpec).filter((s): s is CodecSpec => s !== undefined);
-  const needTranscoding = wanted.filter(({ spec }) => spec && !formats.some((f) => matches(spec, f))).map(({ text }) => text);
+  const lacking = (spec: CodecSpec | undefined): spec is CodecSpec => spec !== undefined && !formats.some((f) => matches(spec, f));
+  const missingOffer = (o.offer ?? []).filter((text) => lacking(parseCodecSpec(text)));
+  const missingTranscode = (o.transcode ?? []).map(parseCodecSpec).filter(lacking);
 
   const kept = (f: CodecFormat): boolean => !removed.some((s) => matches(s, f));
   let chosen: CodecFormat[];
@@ -73,5 +78,5 @@ export function selectCodecs(formats: readonly CodecFormat[], o: CodecOptions): 
   chosen = chosen.filter((f) => !isSupplemental(f) || clocks.has(f.clock) || !hadClock.has(f.clock));
 
   const emptied = formats.some((f) => !isSupplemental(f)) && !chosen.some((f) => !isSupplemental(f));
-  return { pts: emptied ? undefined : chosen.map((f) => f.pt), needTranscoding };
+  return { pts: emptied ? undefined : chosen.map((f) => f.pt), missingOffer, missingTranscode };
 }

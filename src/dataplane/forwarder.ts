@@ -9,7 +9,7 @@ import { RelayError } from '../errors.js';
 import { literalLookup, normaliseAddress, sameEndpoint } from '../util/address.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import { srtpPairId } from '../srtp/keys.js';
-import { EMPTY_CHAIN, runChain, securityChains, srtpContexts, type Chain, type SrtpContexts } from './processors.js';
+import { conversionChain, EMPTY_CHAIN, runChain, securityChains, srtpContexts, type Chain, type SrtpContexts } from './processors.js';
 import { SideHandshakes } from './handshakes.js';
 import { zeroCounters } from './counters.js';
 import { learningPolicy } from './policy.js';
@@ -82,6 +82,11 @@ interface SideRules {
 
 const NO_DTMF: ReadonlySet<number> = new Set();
 
+/** One chain of two, without a new array when either is empty (most sides run neither). */
+function joined(first: Chain, second: Chain): Chain {
+  return first.length === 0 ? second : second.length === 0 ? first : [...first, ...second];
+}
+
 /**
  * A side's sinks: the bound Side, or its id while it is not bound here (a restart binds sides one by one).
  * The array is the configure message's own, resolved in place: one array per side (idle-call heap).
@@ -101,6 +106,11 @@ class Side {
   /** Processors on what the participant sends (SRTP: its key) and on what it is sent (the relay's key). */
   ingress: Chain = EMPTY_CHAIN;
   egress: Chain = EMPTY_CHAIN;
+  /** The egress chain's two parts: conversions (`transcode`), then SRTP. */
+  convert: Chain = EMPTY_CHAIN;
+  protect: Chain = EMPTY_CHAIN;
+  /** Identifies the conversions `convert` runs, so a repeated configure keeps the chain. */
+  convertId = '';
   /** Identifies the keys the chains use, so a repeated configure keeps their ROC and replay state. */
   srtpId = '';
   /** The contexts the SRTP chains use, for reading and restoring their progress; `declare`d: plain sides have none. */
@@ -178,6 +188,12 @@ export class Forwarder {
     // DTLS keys come from the handshake here, not from the main thread: until it reports them back, keep them.
     const handshakeKeys = config.srtp === null && config.dtls !== null && side.srtpId !== '' && side.srtpId !== UNKEYED;
     if (!handshakeKeys) this.setSecurity(side, config.srtp, config.dtls !== null);
+    const convertId = config.transcode.length === 0 ? '' : JSON.stringify(config.transcode);
+    if (convertId !== side.convertId) {
+      side.convertId = convertId;
+      side.convert = conversionChain(config.transcode);
+      side.egress = joined(side.convert, side.protect);
+    }
     side.rtp.advertise(config.rtp);
     side.rtcp.advertise(config.rtcp);
     if (config.ice !== null || config.dtls !== null || side.handshakes !== undefined) {
@@ -373,7 +389,8 @@ export class Forwarder {
     side.srtpId = srtpId;
     if (srtp) side.srtp = srtpContexts(srtp);
     else if (side.srtp) side.srtp = undefined;
-    ({ ingress: side.ingress, egress: side.egress } = securityChains(side.srtp, dtls));
+    ({ ingress: side.ingress, egress: side.protect } = securityChains(side.srtp, dtls));
+    side.egress = joined(side.convert, side.protect);
   }
 
   private drop(stream: Stream, reason: DropReason): void {

@@ -144,7 +144,7 @@ export class NativeDataPlane implements DataPlane {
 
   configure(side: SideId, config: SideConfig): void {
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
-    if (config.ice || config.dtls) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE or DTLS');
+    if (config.ice || config.dtls || config.transcode.length > 0) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE, DTLS or transcoding');
     translateErrors(() => this.native.configure(side, nativeSideConfig(config)));
   }
 

@@ -10,6 +10,9 @@
 import type { DropReason, StreamKind } from '../shared/vocabulary.js';
 import { SrtpContext } from '../srtp/context.js';
 import type { SrtpKeyPair } from '../srtp/keys.js';
+import { g711Table } from '../codecs/g711.js';
+import type { G711Conversion } from '../codecs/transcoding.js';
+import { rtpHeaderLength } from '../rtp/header.js';
 
 export interface PacketProcessor {
   /** The packet to pass on (the same buffer or a new one), or why it is dropped. */
@@ -60,6 +63,32 @@ export interface SrtpContexts {
 
 export function srtpContexts(srtp: SrtpKeyPair): SrtpContexts {
   return { decrypt: new SrtpContext(srtp.decrypt), encrypt: new SrtpContext(srtp.encrypt) };
+}
+
+/** G.711 towards the participant in the codec it chose: payload type and every sample byte mapped (`transcode`). */
+class G711Convert implements PacketProcessor {
+  private readonly tables = new Map<number, { toPt: number; table: Uint8Array }>();
+
+  constructor(conversions: readonly G711Conversion[]) {
+    for (const c of conversions) this.tables.set(c.fromPt, { toPt: c.toPt, table: g711Table(c.from, c.to) });
+  }
+
+  process(packet: Buffer, kind: StreamKind): Buffer | DropReason {
+    const conversion = kind === 'RTP' ? this.tables.get(packet[1]! & 0x7f) : undefined;
+    const header = conversion ? rtpHeaderLength(packet) : -1;
+    if (!conversion || header < 0) return packet;
+    // A copy: the same packet may be on its way to other sinks as it is.
+    const out = Buffer.from(packet);
+    out[1] = (packet[1]! & 0x80) | conversion.toPt;
+    const end = packet.length - (packet[0]! & 0x20 ? packet[packet.length - 1]! : 0);
+    for (let i = header; i < end; i++) out[i] = conversion.table[out[i]!]!;
+    return out;
+  }
+}
+
+/** The processors converting what a side's participant is sent, before its SRTP. */
+export function conversionChain(conversions: readonly G711Conversion[]): Chain {
+  return conversions.length === 0 ? EMPTY_CHAIN : [new G711Convert(conversions)];
 }
 
 /** The ingress and egress chains of a side with these contexts; `dtls` when keys are to come from a handshake. */

@@ -3,6 +3,7 @@
  * threads). Everything the packet path needs crosses it as plain data keyed by a side id; nothing on
  * the packet path calls back into the call model except learning events and batched counters.
  */
+import type { G711Conversion } from '../codecs/transcoding.js';
 import type { AddressFamily, DropCounts, Endpoint, EndpointLearning, StreamKind } from '../shared/vocabulary.js';
 
 export type { StreamKind } from '../shared/vocabulary.js';
@@ -72,6 +73,8 @@ export interface SideConfig {
   blockDtmf: boolean;
   /** Its other RTP is copied up as well, for in-band DTMF (`detect DTMF`). */
   detectDtmf: boolean;
+  /** G.711 conversions of what is sent to the participant; only the workers run them. */
+  transcode: G711Conversion[];
 }
 
 export interface StreamState {

@@ -1,26 +1,81 @@
 /**
- * The codec step: an offer's codec flags choose which of the sender's payload types the recipient is
- * offered. Answers pass their codecs through (rtpengine applies codec flags to offers only).
+ * The codec step. An offer's codec flags choose which of the sender's payload types the recipient is
+ * offered, and `transcode` adds a codec the offer lacks when the relay can convert it from one the
+ * offer has. An answer that picks such an added codec switches the conversion on: the offerer gets
+ * the answer with its own codec, and each side's egress converts what it is sent. Other answers pass
+ * their codecs through (rtpengine applies codec flags to offers only).
  */
-import { mediaFormats } from '../codecs/format.js';
+import { mediaFormats, isSupplemental, type CodecFormat } from '../codecs/format.js';
 import { selectCodecs, selectsCodecs } from '../codecs/selection.js';
+import { addableCodec, rtpmapLine, type AddedCodec } from '../codecs/transcoding.js';
 import { RelayError } from '../errors.js';
-import type { MediaStep, SignalContext } from './context.js';
+import type { MediaContext, MediaStep, SignalContext } from './context.js';
 
-const TRANSCODING = 'would need transcoding, which this relay does not do yet';
+export const settleCodecs: MediaStep = (ctx) => (ctx.kind === 'offer' ? offerCodecs(ctx) : answerCodecs(ctx));
 
-export const settleCodecs: MediaStep = ({ kind, req, media, plan, warnings, codecsLeftOut }) => {
-  if (kind !== 'offer' || !req.codec || !selectsCodecs(req.codec)) return;
+function offerCodecs({ req, media, plan, theirs, warnings, codecsLeftOut }: MediaContext): void {
+  // A new offer decides afresh what the relay adds towards its recipient. Deleted, not set to undefined:
+  // plain calls' media objects keep their shape (idle-call memory budget).
+  if (theirs.addedCodecs) delete theirs.addedCodecs;
+  if (!req.codec || !selectsCodecs(req.codec)) return;
   const where = `m=${media.type} line ${media.index + 1}`;
-  const { pts, needTranscoding } = selectCodecs(mediaFormats(media), req.codec);
-  if (needTranscoding.length > 0) warnings.push(`${where}: ${needTranscoding.join(', ')} not offered (${TRANSCODING})`);
-  if (pts) {
-    plan.formats = pts;
+  const formats = mediaFormats(media);
+  const { pts, missingOffer, missingTranscode } = selectCodecs(formats, req.codec);
+  const added = missingTranscode.flatMap((spec) => addableCodec(spec, formats) ?? []);
+  const unaddable = missingTranscode.filter((spec) => !added.some((a) => a.law.toLowerCase() === spec.name.toLowerCase())).map((s) => s.name);
+  if (unaddable.length > 0) warnings.push(`${where}: ${unaddable.join(', ')} not offered (this relay converts between PCMU and PCMA only)`);
+  if (missingOffer.length > 0) warnings.push(`${where}: ${missingOffer.join(', ')} not offered (codec-offer adds no codec the offer lacks)`);
+  if (!pts && added.length === 0) {
+    codecsLeftOut.push(where);
+    warnings.push(`${where}: codec flags would leave no codec, left as offered`);
     return;
   }
-  codecsLeftOut.push(where);
-  warnings.push(`${where}: codec flags would leave no codec, left as offered`);
-};
+  plan.formats = pts ? withAdded(pts, formats, added) : added.map((a) => String(a.pt));
+  if (added.length > 0) {
+    theirs.addedCodecs = added;
+    plan.addedLines = added.map((a) => rtpmapLine(a.pt, a.law));
+  }
+}
+
+/** The added codecs go after the offer's last audio codec, before telephone-event and CN, as rtpengine puts them. */
+function withAdded(pts: readonly string[], formats: readonly CodecFormat[], added: readonly AddedCodec[]): string[] {
+  const supplemental = (pt: string): boolean => formats.some((f) => f.pt === pt && isSupplemental(f));
+  const at = pts.findIndex(supplemental);
+  const cut = at < 0 ? pts.length : at;
+  return [...pts.slice(0, cut), ...added.map((a) => String(a.pt)), ...pts.slice(cut)];
+}
+
+function answerCodecs({ media, plan, mine, theirs }: MediaContext): void {
+  const added = mine.addedCodecs;
+  const chosen = added && chosenCodec(media, added);
+  if (!chosen) {
+    // The answerer took a codec the offerer has: media passes as it is.
+    for (const side of [mine.side, theirs.side]) if (side.transcode) delete side.transcode;
+    return;
+  }
+  const { source } = chosen;
+  plan.formats = mediaFormats(media)
+    .map((f) => (Number(f.pt) === chosen.pt ? String(source.pt) : f.pt))
+    .filter((pt) => !added.some((a) => a !== chosen && String(a.pt) === pt));
+  plan.addedLines = [rtpmapLine(source.pt, source.law)];
+  // What the answerer sends reaches the offerer in the offerer's codec, and the other way round.
+  theirs.side.transcode = [{ fromPt: chosen.pt, from: chosen.law, toPt: source.pt, to: source.law }];
+  mine.side.transcode = [{ fromPt: source.pt, from: source.law, toPt: chosen.pt, to: chosen.law }];
+}
+
+/** The added codec the answer picked (its first audio codec), if it picked one. */
+function chosenCodec(media: MediaContext['media'], added: readonly AddedCodec[]): AddedCodec | undefined {
+  const first = mediaFormats(media).find((f) => !isSupplemental(f));
+  return first && added.find((a) => a.pt === Number(first.pt));
+}
+
+/** Whether an answer picks a codec the relay added, so the call needs the packet path that converts. */
+export function answerNeedsTranscoding(sdp: { medias: ReadonlyArray<MediaContext['media']> }, added: (index: number) => readonly AddedCodec[] | undefined): boolean {
+  return sdp.medias.some((media) => {
+    const codecs = added(media.index);
+    return codecs !== undefined && chosenCodec(media, codecs) !== undefined;
+  });
+}
 
 /**
  * Flags that would empty every m= line they touch are a mistake in the request (`strip all` and
@@ -29,6 +84,6 @@ export const settleCodecs: MediaStep = ({ kind, req, media, plan, warnings, code
 export function checkCodecsLeft(ctx: SignalContext, activeMedias: number): void {
   if (ctx.codecsLeftOut.length === 0 || ctx.codecsLeftOut.length < activeMedias) return;
   const wanted = [...(ctx.req.codec?.offer ?? []), ...(ctx.req.codec?.transcode ?? [])];
-  const why = wanted.length > 0 ? ` (${wanted.join(', ')} ${TRANSCODING})` : '';
+  const why = wanted.length > 0 ? ` (${wanted.join(', ')} would need transcoding, which this relay does not do for them)` : '';
   throw new RelayError('CODEC_NEGOTIATION', `codec flags leave ${ctx.codecsLeftOut.join(' and ')} without a codec${why}`);
 }

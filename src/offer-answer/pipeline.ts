@@ -14,7 +14,7 @@ import { mayNeedDtls } from './dtls.js';
 import { mediaPorts } from './media-ports.js';
 import { basePlan, carryMid, markRejected, nextSdpVersion, passHold, preferredFamily, rejectedPlan, rtcpAttribute, settleEndpoints, settleRtcpMux } from './negotiation.js';
 import { settleTransport } from './transport.js';
-import { checkCodecsLeft, settleCodecs } from './codecs.js';
+import { answerNeedsTranscoding, checkCodecsLeft, settleCodecs } from './codecs.js';
 import { loopMarker } from './loop-protect.js';
 import { settleDtmf } from './dtmf-step.js';
 import type { CallNeeds } from '../placement/placement.js';
@@ -85,5 +85,10 @@ export class OfferAnswer {
  */
 export function callNeeds(kind: SignalKind, sdp: ParsedSdp, req: SignalRequest, call: Call | undefined): CallNeeds {
   const offererIce = kind === 'answer' && (call?.monologues.some((m) => m.medias.some((media) => media?.offeredIce === true)) ?? false);
-  return { handshakes: sdp.medias.some((m) => wantsIce(req.ice, kind, m.hasIce, offererIce) || mayNeedDtls(m, req, kind === 'offer')) };
+  // The answerer is the participant the offer went to: the one whose media carry codecs the relay added.
+  const answerer = kind === 'answer' ? call?.monologues.find((m) => m.medias.some((media) => media?.addedCodecs)) : undefined;
+  return {
+    handshakes: sdp.medias.some((m) => wantsIce(req.ice, kind, m.hasIce, offererIce) || mayNeedDtls(m, req, kind === 'offer')),
+    transcoding: answerer !== undefined && answerNeedsTranscoding(sdp, (index) => answerer.medias[index]?.addedCodecs),
+  };
 }

@@ -64,6 +64,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   if (s.dtmf) side.dtmf = s.dtmf;
   side.blockDtmf = s.blockDtmf === true;
   side.detectDtmf = s.detectDtmf === true;
+  if (s.transcode) side.transcode = s.transcode;
   side.rtp = s.rtp;
   side.rtcp = s.rtcp;
   side.srtp = s.srtp ? { decrypt: keyFromSnapshot(s.srtp.decrypt), encrypt: keyFromSnapshot(s.srtp.encrypt) } : null;
@@ -75,6 +76,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   if (m.mid !== undefined) media.mid = m.mid;
   media.signalled = m.signalled ?? true;
   if (m.offeredIce !== undefined) media.offeredIce = m.offeredIce;
+  if (m.addedCodecs) media.addedCodecs = m.addedCodecs;
   if (m.iceCredentials) media.iceCredentials = m.iceCredentials;
   if (m.dtlsParams) media.dtlsParams = m.dtlsParams;
   if (m.sdes) {

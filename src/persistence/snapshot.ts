@@ -14,6 +14,7 @@ import type { SrtpKeyMaterial, SrtpKeyPair } from '../srtp/keys.js';
 import type { DtlsParams } from '../offer-answer/dtls.js';
 import type { SdpHistory } from '../call/call.js';
 import type { DtmfFormat } from '../media/media-side.js';
+import type { AddedCodec, G711Conversion } from '../codecs/transcoding.js';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -50,6 +51,8 @@ export interface MediaSnapshot {
   muxPolicy: MonologueMedia['muxPolicy'];
   mid?: string;
   offeredIce?: boolean;
+  /** Codecs the relay added to the offer this participant got (`transcode`). */
+  addedCodecs?: AddedCodec[];
   iceCredentials?: SideIce;
   dtlsParams?: DtlsParams;
   sdes?: SdesSnapshot;
@@ -90,6 +93,8 @@ export interface SideSnapshot {
   blockDtmf?: boolean;
   /** Present (true) while its audio is listened to for DTMF tones. */
   detectDtmf?: boolean;
+  /** The G.711 conversions of what is sent to the participant, while converting. */
+  transcode?: G711Conversion[];
   policy: { mode: EndpointLearning; asymmetric: boolean; strictSource: boolean };
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
@@ -153,6 +158,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
     muxPolicy: m.muxPolicy,
     ...(m.mid !== undefined ? { mid: m.mid } : {}),
     ...(m.offeredIce !== undefined ? { offeredIce: m.offeredIce } : {}),
+    ...(m.addedCodecs ? { addedCodecs: m.addedCodecs } : {}),
     ...(m.iceCredentials ? { iceCredentials: m.iceCredentials } : {}),
     ...(m.dtlsParams ? { dtlsParams: m.dtlsParams } : {}),
     ...(m.sdes
@@ -173,6 +179,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
       ...(side.dtmf.length > 0 ? { dtmf: [...side.dtmf] } : {}),
       ...(side.blockDtmf ? { blockDtmf: true } : {}),
       ...(side.detectDtmf ? { detectDtmf: true } : {}),
+      ...(side.transcode ? { transcode: side.transcode } : {}),
       policy: { mode: side.policy.mode, asymmetric: side.policy.asymmetric, strictSource: side.policy.strictSource },
       rtp: side.rtp,
       rtcp: side.rtcp,

@@ -16,6 +16,8 @@ import { RelayError } from '../errors.js';
 export interface CallNeeds {
   /** ICE checks or a DTLS handshake on the call's ports. */
   handshakes: boolean;
+  /** Packets converted between codecs on their way (`transcode`). */
+  transcoding: boolean;
 }
 
 export class Placement {
@@ -43,7 +45,7 @@ export class Placement {
 
   /** Whether the call's shard can give it what it now needs; the caller moves it when not. */
   suits(call: Call, needs: CallNeeds): boolean {
-    return !needs.handshakes || this.general.includes(call.shard);
+    return !(needs.handshakes || needs.transcoding) || this.general.includes(call.shard);
   }
 
   /**
@@ -66,7 +68,7 @@ export class Placement {
       throw err;
     }
     call.shard = to;
-    this.log.info({ callId: call.callId, from, to }, 'call moved to a forwarding thread that runs ICE and DTLS');
+    this.log.info({ callId: call.callId, from, to }, 'call moved to a forwarding thread that runs ICE, DTLS and transcoding');
     return from;
   }
 
@@ -82,6 +84,6 @@ export class Placement {
   }
 
   private fits(needs: CallNeeds): readonly number[] {
-    return needs.handshakes ? this.general : this.fast;
+    return needs.handshakes || needs.transcoding ? this.general : this.fast;
   }
 }

@@ -39,6 +39,8 @@ export interface MediaPlan {
   mid?: string;
   /** The payload types to keep, in this order; the others leave the m= line with their a=rtpmap, a=fmtp and a=rtcp-fb. */
   formats?: readonly string[];
+  /** Lines the relay adds after the sender's (a=rtpmap of a codec it converts to). */
+  addedLines?: readonly string[];
 }
 
 export interface RewritePlan {
@@ -126,6 +128,7 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
       body.push(line);
     }
   }
+  for (const line of mp.addedLines ?? []) if (!body.includes(line)) body.push(line);
   if (mp.mid !== undefined && !body.some((l) => l.startsWith('a=mid:'))) body.push(`a=mid:${mp.mid}`);
   // Every m= line states its direction, as rtpengine writes it: the sender's, else the session's, else sendrecv.
   if (!body.some((l) => DIRECTION.test(l))) body.push(`a=${media.direction ?? 'sendrecv'}`);

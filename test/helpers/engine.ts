@@ -22,11 +22,13 @@ export interface EngineExpectation {
   handshakes: boolean;
   /** The relay was given a `WorkerDataPlane` (deps.dataPlane), so nothing can run on the addon. */
   workersOnly?: boolean;
+  /** The call converts between codecs, which only the workers do. */
+  transcoding?: boolean;
 }
 
 /** The engine a call must be on: `native` for plain and SDES calls while the addon is in use, else `workers`. */
 export function expectedEngine(e: EngineExpectation): 'native' | 'workers' {
-  return nativeInUse() && !e.handshakes && !e.workersOnly ? 'native' : 'workers';
+  return nativeInUse() && !e.handshakes && !e.transcoding && !e.workersOnly ? 'native' : 'workers';
 }
 
 /** Asserts `(await relay.query({ callId })).engine`: which engine carried (carries) the call's packets. */

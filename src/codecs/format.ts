@@ -3,7 +3,6 @@
  * and channels, from its a=rtpmap line or, for a static payload type without one, from RFC 3551.
  */
 import type { SdpMedia } from '../sdp/parse.js';
-import type { DtmfFormat } from '../media/media-side.js';
 
 export interface CodecFormat {
   /** Payload type as written on the m= line. */
@@ -64,6 +63,12 @@ export function mediaFormats(media: SdpMedia): CodecFormat[] {
 export function isSupplemental(format: CodecFormat): boolean {
   const name = format.name.toLowerCase();
   return name === 'telephone-event' || name === 'cn';
+}
+
+/** A telephone-event payload type and its RTP clock rate, which RFC 4733 durations count in. */
+export interface DtmfFormat {
+  pt: number;
+  clock: number;
 }
 
 const TELEPHONE_EVENT = /^a=rtpmap:(\d{1,3})\s+telephone-event\/(\d+)/i;

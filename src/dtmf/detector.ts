@@ -4,7 +4,7 @@
  * tones in G.711 audio. Written once for both forwarding engines: they copy the packets up, this
  * reads them.
  */
-import type { DtmfFormat } from '../media/media-side.js';
+import type { DtmfFormat } from '../codecs/format.js';
 import { decodeG711, type G711Law } from '../codecs/g711.js';
 import { rtpHeaderLength } from '../rtp/header.js';
 import { InbandDtmf } from './inband.js';

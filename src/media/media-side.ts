@@ -1,6 +1,7 @@
 import type { Endpoint, InterfaceAddress } from '../shared/vocabulary.js';
 import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SrtpKeyPair, SideState, StreamState } from '../dataplane/types.js';
 import type { G711Conversion } from '../codecs/transcoding.js';
+import type { DtmfFormat } from '../codecs/format.js';
 
 /**
  * The control plane's view of one participant's port pair for one m= line: what the data plane is told
@@ -56,12 +57,6 @@ export class MediaSide {
   config(): SideConfig {
     return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [] };
   }
-}
-
-/** A telephone-event payload type and its RTP clock rate, which RFC 4733 durations count in. */
-export interface DtmfFormat {
-  pt: number;
-  clock: number;
 }
 
 const NO_SINKS: readonly MediaSide[] = Object.freeze([]);

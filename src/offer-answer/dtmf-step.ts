@@ -6,7 +6,7 @@
  * events at the relay (until `unblock DTMF`).
  */
 import { telephoneEvents } from '../codecs/format.js';
-import type { DtmfFormat } from '../media/media-side.js';
+import type { DtmfFormat } from '../codecs/format.js';
 import type { MediaStep } from './context.js';
 
 export const settleDtmf: MediaStep = ({ req, media, mine, theirs }) => {

@@ -13,7 +13,7 @@ import type { InterfaceAddress, Endpoint, EndpointLearning } from '../shared/voc
 import type { SrtpKeyMaterial, SrtpKeyPair } from '../srtp/keys.js';
 import type { DtlsParams } from '../offer-answer/dtls.js';
 import type { SdpHistory } from '../call/call.js';
-import type { DtmfFormat } from '../media/media-side.js';
+import type { DtmfFormat } from '../codecs/format.js';
 import type { AddedCodec, G711Conversion } from '../codecs/transcoding.js';
 
 export const SNAPSHOT_VERSION = 1;

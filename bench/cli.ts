@@ -13,6 +13,8 @@ export interface BenchOptions {
   pin: boolean;
   /** Also measure SRTP <-> RTP capacity (needs a loadgen built with libsrtp2). */
   srtp: boolean;
+  /** Also measure capacity with PCMU callers converted to PCMA callees (`transcode`). */
+  transcode: boolean;
   /** A built rtpbridge tree to measure beside this one (relay `baseline`). */
   baseline?: string;
 }
@@ -21,6 +23,8 @@ export interface Plans {
   capacity: SearchPlan & { calls: number };
   /** SRTP <-> RTP capacity: same calls, a lower start, since a heavily overloaded first trial leaves a backlog behind. */
   srtpCapacity: SearchPlan & { calls: number };
+  /** PCMU <-> PCMA capacity: same calls and start as SRTP. */
+  transcodeCapacity: SearchPlan & { calls: number };
   calls: SearchPlan & { ppsPerCall: number };
   light: { calls: number; pps: number };
   timing: Timing;
@@ -38,6 +42,8 @@ export const USAGE = `usage: npm run bench -- [options]
                          git worktree of an earlier commit after npm ci: before/after in one run
   --srtp                 also measure capacity with SDES-SRTP callers bridged to plain callees
                          (needs libsrtp2-dev for the generator), as a ratio to plain capacity
+  --transcode            also measure capacity with PCMU callers and PCMA-only callees, which
+                         the relay converts (codec transcode), per core and against rtpengine
 other modes (each alone, each against rtpengine in the same run):
   --signalling [--reps=N] [--seconds=S]   offer+answer+delete cycles/s, 1 and 20 clients
   --burst [--reps=N] [--offers=N]         N offers at once: answered within 2 s, late, dropped
@@ -46,7 +52,7 @@ other modes (each alone, each against rtpengine in the same run):
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
-  const o: BenchOptions = { quick: false, relays: RELAY_NAMES.filter((n) => n !== 'baseline'), sizing: false, tierCalls: 10_000, json: false, reps: 1, pin: true, srtp: false };
+  const o: BenchOptions = { quick: false, relays: RELAY_NAMES.filter((n) => n !== 'baseline'), sizing: false, tierCalls: 10_000, json: false, reps: 1, pin: true, srtp: false, transcode: false };
   for (const arg of argv) {
     const [key, value] = arg.split('=', 2) as [string, string | undefined];
     if (key === '--quick') o.quick = true;
@@ -54,6 +60,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     else if (key === '--json') o.json = true;
     else if (key === '--no-pin') o.pin = false;
     else if (key === '--srtp') o.srtp = true;
+    else if (key === '--transcode') o.transcode = true;
     else if (key === '--reps') o.reps = positiveInt(key, value);
     else if (key === '--tier-calls') o.tierCalls = positiveInt(key, value);
     else if (key === '--relays') o.relays = relayList(value ?? '');
@@ -85,6 +92,7 @@ export function plans(quick: boolean): Plans {
   return {
     capacity: { calls: 500, start: 80_000, step, refine, cap: 2_000_000 },
     srtpCapacity: { calls: 500, start: 20_000, step, refine, cap: 2_000_000 },
+    transcodeCapacity: { calls: 500, start: 20_000, step, refine, cap: 2_000_000 },
     calls: { ppsPerCall: 100, start: 400, step, refine, cap: 4000 },
     light: { calls: 100, pps: 10_000 },
     timing: quick ? { warmup: 0.3, window: 1, drain: 0.2, pause: 0.5 } : { warmup: 0.5, window: 2, drain: 0.3, pause: 1 },

@@ -15,6 +15,9 @@
  * it protects what it sends with that key and each call's input line carries a third field, the
  * hex key the relay encrypts towards that caller with; side B stays plain, so every packet costs the
  * relay one SRTP transform (SRTP <-> RTP bridging).
+ * With --g711 side A sends PCMU (payload type 0) and side B PCMA (8), for a relay that converts between
+ * them: the stamp is written as G.711 samples (one per 4 bits, on 16 levels far apart) that survive a
+ * conversion through linear PCM, and read back by the payload type the packet arrives with.
  * Loss and latency count only packets *sent* inside the window. Latency is the kernel receive
  * timestamp (SO_TIMESTAMPNS) minus the send time carried in the payload, so a generator that
  * drains its sockets late does not inflate it.
@@ -75,6 +78,7 @@ static struct {
 	int avoid_lo, avoid_hi;
 	int srtp;
 	unsigned char srtp_key[KEY_LEN];
+	int g711;
 } cfg = { .calls = 100, .sockets = 16, .rate = 10000, .warmup = 0.5, .window = 2, .drain = 0.3 };
 
 static uint32_t hist_fine[FINE_N], hist_coarse[COARSE_N];
@@ -108,6 +112,56 @@ static srtp_t srtp_session(const unsigned char *key, srtp_ssrc_type_t direction)
 }
 #endif
 
+/* G.711 of 16-bit linear samples, and back (ITU-T G.711 segments), for --g711. */
+static unsigned char ulaw_of(int x) {
+	int sign = x < 0 ? 0x80 : 0, m = (x < 0 ? -x : x);
+	if (m > 32635) m = 32635;
+	m += 0x84;
+	int e = 7;
+	for (int mask = 0x4000; !(m & mask) && e > 0; mask >>= 1) e--;
+	return (unsigned char)~(sign | (e << 4) | ((m >> (e + 3)) & 0x0f));
+}
+static unsigned char alaw_of(int x) {
+	int positive = x >= 0, m = (positive ? x : -x - 1) >> 3;
+	if (m > 0xfff) m = 0xfff;
+	int s = 0;
+	while (s < 7 && m >= (0x20 << s)) s++;
+	int step = (s < 2 ? m >> 1 : m >> s) & 0x0f;
+	return (unsigned char)(((s << 4) | step) ^ (positive ? 0xd5 : 0x55));
+}
+static int linear_of_ulaw(unsigned char b) {
+	int u = ~b & 0xff, m = ((((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4)) - 0x84;
+	return u & 0x80 ? -m : m;
+}
+static int linear_of_alaw(unsigned char b) {
+	int a = b ^ 0x55, e = (a & 0x70) >> 4, m = a & 0x0f;
+	int v = e == 0 ? (m << 4) + 8 : ((m << 4) + 0x108) << (e - 1);
+	return a & 0x80 ? v : -v;
+}
+#define G711_LEVEL 2800 /* between stamp levels: far beyond G.711's error at 21,000 (under 700) */
+
+/* The stamp as G.711 samples of `pt` (0 PCMU, 8 PCMA), and silence after it. */
+static void g711_write(unsigned char *payload, const struct payload *p, int pt) {
+	const unsigned char *bytes = (const unsigned char *)p;
+	for (int i = 0; i < PKT_LEN - RTP_HDR; i++) {
+		int x = 0;
+		if (i < (int)(2 * sizeof *p)) x = ((bytes[i / 2] >> (i % 2 ? 4 : 0)) & 0x0f) * G711_LEVEL - 15 * G711_LEVEL / 2;
+		payload[i] = pt == 8 ? alaw_of(x) : ulaw_of(x);
+	}
+}
+
+static void g711_read(const unsigned char *payload, struct payload *p, int pt) {
+	unsigned char *bytes = (unsigned char *)p;
+	memset(p, 0, sizeof *p);
+	for (int i = 0; i < (int)(2 * sizeof *p); i++) {
+		int x = pt == 8 ? linear_of_alaw(payload[i]) : linear_of_ulaw(payload[i]);
+		int level = (x + 15 * G711_LEVEL / 2 + G711_LEVEL / 2) / G711_LEVEL;
+		if (level < 0) level = 0;
+		if (level > 15) level = 15;
+		bytes[i / 2] |= (unsigned char)(level << (i % 2 ? 4 : 0));
+	}
+}
+
 static int64_t now_ns(clockid_t clock) {
 	struct timespec t;
 	clock_gettime(clock, &t);
@@ -126,6 +180,7 @@ static void parse_args(int argc, char **argv) {
 		else if (!strcmp(k, "--relay-pid")) cfg.relay_pid = atoi(v);
 		else if (!strcmp(k, "--trial")) cfg.trial = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--avoid")) sscanf(v, "%d-%d", &cfg.avoid_lo, &cfg.avoid_hi);
+		else if (!strcmp(k, "--g711")) cfg.g711 = atoi(v);
 		else if (!strcmp(k, "--srtp-key")) {
 #ifndef WITH_SRTP
 			fprintf(stderr, "loadgen: built without libsrtp2, no --srtp-key\n");
@@ -217,7 +272,8 @@ static void receive(int fd, int expect_dir) {
 			}
 #endif
 			if (msgs[i].msg_len != PKT_LEN) { rx_bad++; continue; }
-			memcpy(&p, bufs[i] + RTP_HDR, sizeof p);
+			if (cfg.g711) g711_read((unsigned char *)bufs[i] + RTP_HDR, &p, bufs[i][1] & 0x7f);
+			else memcpy(&p, bufs[i] + RTP_HDR, sizeof p);
 			if (p.magic != MAGIC || p.trial != cfg.trial || (p.stream & 1) != (uint32_t)expect_dir) { rx_bad++; continue; }
 			if (!p.in_window) { rx_other++; continue; }
 			int64_t rx_ns = -1;
@@ -248,7 +304,9 @@ static uint64_t send_due(struct stream *streams, int nstreams, int *next, int co
 			struct stream *s = &streams[*next];
 			unsigned char *b = bufs[n];
 			memset(b, 0, PKT_LEN);
-			b[0] = 0x80; /* RTP v2, PT 0 (PCMU) */
+			b[0] = 0x80; /* RTP v2, PT 0 (PCMU); with --g711 side B sends PCMA (8) */
+			int pt = cfg.g711 && (s->id & 1) ? 8 : 0;
+			b[1] = (unsigned char)pt;
 			uint16_t seq = htons(s->seq++);
 			uint32_t ts = htonl(s->ts), ssrc = htonl(0x10000u + s->id);
 			s->ts += 160;
@@ -256,7 +314,8 @@ static uint64_t send_due(struct stream *streams, int nstreams, int *next, int co
 			memcpy(b + 4, &ts, 4);
 			memcpy(b + 8, &ssrc, 4);
 			struct payload p = { MAGIC, cfg.trial, s->id, (uint32_t)in_window, stamp };
-			memcpy(b + RTP_HDR, &p, sizeof p);
+			if (cfg.g711) g711_write(b + RTP_HDR, &p, pt);
+			else memcpy(b + RTP_HDR, &p, sizeof p);
 			int len = PKT_LEN;
 #ifdef WITH_SRTP
 			if (cfg.srtp && (s->id & 1) == 0) srtp_protect(srtp_tx, b, &len);

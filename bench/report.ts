@@ -11,6 +11,8 @@ export interface RelayRun {
   light?: TrialResult;
   /** Capacity with SDES-SRTP callers bridged to plain callees (`--srtp`). */
   srtpCapacity?: SearchResult;
+  /** Capacity with PCMU callers converted to PCMA-only callees (`--transcode`). */
+  transcodeCapacity?: SearchResult;
   error?: string;
 }
 export type Repetition = Partial<Record<RelayName, RelayRun>>;
@@ -51,12 +53,14 @@ function cell(s: Spread | undefined, fmt: (n: number) => string, showRange: bool
 }
 
 /** "≥" when some repetition only gave a lower bound (cap reached or generator saturated). */
-function bound(reps: Repetition[], relay: RelayName, mode: 'capacity' | 'calls' | 'srtpCapacity'): string {
+type Mode = 'capacity' | 'calls' | 'srtpCapacity' | 'transcodeCapacity';
+
+function bound(reps: Repetition[], relay: RelayName, mode: Mode): string {
   const results = reps.map((r) => r[relay]?.[mode]).filter((r): r is SearchResult => r !== undefined);
   return results.some((r) => r.atCap || r.generatorBound) ? '≥' : '';
 }
 
-const value = (mode: 'capacity' | 'calls' | 'srtpCapacity') => (r: RelayRun): number | undefined => r[mode]?.value;
+const value = (mode: Mode) => (r: RelayRun): number | undefined => r[mode]?.value;
 
 /** Packets per second per core of relay CPU at a search's best trial: comparable when the generator, not the relay, was the limit. */
 function perCore(r: SearchResult | undefined): number {
@@ -65,10 +69,10 @@ function perCore(r: SearchResult | undefined): number {
 }
 
 /** SRTP <-> RTP over the same relay's plain figure, per repetition: capacity, or capacity per core of relay CPU. */
-function srtpCost(reps: Repetition[], relay: RelayName, pick: (r: SearchResult | undefined) => number = (r) => r?.value ?? NaN): Spread | undefined {
+function flavourCost(reps: Repetition[], relay: RelayName, pick: (r: SearchResult | undefined) => number = (r) => r?.value ?? NaN, mode: 'srtpCapacity' | 'transcodeCapacity' = 'srtpCapacity'): Spread | undefined {
   return spread(reps.map((rep) => {
     const run = rep[relay];
-    return run ? pick(run.srtpCapacity) / pick(run.capacity) : NaN;
+    return run ? pick(run[mode]) / pick(run.capacity) : NaN;
   }));
 }
 
@@ -114,6 +118,7 @@ export function table(machine: Machine, reps: Repetition[], relays: RelayName[],
     ...notes,
   ];
   if (options.srtp) out.push('', srtpTable(reps, relays, many));
+  if (options.transcode) out.push('', transcodeTable(reps, relays, many));
   if (options.sizing) out.push('', sizing(reps, relays, options.tierCalls));
   return out.join('\n');
 }
@@ -123,11 +128,30 @@ function srtpTable(reps: Repetition[], relays: RelayName[], many: boolean): stri
   for (const relay of relays) {
     const pps = spread(reps.map((rep) => rep[relay]?.srtpCapacity?.value ?? NaN));
     if (!pps) continue;
-    const ratio = cell(srtpCost(reps, relay), (n) => fixed(n, 2), many);
-    const perCoreRatio = cell(srtpCost(reps, relay, perCore), (n) => fixed(n, 2), many);
+    const ratio = cell(flavourCost(reps, relay), (n) => fixed(n, 2), many);
+    const perCoreRatio = cell(flavourCost(reps, relay, perCore), (n) => fixed(n, 2), many);
     lines.push(`  ${relayLabel(relay)}: ${bound(reps, relay, 'srtpCapacity')}${cell(pps, int, many)} pps = ${ratio} x its plain capacity; per core of relay CPU ${perCoreRatio} x`);
   }
   lines.push('  (per core: pps / relay CPU at the best trial, the fair figure when the generator saturated before the relay did)');
+  return lines.join('\n');
+}
+
+function transcodeTable(reps: Repetition[], relays: RelayName[], many: boolean): string {
+  const lines = ['PCMU <-> PCMA (500 calls, PCMU callers, PCMA-only callees, the relay converting both ways; same pass rule):'];
+  const engineRun = (rep: Repetition): RelayRun | undefined => rep.rtpengine;
+  for (const relay of relays) {
+    const pps = spread(reps.map((rep) => rep[relay]?.transcodeCapacity?.value ?? NaN));
+    if (!pps) continue;
+    const ratio = cell(flavourCost(reps, relay, undefined, 'transcodeCapacity'), (n) => fixed(n, 2), many);
+    const coreOf = (run: RelayRun | undefined): number => perCore(run?.transcodeCapacity);
+    const core = spread(reps.map((rep) => coreOf(rep[relay])));
+    const vsEngine = relay === 'rtpengine' ? undefined : spread(reps.map((rep) => coreOf(rep[relay]) / coreOf(engineRun(rep))));
+    lines.push(
+      `  ${relayLabel(relay)}: ${bound(reps, relay, 'transcodeCapacity')}${cell(pps, int, many)} pps = ${ratio} x its plain capacity; ` +
+        `${core ? cell(core, int, many) : '-'} pps per core of relay CPU${vsEngine ? ` = ${cell(vsEngine, (n) => fixed(n, 2), many)} x rtpengine's` : ''}`,
+    );
+  }
+  lines.push('  (per core: pps / relay CPU at the best trial; 500 calls at 50 pps per direction are 50,000 pps)');
   return lines.join('\n');
 }
 
@@ -170,8 +194,10 @@ export function json(machine: Machine, reps: Repetition[], relays: RelayName[], 
       nsPerPktAtCapacity: pick((r) => r.capacity?.best?.relayNsPerPkt),
       nsPerPktLight: pick((r) => r.light?.relayNsPerPkt),
       srtpCapacityPps: pick(value('srtpCapacity')),
-      srtpVsPlain: srtpCost(reps, relay),
-      srtpVsPlainPerCore: srtpCost(reps, relay, perCore),
+      srtpVsPlain: flavourCost(reps, relay),
+      srtpVsPlainPerCore: flavourCost(reps, relay, perCore),
+      transcodeCapacityPps: pick(value('transcodeCapacity')),
+      transcodeVsPlainPerCore: flavourCost(reps, relay, perCore, 'transcodeCapacity'),
     }];
   }));
   return JSON.stringify({ machine, options, notes, summary, repetitions: reps }, null, 2);

@@ -16,7 +16,7 @@ import { searchMax } from './search.js';
 import { runTrial, type TrialResult } from './trial.js';
 
 const RELAY_CPU = 1;
-/** Relays that bridge SDES-SRTP to RTP (the naive baseline does not). */
+/** Relays that bridge SDES-SRTP to RTP and convert PCMU to PCMA (the naive baseline does neither). */
 const SRTP_RELAYS: readonly RelayName[] = ['native', 'workers', 'rtpengine'];
 const GENERATOR_CPU = 0;
 /** Load from other processes above which the figures are flagged as noisy. */
@@ -33,7 +33,7 @@ function describe(r: TrialResult): string {
 }
 
 /** Each mode gets a freshly started relay, so no mode inherits another's backlog or state. */
-async function measureRelay(name: RelayName, p: Plans, pin: boolean, srtp: boolean, tag: string): Promise<RelayRun> {
+async function measureRelay(name: RelayName, p: Plans, pin: boolean, srtp: boolean, transcode: boolean, tag: string): Promise<RelayRun> {
   const relayCpu = pin ? RELAY_CPU : undefined;
   const genCpu = pin ? GENERATOR_CPU : undefined;
   const run: RelayRun = {};
@@ -58,14 +58,22 @@ async function measureRelay(name: RelayName, p: Plans, pin: boolean, srtp: boole
     },
     srtp: async (relay: Awaited<ReturnType<typeof startRelay>>) => {
       run.srtpCapacity = await searchMax(p.srtpCapacity, async (pps) => {
-        const r = await runTrial(relay, p.srtpCapacity.calls, pps, p.timing, genCpu, true);
+        const r = await runTrial(relay, p.srtpCapacity.calls, pps, p.timing, genCpu, 'srtp');
         progress(`${tag} SRTP<->RTP capacity ${pps} pps: ${describe(r)}`);
+        return r;
+      });
+    },
+    transcode: async (relay: Awaited<ReturnType<typeof startRelay>>) => {
+      run.transcodeCapacity = await searchMax(p.transcodeCapacity, async (pps) => {
+        const r = await runTrial(relay, p.transcodeCapacity.calls, pps, p.timing, genCpu, 'transcode');
+        progress(`${tag} PCMU<->PCMA capacity ${pps} pps: ${describe(r)}`);
         return r;
       });
     },
   };
   for (const [mode, measure] of Object.entries(modes)) {
     if (mode === 'srtp' && (!srtp || !SRTP_RELAYS.includes(name))) continue;
+    if (mode === 'transcode' && (!transcode || !SRTP_RELAYS.includes(name))) continue;
     let relay;
     try {
       relay = await startRelay(name, relayCpu);
@@ -124,7 +132,7 @@ async function main(): Promise<void> {
   const reps: Repetition[] = [];
   for (let i = 0; i < options.reps; i++) {
     const rep: Repetition = {};
-    for (const name of relays) rep[name] = await measureRelay(name, p, options.pin, options.srtp, `[rep ${i + 1}/${options.reps} ${name}]`);
+    for (const name of relays) rep[name] = await measureRelay(name, p, options.pin, options.srtp, options.transcode, `[rep ${i + 1}/${options.reps} ${name}]`);
     reps.push(rep);
   }
   for (const name of relays) {
@@ -132,9 +140,9 @@ async function main(): Promise<void> {
     if (failed) notes.push(`${relayLabel(name)}: ${failed}`);
   }
   const generatorBusy = reps.some((rep) => Object.values(rep).some((run) =>
-    [run.capacity?.best, run.calls?.best, run.srtpCapacity?.best, run.light].some((t) => t && t.genCpuPct > 90)));
+    [run.capacity?.best, run.calls?.best, run.srtpCapacity?.best, run.transcodeCapacity?.best, run.light].some((t) => t && t.genCpuPct > 90)));
   if (generatorBusy) notes.push('generator-bound: the load generator used > 90 % of its core in a passing trial; such figures are lower bounds.');
-  const trials = reps.flatMap((rep) => Object.values(rep).flatMap((run) => [...(run.capacity?.trials ?? []), ...(run.calls?.trials ?? []), ...(run.srtpCapacity?.trials ?? []), ...(run.light ? [run.light] : [])]));
+  const trials = reps.flatMap((rep) => Object.values(rep).flatMap((run) => [...(run.capacity?.trials ?? []), ...(run.calls?.trials ?? []), ...(run.srtpCapacity?.trials ?? []), ...(run.transcodeCapacity?.trials ?? []), ...(run.light ? [run.light] : [])]));
   const busiest = Math.max(0, ...trials.map((t) => t.foreignCpuPct));
   if (busiest > FOREIGN_NOTE_PCT) notes.push(`Other processes used up to ${busiest.toFixed(0)} % of a core during some windows: expect noise (rerun on an idle machine, or use --reps).`);
   notes.push(`Run time ${((Date.now() - started) / 60_000).toFixed(1)} min; relay logs in bench/.build/logs/.`);

@@ -66,13 +66,18 @@ interface LoadgenReport {
 
 let trialCounter = 0;
 
-/** `srtp`: callers speak SDES-SRTP, callees plain RTP (the relay bridges every packet). */
-export async function runTrial(relay: RunningRelay, calls: number, pps: number, timing: Timing, genCpu: number | undefined, srtp = false): Promise<TrialResult> {
+/**
+ * What each call makes the relay do to its packets: forward them (`plain`), bridge SDES-SRTP callers to
+ * plain callees (`srtp`), or convert PCMU callers to PCMA-only callees (`transcode`).
+ */
+export type Flavour = 'plain' | 'srtp' | 'transcode';
+
+export async function runTrial(relay: RunningRelay, calls: number, pps: number, timing: Timing, genCpu: number | undefined, flavour: Flavour = 'plain'): Promise<TrialResult> {
   const trial = ++trialCounter;
-  const srtpKey = srtp ? randomBytes(30) : undefined;
+  const srtpKey = flavour === 'srtp' ? randomBytes(30) : undefined;
   const args = ['--calls', calls, '--sockets', GEN_SOCKETS, '--rate', pps, '--warmup', timing.warmup, '--window', timing.window,
     '--drain', timing.drain, '--relay-pid', relay.pid, '--trial', trial, '--avoid', `${MEDIA_PORTS.min}-${MEDIA_PORTS.max}`,
-    ...(srtpKey ? ['--srtp-key', srtpKey.toString('hex')] : [])].map(String);
+    ...(srtpKey ? ['--srtp-key', srtpKey.toString('hex')] : []), ...(flavour === 'transcode' ? ['--g711', 1] : [])].map(String);
   const gen = spawnTracked([LOADGEN, ...args], genCpu, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: gen.stdout! })[Symbol.asyncIterator]();
   const nextLine = async (): Promise<string> => {
@@ -87,7 +92,7 @@ export async function runTrial(relay: RunningRelay, calls: number, pps: number, 
   try {
     const portsA = (await nextLine()).split(' ').slice(1).map(Number);
     const portsB = (await nextLine()).split(' ').slice(1).map(Number);
-    const relayPorts = await setUpCalls(relay.ng, trial, calls, portsA, portsB, srtpKey);
+    const relayPorts = await setUpCalls(relay.ng, trial, calls, portsA, portsB, srtpKey, flavour === 'transcode');
     gen.stdin!.end(relayPorts.map((p) => `${p.forA} ${p.forB}${p.keyForA ? ` ${p.keyForA}` : ''}\n`).join(''));
     return judge(JSON.parse(await nextLine()) as LoadgenReport, calls, pps);
   } catch (err) {

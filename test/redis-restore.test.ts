@@ -532,3 +532,32 @@ t.test('--active-switchover does not take back, on a packet, the calls this rela
   }
   t.match(await relay.statistics(), { currentSessions: 0, foreignSessions: 1 }, 'the call stays handed back');
 });
+
+t.test('a restart keeps what the codec and DTMF controls set: the call still converts PCMU to PCMA, and blocked DTMF stays blocked', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const ports = await mediaPorts(40);
+  const options = { ...ports, deleteDelay: 0, redis: { read: { host: '127.0.0.1', port: redis.port, db: 9 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 0 } };
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const sdp = (port: number, pts: string): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP ${pts}`, 'a=rtpmap:101 telephone-event/8000', ''].join('\r\n');
+  const first = await Relay.create(options);
+  await first.offer({ callId: 'kept', fromTag: 'alice', codec: { transcode: ['PCMA'] }, sdp: sdp(alice.port, '0 101') });
+  const answer = await first.answer({ callId: 'kept', fromTag: 'alice', toTag: 'bob', sdp: sdp(bob.port, '8 101') });
+  await first.blockDtmf({ callId: 'kept', fromTag: 'alice' }, true);
+  await sleep(200);
+  await first.close();
+  const second = await Relay.create(options);
+  t.teardown(() => second.close());
+  t.same(second.list(), ['kept'], 'the call is back');
+  const toAlice = relayEndpoints(answer.sdp)[0]!.port;
+  const pcmu = rtpPacket(1, { pt: 0, ssrc: 0xa11ce, payloadSize: 160 });
+  const event = Buffer.concat([rtpPacket(2, { pt: 101, ssrc: 0xa11ce, payloadSize: 0 }), Buffer.from([1, 0x8a, 0x03, 0x20])]);
+  await alice.send(event, toAlice, '127.0.0.1');
+  await alice.send(pcmu, toAlice, '127.0.0.1');
+  const [got] = await bob.waitFor(1);
+  t.equal(got!.data[1]! & 0x7f, 8, 'the caller\'s PCMU still reaches the callee as PCMA');
+  await sleep(100);
+  t.equal(bob.received.length, 1, 'and the caller\'s telephone event stays blocked');
+});

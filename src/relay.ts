@@ -35,12 +35,12 @@ import type {
   DeleteRequest,
   DeleteResult,
   DtmfBlockRequest,
+  DtmfInfo,
   EndpointInfo,
   OfferRequest,
   QueryRequest,
   RelayStatistics,
   SdpResult,
-  DtmfInfo,
   SignalRequest,
 } from './api/requests.js';
 import { HighAvailability } from './persistence/high-availability.js';
@@ -59,7 +59,7 @@ export interface RelayEvents {
   'call:deleted': [{ callId: string; reason: CallEndReason }];
   'stream:learned': [{ callId: string; tag: string; mediaIndex: number; kind: 'RTP' | 'RTCP'; endpoint: EndpointInfo }];
   timeout: [{ callId: string }];
-  /** A participant pressed a key (RFC 4733 telephone event), reported once it ended. */
+  /** A participant pressed a key (an RFC 4733 event or, with `detect DTMF`, a tone), reported once it ended. */
   dtmf: [{ callId: string } & DtmfInfo];
 }
 

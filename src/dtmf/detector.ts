@@ -14,7 +14,6 @@ import type { DtmfPress } from './press.js';
 /** In-band DTMF is heard in G.711 by its static payload types. */
 const G711: Readonly<Record<number, G711Law>> = { 0: 'PCMU', 8: 'PCMA' };
 
-
 /** Presses kept per call for `query`; older ones are dropped. */
 const KEPT = 32;
 

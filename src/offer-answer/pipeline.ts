@@ -1,8 +1,8 @@
 /**
  * Offer/answer as a pipeline: the parties of the message, then for every m= line its relay ports and a
- * fixed list of steps, each with one concern, then the rewritten SDP. The codec step follows
- * transport (transcoding will join it there). The pipeline changes the call model only;
- * the caller commits the change (which configures the data plane).
+ * fixed list of steps, each with one concern, then the rewritten SDP. The codec step (codec flags,
+ * transcoding) follows transport. The pipeline changes the call model only; the caller commits the
+ * change (which configures the data plane).
  */
 import type { Call } from '../call/call.js';
 import type { SdpResult, SignalRequest } from '../api/requests.js';

@@ -6,7 +6,8 @@
 import t from 'tap';
 import { parseOffer } from '../src/ng/params.js';
 import { selectCodecs } from '../src/codecs/selection.js';
-import { mediaFormats } from '../src/codecs/format.js';
+import { mediaFormats, telephoneEvents } from '../src/codecs/format.js';
+import { addableCodec } from '../src/codecs/transcoding.js';
 import { parseSdp } from '../src/sdp/parse.js';
 import type { CodecOptions } from '../src/api/requests.js';
 import { RelayError } from '../src/errors.js';
@@ -145,4 +146,18 @@ t.test('a call whose offer was filtered relays its packets unchanged, both ways'
   await bob.send(fromBob, toBob, '127.0.0.1');
   t.same((await bob.waitFor(1))[0]!.data, fromAlice, "the caller's PCMA reaches the callee byte for byte");
   t.same((await alice.waitFor(1))[0]!.data, fromBob, "and the callee's reaches the caller");
+});
+
+t.test('bad input: payload type clashes, codecs nothing converts to, bad telephone-event clocks, malformed codec lists', async (t) => {
+  const formatsOf = (lines: string[]) => mediaFormats(parseSdp(crlf([...session, ...lines])).medias[0]!);
+  t.same(addableCodec({ name: 'PCMA' }, formatsOf(['m=audio 4000 RTP/AVP 0 8', 'a=rtpmap:8 G726-32/8000'])), { pt: 96, law: 'PCMA', source: { pt: 0, law: 'PCMU' } }, 'PCMA\'s static number is taken: the first free dynamic one');
+  t.same(addableCodec({ name: 'pcmu' }, formatsOf(['m=audio 4000 RTP/AVP 8 96', 'a=rtpmap:96 opus/48000/2'])), { pt: 0, law: 'PCMU', source: { pt: 8, law: 'PCMA' } });
+  t.equal(addableCodec({ name: 'PCMA' }, formatsOf(['m=audio 4000 RTP/AVP 18'])), undefined, 'nothing to convert from');
+  t.equal(addableCodec({ name: 'PCMA', clock: 16000 }, formatsOf(['m=audio 4000 RTP/AVP 0'])), undefined, 'not at another clock');
+  t.equal(addableCodec({ name: 'AMR' }, formatsOf(['m=audio 4000 RTP/AVP 0'])), undefined, 'not a codec it converts');
+  t.same(telephoneEvents(parseSdp(crlf([...session, 'm=audio 4000 RTP/AVP 0 101 102 103', 'a=rtpmap:101 telephone-event/0', 'a=rtpmap:102 telephone-event/8000', 'a=rtpmap:103 TELEPHONE-EVENT/48000'])).medias[0]!), [{ pt: 102, clock: 8000 }, { pt: 103, clock: 48000 }], 'a zero clock is no telephone-event');
+  const base = { command: 'offer', 'call-id': 'c', 'from-tag': 'a', sdp: OFFER };
+  t.throws(() => parseOffer({ ...base, codec: ['strip'] }), { code: 'NG_BAD_PARAM', message: /"codec" must be a dictionary/ });
+  t.throws(() => parseOffer({ ...base, codec: { strip: 5 } }), { code: 'NG_BAD_PARAM', message: /"codec.strip" must be a string or a list of strings/ });
+  t.throws(() => parseOffer({ ...base, flags: ['codec-strip-PCMU/0'] }), { code: 'NG_BAD_PARAM', message: /invalid clock rate/ });
 });

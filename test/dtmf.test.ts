@@ -85,13 +85,19 @@ async function listener(t: Test): Promise<{ socket: Socket; port: number; got: s
 }
 type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 
-/** Sets up alice -> bob through `ng`, has alice send some audio, `5` and `#`, and some audio again. */
-async function pressThrough(ng: NgClient, callId: string): Promise<{ alice: Phone; bob: Phone; sent: Buffer[] }> {
+/** Phones alice and bob in a call through `ng` (offer with `flags`), closed at the end of `t`; the relay ports each sends to. */
+async function call(t: Test, ng: NgClient, callId: string, flags: string[] = []): Promise<{ alice: Phone; bob: Phone; toAlice: number; toBob: number }> {
   const alice = await Phone.open();
   const bob = await Phone.open();
-  await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'alice', sdp: phoneSdp(alice.port) });
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const offer = await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'alice', flags, sdp: phoneSdp(alice.port) });
   const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
-  const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
+  return { alice, bob, toAlice: relayEndpoints(answer.sdp as string)[0]!.port, toBob: relayEndpoints(offer.sdp as string)[0]!.port };
+}
+
+/** Sets up alice -> bob through `ng`, has alice send some audio, `5` and `#`, and some audio again. */
+async function pressThrough(t: Test, ng: NgClient, callId: string): Promise<{ alice: Phone; bob: Phone; sent: Buffer[] }> {
+  const { alice, bob, toAlice } = await call(t, ng, callId);
   const audio = (seq: number, ts: number): Buffer => rtp(seq, ts, 0, Buffer.alloc(160, 0xff));
   const sent = [audio(1, 0), audio(2, 160), ...press(5, 3, 320), audio(20, 1280), ...press(11, 21, 1440, 101, 200), audio(40, 3040)];
   for (const packet of sent) {
@@ -106,8 +112,7 @@ t.test('a call: each press once as the dtmf event, in query and to --dtmf-log-de
   const { ng, relay } = await startRelay(t, { dtmfLogDest: { address: '127.0.0.1', port: log.port } });
   const events: unknown[] = [];
   relay.on('dtmf', (e) => events.push(e));
-  const { alice, bob, sent } = await pressThrough(ng, 'dtmf');
-  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const { bob, sent } = await pressThrough(t, ng, 'dtmf');
   const received = await bob.waitFor(sent.length);
   t.same(received.map((r) => r.data), sent, 'every packet, audio and telephone events, reaches the callee unchanged');
   for (let i = 0; i < 50 && log.got.length < 2; i++) await sleep(20);
@@ -135,8 +140,7 @@ t.test('the DTMF log of rtpengine and of rtpbridge for the same packets: the sam
   const engine = await startRtpengine(t, (await mediaPorts(100)).portMin, [`--dtmf-log-dest=127.0.0.1:${theirsLog.port}`]);
   const { ng } = await startRelay(t, { dtmfLogDest: { address: '127.0.0.1', port: oursLog.port } });
   for (const [client, log] of [[engine, theirsLog], [ng, oursLog]] as const) {
-    const { alice, bob } = await pressThrough(client, 'compare');
-    t.teardown(() => [alice, bob].forEach((p) => p.close()));
+    await pressThrough(t, client, 'compare');
     for (let i = 0; i < 50 && log.got.length < 2; i++) await sleep(20);
   }
   const normal = (line: string): Record<string, unknown> => {
@@ -151,12 +155,7 @@ t.test('block DTMF and unblock DTMF: a participant\'s telephone events stop at t
   const { ng, relay } = await startRelay(t);
   const events: unknown[] = [];
   relay.on('dtmf', (e) => events.push(e));
-  const alice = await Phone.open();
-  const bob = await Phone.open();
-  t.teardown(() => [alice, bob].forEach((p) => p.close()));
-  await ng.request({ command: 'offer', 'call-id': 'block', 'from-tag': 'alice', sdp: phoneSdp(alice.port) });
-  const answer = await ng.request({ command: 'answer', 'call-id': 'block', 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
-  const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
+  const { alice, bob, toAlice } = await call(t, ng, 'block');
   let seq = 1;
   let ts = 0;
   /** Alice sends audio, a press of `digit`, audio; returns the payload types Bob got. */
@@ -226,12 +225,7 @@ t.test('detect DTMF: tones in the caller\'s audio are reported as presses; witho
   relay.on('dtmf', (e) => events.push(e));
   const samples = dial('7*');
   for (const [callId, flags] of [['listening', ['detect DTMF']], ['deaf', []]] as const) {
-    const alice = await Phone.open();
-    const bob = await Phone.open();
-    t.teardown(() => [alice, bob].forEach((p) => p.close()));
-    await ng.request({ command: 'offer', 'call-id': callId, 'from-tag': 'alice', flags: [...flags], sdp: phoneSdp(alice.port) });
-    const answer = await ng.request({ command: 'answer', 'call-id': callId, 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
-    const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
+    const { alice, bob, toAlice } = await call(t, ng, callId, [...flags]);
     const sent: Buffer[] = [];
     for (let i = 0, seq = 1; i < samples.length; i += 160, seq++) sent.push(rtp(seq, i, 0, Buffer.from(encodeG711('PCMU', samples.subarray(i, i + 160)))));
     for (const packet of sent) {
@@ -249,13 +243,7 @@ t.test('the block DTMF flag: the sender of the offer (or answer) has its telepho
   const { ng, relay } = await startRelay(t);
   const events: unknown[] = [];
   relay.on('dtmf', (e) => events.push(e));
-  const alice = await Phone.open();
-  const bob = await Phone.open();
-  t.teardown(() => [alice, bob].forEach((p) => p.close()));
-  const offer = await ng.request({ command: 'offer', 'call-id': 'flagged', 'from-tag': 'alice', flags: ['block DTMF'], sdp: phoneSdp(alice.port) });
-  const answer = await ng.request({ command: 'answer', 'call-id': 'flagged', 'from-tag': 'alice', 'to-tag': 'bob', sdp: phoneSdp(bob.port) });
-  const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
-  const toBob = relayEndpoints(offer.sdp as string)[0]!.port;
+  const { alice, bob, toAlice, toBob } = await call(t, ng, 'flagged', ['block DTMF']);
   for (const packet of press(5, 1, 1000)) await alice.send(packet, toAlice, '127.0.0.1');
   for (const packet of press(9, 1, 1000)) await bob.send(packet, toBob, '127.0.0.1');
   await alice.waitFor(7);

@@ -9,6 +9,8 @@ import { mediaFormats, isSupplemental, type CodecFormat } from '../codecs/format
 import { selectCodecs, selectsCodecs } from '../codecs/selection.js';
 import { addableCodec, rtpmapLine, type AddedCodec } from '../codecs/transcoding.js';
 import { RelayError } from '../errors.js';
+import type { Monologue } from '../call/call.js';
+import type { SdpMedia } from '../sdp/parse.js';
 import type { MediaContext, MediaStep, SignalContext } from './context.js';
 
 export const settleCodecs: MediaStep = (ctx) => (ctx.kind === 'offer' ? offerCodecs(ctx) : answerCodecs(ctx));
@@ -47,14 +49,15 @@ function withAdded(pts: readonly string[], formats: readonly CodecFormat[], adde
 
 function answerCodecs({ media, plan, mine, theirs }: MediaContext): void {
   const added = mine.addedCodecs;
-  const chosen = added && chosenCodec(media, added);
+  const formats = added ? mediaFormats(media) : [];
+  const chosen = added && chosenCodec(formats, added);
   if (!chosen) {
     // The answerer took a codec the offerer has: media passes as it is.
     for (const side of [mine.side, theirs.side]) if (side.transcode) delete side.transcode;
     return;
   }
   const { source } = chosen;
-  plan.formats = mediaFormats(media)
+  plan.formats = formats
     .map((f) => (Number(f.pt) === chosen.pt ? String(source.pt) : f.pt))
     .filter((pt) => !added.some((a) => a !== chosen && String(a.pt) === pt));
   plan.addedLines = [rtpmapLine(source.pt, source.law)];
@@ -63,17 +66,17 @@ function answerCodecs({ media, plan, mine, theirs }: MediaContext): void {
   mine.side.transcode = [{ fromPt: source.pt, from: source.law, toPt: chosen.pt, to: chosen.law }];
 }
 
-/** The added codec the answer picked (its first audio codec), if it picked one. */
-function chosenCodec(media: MediaContext['media'], added: readonly AddedCodec[]): AddedCodec | undefined {
-  const first = mediaFormats(media).find((f) => !isSupplemental(f));
+/** The added codec an answer of `formats` picked (its first audio codec), if it picked one. */
+function chosenCodec(formats: readonly CodecFormat[], added: readonly AddedCodec[]): AddedCodec | undefined {
+  const first = formats.find((f) => !isSupplemental(f));
   return first && added.find((a) => a.pt === Number(first.pt));
 }
 
-/** Whether an answer picks a codec the relay added, so the call needs the packet path that converts. */
-export function answerNeedsTranscoding(sdp: { medias: ReadonlyArray<MediaContext['media']> }, added: (index: number) => readonly AddedCodec[] | undefined): boolean {
-  return sdp.medias.some((media) => {
-    const codecs = added(media.index);
-    return codecs !== undefined && chosenCodec(media, codecs) !== undefined;
+/** Whether an answer picks a codec the relay added to the answerer's offer, so the call needs the packet path that converts. */
+export function answerNeedsTranscoding(medias: readonly SdpMedia[], answerer: Monologue): boolean {
+  return medias.some((media) => {
+    const added = answerer.medias[media.index]?.addedCodecs;
+    return added !== undefined && chosenCodec(mediaFormats(media), added) !== undefined;
   });
 }
 

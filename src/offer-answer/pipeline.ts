@@ -89,6 +89,6 @@ export function callNeeds(kind: SignalKind, sdp: ParsedSdp, req: SignalRequest, 
   const answerer = kind === 'answer' ? call?.monologues.find((m) => m.medias.some((media) => media?.addedCodecs)) : undefined;
   return {
     handshakes: sdp.medias.some((m) => wantsIce(req.ice, kind, m.hasIce, offererIce) || mayNeedDtls(m, req, kind === 'offer')),
-    transcoding: answerer !== undefined && answerNeedsTranscoding(sdp, (index) => answerer.medias[index]?.addedCodecs),
+    transcoding: answerer !== undefined && answerNeedsTranscoding(sdp.medias, answerer),
   };
 }

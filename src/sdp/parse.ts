@@ -56,6 +56,8 @@ export interface ParsedSdp {
   originFamily?: AddressFamily;
   /** o= session version, verbatim: it may exceed Number.MAX_SAFE_INTEGER. */
   originVersion: string;
+  /** Address of the session-level c=, when there is one. */
+  sessionAddress?: string;
 }
 
 interface Connection {
@@ -75,7 +77,7 @@ export function parseSdp(text: string): ParsedSdp {
   const session = attributesOf(sessionLines);
   const sessionConnection = firstConnection(sessionLines);
   const medias = sections.map((section, index) => parseMedia(index, section, sessionConnection, session));
-  return { sessionLines, medias, ...origin };
+  return { sessionLines, medias, ...origin, ...(sessionConnection ? { sessionAddress: sessionConnection.address } : {}) };
 }
 
 /** The attributes the relay reads, at one level (session or media); where one repeats, the last counts. */

@@ -78,9 +78,9 @@ export function rewriteSdp(parsed: ParsedSdp, plan: RewritePlan): string {
   const first = plans.find((p) => !p.rejected);
   // Medias fall back to the session-level c= only if one exists; otherwise each needs its own. A hold
   // written at session level stays there; one written in a media leaves the session line the relay's.
-  const sessionLine = parsed.sessionLines.find((l) => l.startsWith('c='));
+  const session = parsed.sessionAddress;
   const sessionConnection =
-    sessionLine && first ? { family: first.family, address: first.holdAddress !== undefined && isUnspecified(sessionLine.split(/\s+/)[2] ?? '') ? first.holdAddress : first.address } : undefined;
+    session !== undefined && first ? { family: first.family, address: first.holdAddress !== undefined && isUnspecified(session) ? first.holdAddress : first.address } : undefined;
 
   const out = rewriteSession(parsed.sessionLines, plan, first, sessionConnection);
   parsed.medias.forEach((media, i) => out.push(...rewriteMedia(media, plans[i]!, plan, sessionConnection)));

@@ -23,7 +23,8 @@ export interface G711Conversion {
 }
 
 const LAWS: readonly G711Law[] = ['PCMU', 'PCMA'];
-const STATIC_PT: Readonly<Record<G711Law, number>> = { PCMU: 0, PCMA: 8 };
+/** RFC 3551's payload types of the two laws. */
+export const G711_STATIC_PT: Readonly<Record<G711Law, number>> = { PCMU: 0, PCMA: 8 };
 
 function lawOf(f: { name: string; clock: number; channels: number }): G711Law | undefined {
   const law = LAWS.find((l) => l.toLowerCase() === f.name.toLowerCase());
@@ -39,7 +40,7 @@ export function addableCodec(spec: CodecSpec, formats: readonly CodecFormat[]): 
   const source = formats.find((f) => { const l = lawOf(f); return l !== undefined && l !== law; });
   if (!law || !source) return undefined;
   const taken = new Set(formats.map((f) => Number(f.pt)));
-  const pt = taken.has(STATIC_PT[law]) ? Array.from({ length: 32 }, (_, i) => 96 + i).find((p) => !taken.has(p)) : STATIC_PT[law];
+  const pt = taken.has(G711_STATIC_PT[law]) ? Array.from({ length: 32 }, (_, i) => 96 + i).find((p) => !taken.has(p)) : G711_STATIC_PT[law];
   return pt === undefined ? undefined : { pt, law, source: { pt: Number(source.pt), law: lawOf(source)! } };
 }
 

@@ -6,13 +6,14 @@
  */
 import type { DtmfFormat } from '../codecs/format.js';
 import { decodeG711, type G711Law } from '../codecs/g711.js';
+import { G711_STATIC_PT } from '../codecs/transcoding.js';
 import { rtpHeaderLength } from '../rtp/header.js';
 import { InbandDtmf } from './inband.js';
 import { eventDigit, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import type { DtmfPress } from './press.js';
 
-/** In-band DTMF is heard in G.711 by its static payload types. */
-const G711: Readonly<Record<number, G711Law>> = { 0: 'PCMU', 8: 'PCMA' };
+/** In-band DTMF is heard in G.711, by its static payload types. */
+const G711 = new Map(Object.entries(G711_STATIC_PT).map(([law, pt]) => [pt, law as G711Law]));
 
 /** Presses kept per call for `query`; older ones are dropped. */
 const KEPT = 32;
@@ -33,7 +34,7 @@ export class DtmfDetector {
 
   /** Listens to one audio packet a side's participant sent; returns the presses it completes. */
   receiveAudio(side: number, packet: Uint8Array, atMs: number): DtmfPress[] {
-    const law = G711[packet[1]! & 0x7f];
+    const law = G711.get(packet[1]! & 0x7f);
     const header = rtpHeaderLength(packet);
     if (!law || header < 0) return [];
     let detector = this.inband.get(side);

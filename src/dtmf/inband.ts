@@ -7,19 +7,11 @@
  */
 import type { DtmfPress } from './press.js';
 import { eventDigit } from './rfc4733.js';
+import { COLUMNS, EVENTS, ROWS } from './keypad.js';
 
 const RATE = 8000;
 const BLOCK = 160;
-const ROWS = [697, 770, 852, 941];
-const COLUMNS = [1209, 1336, 1477, 1633];
 const COEFFICIENTS = [...ROWS, ...COLUMNS].map((f) => 2 * Math.cos((2 * Math.PI * f) / RATE));
-/** RFC 4733 event of row r, column c. */
-const EVENTS = [
-  [1, 2, 3, 12],
-  [4, 5, 6, 13],
-  [7, 8, 9, 14],
-  [10, 0, 11, 15],
-];
 /** Share of the block's energy the two tones must carry. */
 const PURITY = 0.6;
 /** How far the strongest tone of a group must be above the next one (power ratio, about 6 dB). */

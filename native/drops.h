@@ -16,7 +16,8 @@ namespace rtpbridge {
   X(stun)                         \
   X(dtls)                         \
   X(rateLimited)                  \
-  X(dtmfBlocked)
+  X(dtmfBlocked)                  \
+  X(undecodable)
 
 enum class Drop : uint8_t {
 #define RTPBRIDGE_DROP_ENUM(name) name,

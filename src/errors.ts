@@ -13,6 +13,7 @@ export type RelayErrorCode =
   | 'CODEC_NEGOTIATION' // codec flags that leave an m= line without a codec
   | 'CALL_NOT_FOUND'
   | 'TAG_NOT_FOUND'
+  | 'NOT_INJECTABLE' // `play DTMF` on a call not marked `inject DTMF`, or with its presses' queue full
   | 'NO_PORTS' // port range exhausted
   | 'NO_INTERFACE' // unknown logical interface or no address of the wanted family
   | 'CONFIG_INVALID'

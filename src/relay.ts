@@ -35,6 +35,7 @@ import type {
   DeleteRequest,
   DeleteResult,
   DtmfBlockRequest,
+  PlayDtmfRequest,
   DtmfInfo,
   EndpointInfo,
   OfferRequest,
@@ -240,6 +241,25 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (monologues.length === 0) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${req.fromTag}'`);
       for (const media of monologues.flatMap((m) => m.medias)) if (media) media.side.blockDtmf = blocked;
       this.registry.commit({ kind: 'controlled', call });
+    });
+  }
+
+  /**
+   * Puts a key press into the call as if `fromTag` (or everyone, `all`) pressed it: towards each other
+   * participant whose side was marked `inject DTMF`, as RFC 4733 events or in-band tones (src/dtmf/injector.ts).
+   */
+  async playDtmf(req: PlayDtmfRequest): Promise<void> {
+    await this.registry.run(req.callId, async () => {
+      const call = this.registry.get(req.callId);
+      if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
+      const senders = req.all ? call.monologues : call.monologues.filter((m) => m.tag === req.fromTag);
+      if (senders.length === 0) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${req.fromTag}'`);
+      const targets = senders.flatMap((m) => m.medias).flatMap((media) => (media && media.type === 'audio' && !media.rejected ? media.side.sinks : []));
+      const marked = targets.filter((side) => side.inject !== undefined);
+      if (marked.length === 0) throw new RelayError('NOT_INJECTABLE', 'the call was not marked for DTMF injection (flag "inject DTMF" in offer and answer)');
+      const tone = { event: req.event, durationMs: req.durationMs, volume: req.volume, pauseMs: req.pauseMs };
+      const queued = await Promise.all(marked.map((side) => this.dataPlane.playDtmf(side.id, tone)));
+      if (!queued.every(Boolean)) throw new RelayError('NOT_INJECTABLE', 'too many DTMF presses waiting to be played');
     });
   }
 

@@ -5,9 +5,9 @@
  */
 import t from 'tap';
 import { parseOffer } from '../src/ng/params.js';
-import { selectCodecs } from '../src/codecs/selection.js';
+import { selectCodecs, type CodecSpec } from '../src/codecs/selection.js';
 import { mediaFormats, telephoneEvents } from '../src/codecs/format.js';
-import { addableCodec } from '../src/codecs/transcoding.js';
+import { addableCodecs } from '../src/codecs/transcoding.js';
 import { parseSdp } from '../src/sdp/parse.js';
 import type { CodecOptions } from '../src/api/requests.js';
 import { RelayError } from '../src/errors.js';
@@ -55,8 +55,9 @@ t.test('ng forms: the codec dictionary, codec-X-Y flags, transcode-Y, key=value 
   t.same(parseOffer({ ...base, codec: { strip: ['PCMU', 'G729'], except: 'PCMA opus', offer: ['G722'], 'Transcode': ['AMR'] } }).codec, { strip: ['PCMU', 'G729'], except: ['PCMA', 'opus'], offer: ['G722'], transcode: ['AMR'] });
   t.same(parseOffer({ ...base, flags: ['codec-strip-PCMU', 'codec-mask-all', 'codec-transcode-PCMA', 'transcode-G722', 'codec-except=opus', 'codec_offer-G729'] }).codec, { strip: ['pcmu'], mask: ['all'], transcode: ['pcma', 'g722'], except: ['opus'], offer: ['g729'] });
   t.same(parseOffer({ ...base, 'rtpp-flags': 'codec-strip-PCMU codec-except=[PCMA G722]' }).codec, { strip: ['pcmu'], except: ['PCMA', 'G722'] });
-  const accept = parseOffer({ ...base, codec: { accept: ['PCMA'], set: ['opus/48000/2/32000'], bogus: ['x'] } });
-  t.same(accept.flags?.ignored, ['codec.bogus', 'codec-accept-PCMA', 'codec-set-opus/48000/2/32000'], 'what transcoding would use is reported as ignored');
+  const accept = parseOffer({ ...base, codec: { accept: ['PCMA'], set: ['opus/48000/2/32000'], ignore: ['G722'], bogus: ['x'] } });
+  t.same(accept.codec, { accept: ['PCMA'], set: ['opus/48000/2/32000'], ignore: ['G722'] });
+  t.same(accept.flags?.ignored, ['codec.bogus', 'codec-ignore-G722'], 'an unknown list and ignore (no effect, as rtpengine shows) are reported as ignored');
   t.throws(() => parseOffer({ ...base, codec: 'strip' }), { code: 'NG_BAD_PARAM', message: /"codec" must be a dictionary/ });
 });
 
@@ -150,11 +151,18 @@ t.test('a call whose offer was filtered relays its packets unchanged, both ways'
 
 t.test('bad input: payload type clashes, codecs nothing converts to, bad telephone-event clocks, malformed codec lists', async (t) => {
   const formatsOf = (lines: string[]) => mediaFormats(parseSdp(crlf([...session, ...lines])).medias[0]!);
-  t.same(addableCodec({ name: 'PCMA' }, formatsOf(['m=audio 4000 RTP/AVP 0 8', 'a=rtpmap:8 G726-32/8000'])), { pt: 96, law: 'PCMA', source: { pt: 0, law: 'PCMU' } }, 'PCMA\'s static number is taken: the first free dynamic one');
-  t.same(addableCodec({ name: 'pcmu' }, formatsOf(['m=audio 4000 RTP/AVP 8 96', 'a=rtpmap:96 opus/48000/2'])), { pt: 0, law: 'PCMU', source: { pt: 8, law: 'PCMA' } });
-  t.equal(addableCodec({ name: 'PCMA' }, formatsOf(['m=audio 4000 RTP/AVP 18'])), undefined, 'nothing to convert from');
-  t.equal(addableCodec({ name: 'PCMA', clock: 16000 }, formatsOf(['m=audio 4000 RTP/AVP 0'])), undefined, 'not at another clock');
-  t.equal(addableCodec({ name: 'AMR' }, formatsOf(['m=audio 4000 RTP/AVP 0'])), undefined, 'not a codec it converts');
+  const add = (spec: CodecSpec, lines: string[]) => {
+    const media = parseSdp(crlf([...session, ...lines])).medias[0]!;
+    return addableCodecs([spec], mediaFormats(media), media.lines);
+  };
+  const pcmu = { name: 'PCMU', clock: 8000, channels: 1 };
+  const pcma = { name: 'PCMA', clock: 8000, channels: 1 };
+  t.same(add({ name: 'PCMA' }, ['m=audio 4000 RTP/AVP 0 8', 'a=rtpmap:8 G726-32/8000']), { added: [{ pt: 96, codec: pcma, source: { pt: 0, codec: pcmu, lines: [] }, lines: ['a=rtpmap:96 PCMA/8000'] }], unaddable: [] }, "PCMA's static number is taken: the first free dynamic one");
+  t.same(add({ name: 'pcmu' }, ['m=audio 4000 RTP/AVP 8 96', 'a=rtpmap:96 opus/48000/2']).added[0], { pt: 0, codec: pcmu, source: { pt: 8, codec: pcma, lines: [] }, lines: ['a=rtpmap:0 PCMU/8000'] }, "from the offer's first codec the relay decodes");
+  t.same(add({ name: 'PCMA' }, ['m=audio 4000 RTP/AVP 18']), { added: [], unaddable: ['PCMA'] }, 'nothing to convert from');
+  t.same(add({ name: 'PCMA', clock: 16000 }, ['m=audio 4000 RTP/AVP 0']), { added: [], unaddable: ['PCMA'] }, 'not at another clock');
+  t.same(add({ name: 'AMR' }, ['m=audio 4000 RTP/AVP 0']), { added: [], unaddable: ['AMR'] }, 'not a codec it converts');
+  t.same(add({ name: 'opus' }, ['m=audio 4000 RTP/AVP 0 101', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16']).added.map((a) => a.lines), [['a=rtpmap:96 opus/48000/2'], ['a=rtpmap:97 telephone-event/48000', 'a=fmtp:97 0-15']], 'a telephone-event at the new clock, with rtpengine\'s default events');
   t.same(telephoneEvents(parseSdp(crlf([...session, 'm=audio 4000 RTP/AVP 0 101 102 103', 'a=rtpmap:101 telephone-event/0', 'a=rtpmap:102 telephone-event/8000', 'a=rtpmap:103 TELEPHONE-EVENT/48000'])).medias[0]!), [{ pt: 102, clock: 8000 }, { pt: 103, clock: 48000 }], 'a zero clock is no telephone-event');
   const base = { command: 'offer', 'call-id': 'c', 'from-tag': 'a', sdp: OFFER };
   t.throws(() => parseOffer({ ...base, codec: ['strip'] }), { code: 'NG_BAD_PARAM', message: /"codec" must be a dictionary/ });

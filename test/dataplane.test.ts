@@ -34,7 +34,7 @@ t.test('counters in query and statistics are exact right after the packets', asy
   t.equal(stats.packetsIn, 202);
   t.equal(stats.packetsOut, 201);
   t.equal(stats.bytesOut, 201 * 172);
-  t.same(stats.dropped, { malformed: 1, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0, rateLimited: 0, dtmfBlocked: 0 });
+  t.same(stats.dropped, { malformed: 1, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0, rateLimited: 0, dtmfBlocked: 0, undecodable: 0 });
 });
 
 t.test('calls are spread over the forwarding threads and all relay', async (t) => {

@@ -38,6 +38,7 @@ t.test('the built addon counts the same reasons and takes the config native.ts b
     blockDtmf: false,
     detectDtmf: false,
     transcode: [],
+    inject: null,
   });
   t.same(Object.keys(sample).sort(), [...Engine.configKeys].sort());
   t.same(Engine.tapKinds, [...TAP_KINDS], 'the kinds of copied packet, numbered alike');

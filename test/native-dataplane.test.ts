@@ -51,6 +51,7 @@ function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | 
     blockDtmf: false,
     detectDtmf: false,
     transcode: [],
+    inject: null,
   };
 }
 
@@ -278,7 +279,7 @@ function run(): void {
     t.equal(c.bytesIn, 4 + 11 + 172 + 3012 + 7 + 172);
     t.equal(c.packetsOut, 1);
     t.equal(c.bytesOut, 172);
-    t.same(c.dropped, { malformed: 5, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0, rateLimited: 0, dtmfBlocked: 0 });
+    t.same(c.dropped, { malformed: 5, unknownSource: 0, noDestination: 0, sendError: 0, srtp: 0, stun: 0, dtls: 0, rateLimited: 0, dtmfBlocked: 0, undecodable: 0 });
   });
 
   t.test('read() and counters() are exact right after the packets arrive', async (t) => {

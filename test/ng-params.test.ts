@@ -249,7 +249,7 @@ t.test('rtpp_flags string', async (t) => {
     fromTag: 'ftag',
     viaBranch: 'auto-next',
     sdp: SDP,
-    flags: { strictSource: true, ignored: ['codec-accept-AMR-WB', 'codec-accept-AMR'] },
+    flags: { strictSource: true },
     replace: ['origin', 'session-connection'],
     direction: ['priv', 'pub'],
     addressFamily: 'IP4',

@@ -13,37 +13,15 @@ import { Phone, sleep } from './helpers/media.js';
 import { crlf, relayEndpoints } from './helpers/sdp.js';
 import { RTPENGINE, rtpengineInstalled, startRtpengine } from './helpers/rtpengine.js';
 import { requireTool } from './helpers/tools.js';
+import { rtp, tone, toneOf } from './helpers/tone.js';
 import type { NgClient } from './helpers/ng-client.js';
 
 const SESSION = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0'];
 const sdp = (port: number, pts: string): string => crlf([...SESSION, `m=audio ${port} RTP/AVP ${pts}`, 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv']);
 
-/** A 20 ms packet of `law` carrying samples [from, from + 160) of a `hz` tone at `amplitude`. */
+/** A 20 ms packet of `law` carrying samples [seq * 160, seq * 160 + 160) of a `hz` tone at `amplitude`. */
 function tonePacket(law: G711Law, pt: number, seq: number, hz: number, amplitude: number): Buffer {
-  const samples = Int16Array.from({ length: 160 }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * (seq * 160 + i)) / 8000)));
-  const header = Buffer.alloc(12);
-  header[0] = 0x80;
-  header[1] = pt;
-  header.writeUInt16BE(seq, 2);
-  header.writeUInt32BE(seq * 160, 4);
-  header.writeUInt32BE(0xc0dec, 8);
-  return Buffer.concat([header, Buffer.from(encodeG711(law, samples))]);
-}
-
-/** Power of `samples` at `hz` relative to their whole power (1 for a pure tone there), and their RMS. */
-function toneOf(samples: Int16Array, hz: number): { share: number; rms: number } {
-  const coefficient = 2 * Math.cos((2 * Math.PI * hz) / 8000);
-  let s1 = 0;
-  let s2 = 0;
-  let energy = 0;
-  for (const x of samples) {
-    const s = x + coefficient * s1 - s2;
-    s2 = s1;
-    s1 = s;
-    energy += x * x;
-  }
-  const power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
-  return { share: power / ((energy * samples.length) / 2), rms: Math.sqrt(energy / samples.length) };
+  return rtp(pt, seq, seq * 160, encodeG711(law, tone(hz, 8000, amplitude, seq * 160, 160)));
 }
 
 const mLine = (text: unknown): string => /m=audio \d+ (.*)\r\n/.exec(String(text))![1]!;

@@ -32,6 +32,10 @@ export interface SignalFlags {
   detectDtmf: boolean;
   /** Do not forward the telephone events of the participant sending this SDP (`block DTMF`). */
   blockDtmf: boolean;
+  /** Leave only the first codec (with its telephone-event and CN) in an answer (`single codec`). */
+  singleCodec: boolean;
+  /** Let `play DTMF` put key presses into what the participant sending this SDP is sent (`inject DTMF`). */
+  injectDtmf: boolean;
   /** Flags we parsed but do not act on yet, reported back as a warning-free no-op. */
   ignored: string[];
 }
@@ -95,6 +99,10 @@ export interface SignalRequest {
   receivedFrom?: { family: AddressFamily; address: string };
   /** Overrides both SDP addresses and receivedFrom. */
   mediaAddress?: string;
+  /** Offers only: milliseconds of audio per packet towards the recipient, repacketized by the relay (`ptime`). */
+  ptime?: number;
+  /** Offers only: the same towards the offerer, written into the answer (`ptime-reverse`). */
+  ptimeReverse?: number;
   /** Family of the address advertised to the recipient. */
   addressFamily?: AddressFamily;
   ice?: IceMode;
@@ -147,6 +155,22 @@ export interface DeleteResult {
 export interface DtmfBlockRequest {
   callId: string;
   fromTag?: string;
+}
+
+/**
+ * `play DTMF`: a key press put into the call as if `fromTag` (or, with `all`, every participant) had
+ * pressed it, towards the others; the call must have been marked with `inject DTMF`.
+ */
+export interface PlayDtmfRequest {
+  callId: string;
+  fromTag?: string;
+  all?: boolean;
+  /** RFC 4733 event 0-15 (0-9, *, #, A-D). */
+  event: number;
+  durationMs: number;
+  /** dB below 0 dBm0, 0-63. */
+  volume: number;
+  pauseMs: number;
 }
 
 export interface QueryRequest {

@@ -39,6 +39,8 @@ export interface MonologueMedia {
   signalled?: boolean;
   /** Codecs the relay added to the offer this participant was sent (`transcode`), converted if it picks one. */
   addedCodecs?: AddedCodec[];
+  /** Milliseconds of audio per packet the relay sends this participant (`ptime`, `ptime-reverse`). */
+  ptime?: number;
 }
 
 /** What was last sent to a participant, so `replace: SDP-version` can tell whether the SDP changed. */

@@ -11,11 +11,13 @@ import type { CodecOptions } from '../api/requests.js';
 import { RelayError } from '../errors.js';
 import { isSupplemental, type CodecFormat } from './format.js';
 
-/** A codec as the flags name it: `name[/clock[/channels[/...]]]`; later fields (bitrate, fmtp) do not select. */
+/** A codec as the flags name it: `name[/clock[/channels[/bitrate[/...]]]]`; the bitrate and later fields (fmtp) do not select. */
 export interface CodecSpec {
   name: string;
   clock?: number;
   channels?: number;
+  /** Bits per second for the relay's encoder of it, when it transcodes to it (`set`, or a `transcode` spec). */
+  bitrate?: number;
 }
 
 export interface CodecSelection {
@@ -32,17 +34,20 @@ const ALL = new Set(['all', 'full']);
 /** Parses one codec spec; `all`/`full` come back as undefined. Throws on a spec no codec can have. */
 export function parseCodecSpec(text: string): CodecSpec | undefined {
   if (ALL.has(text.toLowerCase())) return undefined;
-  const [name, clock, channels] = text.split('/');
+  const [name, clock, channels, bitrate] = text.split('/');
   const number = (field: string | undefined, what: string): number | undefined => {
     if (field === undefined || field === '') return undefined;
     if (!/^\d{1,6}$/.test(field) || Number(field) === 0) throw new RelayError('NG_BAD_PARAM', `codec '${text}' has an invalid ${what}`);
     return Number(field);
   };
   if (!name || !/^[\w.+-]+$/.test(name)) throw new RelayError('NG_BAD_PARAM', `'${text}' is not a codec name`);
-  return { name, clock: number(clock, 'clock rate'), channels: number(channels, 'channel count') };
+  const spec: CodecSpec = { name, clock: number(clock, 'clock rate'), channels: number(channels, 'channel count') };
+  // A bitrate field may also be an fmtp string (`set`); only a number sets the encoder's rate.
+  if (bitrate !== undefined && /^\d{3,6}$/.test(bitrate)) spec.bitrate = Number(bitrate);
+  return spec;
 }
 
-function matches(spec: CodecSpec, f: CodecFormat): boolean {
+export function matches(spec: CodecSpec, f: { name: string; clock: number; channels: number }): boolean {
   return f.name.toLowerCase() === spec.name.toLowerCase() && (spec.clock === undefined || spec.clock === f.clock) && (spec.channels === undefined || spec.channels === f.channels);
 }
 

@@ -9,8 +9,9 @@ import { RelayError } from '../errors.js';
 import { literalLookup, normaliseAddress, sameEndpoint } from '../util/address.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import { srtpPairId } from '../srtp/keys.js';
-import { conversionChain, EMPTY_CHAIN, runChain, securityChains, srtpContexts, type Chain, type SrtpContexts } from './processors.js';
+import { conversionChain, EMPTY_CHAIN, runChain, runEgress, securityChains, srtpContexts, type Chain, type EgressChain, type SrtpContexts } from './processors.js';
 import { SideHandshakes } from './handshakes.js';
+import { DtmfInjector, type DtmfTone } from '../dtmf/injector.js';
 import { zeroCounters } from './counters.js';
 import { learningPolicy } from './policy.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, TappedPacket, SecuredEvent, SideConfig, SideId, SrtpKeyPair, SideState, StreamKind, StreamState } from './types.js';
@@ -82,9 +83,10 @@ interface SideRules {
 
 const NO_DTMF: ReadonlySet<number> = new Set();
 
-/** One chain of two, without a new array when either is empty (most sides run neither). */
-function joined(first: Chain, second: Chain): Chain {
-  return first.length === 0 ? second : second.length === 0 ? first : [...first, ...second];
+/** A side's egress chain from its parts, without a new array when only one part has processors (most sides run none). */
+function egressOf(side: Side): EgressChain {
+  const parts = [side.convert, side.injector ? [side.injector] : EMPTY_CHAIN, side.protect].filter((c) => c.length > 0);
+  return parts.length === 0 ? EMPTY_CHAIN : parts.length === 1 ? parts[0]! : parts.flat();
 }
 
 /**
@@ -105,10 +107,13 @@ class Side {
   sinks: Sinks = NO_SINKS;
   /** Processors on what the participant sends (SRTP: its key) and on what it is sent (the relay's key). */
   ingress: Chain = EMPTY_CHAIN;
-  egress: Chain = EMPTY_CHAIN;
-  /** The egress chain's two parts: conversions (`transcode`), then SRTP. */
-  convert: Chain = EMPTY_CHAIN;
+  egress: EgressChain = EMPTY_CHAIN;
+  /** The egress chain's parts: conversions (`transcode`, `ptime`), DTMF presses (`play DTMF`), then SRTP. */
+  convert: EgressChain = EMPTY_CHAIN;
   protect: Chain = EMPTY_CHAIN;
+  /** Sides of calls marked `inject DTMF` only; kept across configures, so a press under way goes on. */
+  declare injector?: DtmfInjector;
+  declare injectId?: string;
   /** Identifies the conversions `convert` runs, so a repeated configure keeps the chain. */
   convertId = '';
   /** Identifies the keys the chains use, so a repeated configure keeps their ROC and replay state. */
@@ -192,7 +197,13 @@ export class Forwarder {
     if (convertId !== side.convertId) {
       side.convertId = convertId;
       side.convert = conversionChain(config.transcode);
-      side.egress = joined(side.convert, side.protect);
+      side.egress = egressOf(side);
+    }
+    const injectId = config.inject ? `${config.inject.pt}/${config.inject.clock}` : undefined;
+    if (injectId !== side.injectId) {
+      side.injectId = injectId;
+      side.injector = config.inject ? new DtmfInjector(config.inject) : undefined;
+      side.egress = egressOf(side);
     }
     side.rtp.advertise(config.rtp);
     side.rtcp.advertise(config.rtcp);
@@ -220,6 +231,11 @@ export class Forwarder {
         stream.confirmed = true;
       }
     }
+  }
+
+  /** Queues a `play DTMF` press on what the side's participant is sent; false without an injector there or with its queue full. */
+  play(id: SideId, tone: DtmfTone): boolean {
+    return this.sides.get(id)?.injector?.play(tone) ?? false;
   }
 
   release(id: SideId): void {
@@ -335,17 +351,22 @@ export class Forwarder {
       totals.dropped.noDestination++;
       return;
     }
-    const packet = sink.egress.length === 0 ? plain : runChain(sink.egress, plain, from.kind);
+    const packet = sink.egress.length === 0 ? plain : runEgress(sink.egress, plain, from.kind);
     if (typeof packet === 'string') return this.drop(from, packet);
+    if (!Array.isArray(packet)) return this.send(out, dest, packet);
+    for (const each of packet) this.send(out, dest, each);
+  }
+
+  private send(out: Stream, dest: Endpoint, packet: Buffer): void {
     try {
       (out.via ?? out.socket).send(packet, dest.port, dest.address);
     } catch {
       // A destination the socket cannot take (family mismatch, bad port) costs one packet, not the relay.
-      totals.dropped.sendError++;
+      this.totals.dropped.sendError++;
       return;
     }
-    totals.packetsOut++;
-    totals.bytesOut += packet.length;
+    this.totals.packetsOut++;
+    this.totals.bytesOut += packet.length;
   }
 
   private handshake(side: Side, stream: Stream, msg: Buffer, rinfo: RemoteInfo, socket: Socket): void {
@@ -390,7 +411,7 @@ export class Forwarder {
     if (srtp) side.srtp = srtpContexts(srtp);
     else if (side.srtp) side.srtp = undefined;
     ({ ingress: side.ingress, egress: side.protect } = securityChains(side.srtp, dtls));
-    side.egress = joined(side.convert, side.protect);
+    side.egress = egressOf(side);
   }
 
   private drop(stream: Stream, reason: DropReason): void {

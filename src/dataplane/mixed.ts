@@ -7,6 +7,7 @@ import type { AddressFamily } from '../shared/vocabulary.js';
 import { addCounters, zeroCounters } from './counters.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, TappedPacket, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import type { DtmfTone } from '../dtmf/injector.js';
 
 export class MixedDataPlane implements DataPlane {
   readonly engine: string;
@@ -80,6 +81,10 @@ export class MixedDataPlane implements DataPlane {
 
   onSecured(listener: (event: SecuredEvent) => void): void {
     this.workers.onSecured(listener);
+  }
+
+  playDtmf(side: SideId, tone: DtmfTone): Promise<boolean> {
+    return this.owner.get(side)?.playDtmf(side, tone) ?? Promise.resolve(false);
   }
 
   setDtlsIdentity(identity: DtlsIdentity): void {

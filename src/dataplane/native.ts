@@ -144,7 +144,7 @@ export class NativeDataPlane implements DataPlane {
 
   configure(side: SideId, config: SideConfig): void {
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
-    if (config.ice || config.dtls || config.transcode.length > 0) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE, DTLS or transcoding');
+    if (config.ice || config.dtls || config.transcode.length > 0 || config.inject) throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE, DTLS, transcoding or DTMF injection');
     translateErrors(() => this.native.configure(side, nativeSideConfig(config)));
   }
 
@@ -201,6 +201,11 @@ export class NativeDataPlane implements DataPlane {
 
   /** Never secures anything: DTLS calls live on the workers. */
   onSecured(_listener: (event: SecuredEvent) => void): void {}
+
+  /** Calls marked for DTMF injection live on the workers; reaching here is a routing bug. */
+  playDtmf(): Promise<boolean> {
+    return Promise.reject(new RelayError('DATAPLANE_FAILED', 'the native data plane does not inject DTMF'));
+  }
 
   setDtlsIdentity(): void {}
 

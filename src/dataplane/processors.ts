@@ -10,8 +10,7 @@
 import type { DropReason, StreamKind } from '../shared/vocabulary.js';
 import { SrtpContext } from '../srtp/context.js';
 import type { SrtpKeyPair } from '../srtp/keys.js';
-import { g711Table } from '../codecs/g711.js';
-import type { G711Conversion } from '../codecs/transcoding.js';
+import { payloadConverters, type Conversion, type PayloadConverter } from '../codecs/transcoder.js';
 import { rtpHeaderLength } from '../rtp/header.js';
 
 export interface PacketProcessor {
@@ -19,7 +18,15 @@ export interface PacketProcessor {
   process(packet: Buffer, kind: StreamKind): Buffer | DropReason;
 }
 
+/** What an egress processor makes of a packet: also several, or none while it gathers samples (repacketization). */
+export type Processed = Buffer | Buffer[] | DropReason;
+
+export interface EgressProcessor {
+  process(packet: Buffer, kind: StreamKind): Processed;
+}
+
 export type Chain = readonly PacketProcessor[];
+export type EgressChain = readonly EgressProcessor[];
 
 /** Most sides run no processor at all: one shared empty chain, not an array per side (idle-call heap). */
 export const EMPTY_CHAIN: Chain = Object.freeze([]);
@@ -29,6 +36,22 @@ export function runChain(chain: Chain, packet: Buffer, kind: StreamKind): Buffer
   let out: Buffer | DropReason = packet;
   for (let i = 0; i < chain.length && typeof out !== 'string'; i++) out = chain[i]!.process(out, kind);
   return out;
+}
+
+/** Runs an egress chain from `from` on, as runChain, and the rest of it on each packet where one became several. */
+export function runEgress(chain: EgressChain, packet: Buffer, kind: StreamKind, from = 0): Processed {
+  let out: Processed = packet;
+  for (let i = from; i < chain.length; i++) {
+    if (typeof out === 'string') return out;
+    if (Array.isArray(out)) return out.flatMap((p) => passed(runEgress(chain, p, kind, i)));
+    out = chain[i]!.process(out, kind);
+  }
+  return out;
+}
+
+/** The packets that made it through, dropping the rest (counted by the caller only for the packet as a whole). */
+function passed(out: Processed): Buffer[] {
+  return typeof out === 'string' ? [] : Array.isArray(out) ? out : [out];
 }
 
 /** SRTP/SRTCP from the participant: authenticated and decrypted with its key, else dropped. */
@@ -65,30 +88,34 @@ export function srtpContexts(srtp: SrtpKeyPair): SrtpContexts {
   return { decrypt: new SrtpContext(srtp.decrypt), encrypt: new SrtpContext(srtp.encrypt) };
 }
 
-/** G.711 towards the participant in the codec it chose: payload type and every sample byte mapped (`transcode`). */
-class G711Convert implements PacketProcessor {
-  private readonly tables = new Map<number, { toPt: number; table: Uint8Array }>();
+/** Packets towards the participant turned into the codec it chose (`transcode`), and its RTCP to match. */
+class Transcode implements EgressProcessor {
+  private readonly converters = new Map<number, PayloadConverter>();
+  /** Each converter that rewrites RTCP, once (one may take several payload types). */
+  private readonly rtcpRewriters: PayloadConverter[];
 
-  constructor(conversions: readonly G711Conversion[]) {
-    for (const c of conversions) this.tables.set(c.fromPt, { toPt: c.toPt, table: g711Table(c.from, c.to) });
+  constructor(conversions: readonly Conversion[]) {
+    for (const c of conversions) for (const [pt, converter] of payloadConverters(c)) this.converters.set(pt, converter);
+    this.rtcpRewriters = [...new Set(this.converters.values())].filter((c) => c.rtcp !== undefined);
   }
 
-  process(packet: Buffer, kind: StreamKind): Buffer | DropReason {
-    const conversion = kind === 'RTP' ? this.tables.get(packet[1]! & 0x7f) : undefined;
-    const header = conversion ? rtpHeaderLength(packet) : -1;
-    if (!conversion || header < 0) return packet;
-    // A copy: the same packet may be on its way to other sinks as it is.
-    const out = Buffer.from(packet);
-    out[1] = (packet[1]! & 0x80) | conversion.toPt;
+  process(packet: Buffer, kind: StreamKind): Processed {
+    if (kind === 'RTCP') {
+      let out = packet;
+      for (const converter of this.rtcpRewriters) out = converter.rtcp!(out);
+      return out;
+    }
+    const converter = this.converters.get(packet[1]! & 0x7f);
+    const header = converter ? rtpHeaderLength(packet) : -1;
+    if (!converter || header < 0) return packet;
     const end = packet.length - (packet[0]! & 0x20 ? packet[packet.length - 1]! : 0);
-    for (let i = header; i < end; i++) out[i] = conversion.table[out[i]!]!;
-    return out;
+    return end < header ? 'malformed' : converter.convert(packet, header, end);
   }
 }
 
 /** The processors converting what a side's participant is sent, before its SRTP. */
-export function conversionChain(conversions: readonly G711Conversion[]): Chain {
-  return conversions.length === 0 ? EMPTY_CHAIN : [new G711Convert(conversions)];
+export function conversionChain(conversions: readonly Conversion[]): EgressChain {
+  return conversions.length === 0 ? EMPTY_CHAIN : [new Transcode(conversions)];
 }
 
 /** The ingress and egress chains of a side with these contexts; `dtls` when keys are to come from a handshake. */

@@ -1,6 +1,7 @@
 /** Messages between the main thread and a forwarding worker. Requests that expect an answer carry `req`. */
 import type { AddressFamily } from '../shared/vocabulary.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
+import type { DtmfTone } from '../dtmf/injector.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, TappedPacket, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
 
 export type ToWorker =
@@ -9,6 +10,7 @@ export type ToWorker =
   | { op: 'restore'; side: SideId; state: SideState }
   | { op: 'release'; side: SideId }
   | { op: 'identity'; identity: DtlsIdentity }
+  | { op: 'play'; req: number; side: SideId; tone: DtmfTone }
   | { op: 'read'; req: number; sides: SideId[] }
   | { op: 'lastPackets'; req: number; sides: SideId[] }
   | { op: 'counters'; req: number }
@@ -21,6 +23,7 @@ export type Reply =
   | { req: number; lastPackets: Float64Array }
   | { req: number; counters: DataPlaneCounters }
   | { req: number; closed: true }
+  | { req: number; played: boolean }
   | { req: number; heapUsed: number }
   | { req: number; error: { code: string; message: string } };
 

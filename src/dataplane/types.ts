@@ -3,7 +3,8 @@
  * threads). Everything the packet path needs crosses it as plain data keyed by a side id; nothing on
  * the packet path calls back into the call model except learning events and batched counters.
  */
-import type { G711Conversion } from '../codecs/transcoding.js';
+import type { Conversion } from '../codecs/transcoder.js';
+import type { DtmfTone, InjectionTarget } from '../dtmf/injector.js';
 import type { AddressFamily, DropCounts, Endpoint, EndpointLearning, StreamKind } from '../shared/vocabulary.js';
 
 export type { StreamKind } from '../shared/vocabulary.js';
@@ -73,8 +74,10 @@ export interface SideConfig {
   blockDtmf: boolean;
   /** Its other RTP is copied up as well, for in-band DTMF (`detect DTMF`). */
   detectDtmf: boolean;
-  /** G.711 conversions of what is sent to the participant; only the workers run them. */
-  transcode: G711Conversion[];
+  /** Conversions of what is sent to the participant; only the workers run them. */
+  transcode: Conversion[];
+  /** Where `play DTMF` presses go into what the participant is sent; only the workers run it. */
+  inject: InjectionTarget | null;
 }
 
 export interface StreamState {
@@ -180,6 +183,8 @@ export interface DataPlane {
   onLearned(listener: (event: LearnedEvent) => void): void;
   onSecured(listener: (event: SecuredEvent) => void): void;
   onTapped(listener: (event: TappedPacket) => void): void;
+  /** Queues a `play DTMF` press on what the side's participant is sent (a side configured with `inject`); false when its queue is full. */
+  playDtmf(side: SideId, tone: DtmfTone): Promise<boolean>;
   /** The certificate DTLS handshakes use; sides configured for DTLS before it is set wait for it. */
   setDtlsIdentity(identity: DtlsIdentity): void;
   close(): Promise<void>;

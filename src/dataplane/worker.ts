@@ -46,6 +46,9 @@ function handle(msg: ToWorker): void {
     case 'identity':
       forwarder.identity = msg.identity;
       break;
+    case 'play':
+      post({ req: msg.req, played: forwarder.play(msg.side, msg.tone) });
+      break;
     case 'read':
       post({ req: msg.req, states: forwarder.read(msg.sides) });
       break;

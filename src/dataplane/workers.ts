@@ -13,6 +13,7 @@ import { Outbox } from './outbox.js';
 import type { FromWorker, Reply, ToWorker } from './protocol.js';
 import type { DtlsIdentity } from '../dtls/identity.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, TappedPacket, SecuredEvent, SideConfig, SideId, SideState } from './types.js';
+import type { DtmfTone } from '../dtmf/injector.js';
 
 interface SideRecord {
   shard: number;
@@ -166,6 +167,13 @@ export class WorkerDataPlane implements DataPlane {
 
   onTapped(listener: (event: TappedPacket) => void): void {
     this.tapListeners.push(listener);
+  }
+
+  async playDtmf(side: SideId, tone: DtmfTone): Promise<boolean> {
+    const record = this.sides.get(side);
+    if (!record) return false;
+    const reply = await this.request(record.shard, { op: 'play', req: 0, side, tone });
+    return 'played' in reply && reply.played;
   }
 
   setDtlsIdentity(identity: DtlsIdentity): void {

@@ -1,7 +1,8 @@
 import type { Endpoint, InterfaceAddress } from '../shared/vocabulary.js';
 import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SrtpKeyPair, SideState, StreamState } from '../dataplane/types.js';
-import type { G711Conversion } from '../codecs/transcoding.js';
+import type { Conversion } from '../codecs/transcoder.js';
 import type { DtmfFormat } from '../codecs/format.js';
+import type { InjectionTarget } from '../dtmf/injector.js';
 
 /**
  * The control plane's view of one participant's port pair for one m= line: what the data plane is told
@@ -26,8 +27,10 @@ export class MediaSide {
   blockDtmf = false;
   /** Its audio is copied to the control plane, which listens for DTMF tones in it (`detect DTMF`). */
   detectDtmf = false;
-  /** G.711 conversions of what is sent to the participant (`transcode`); set only while converting. */
-  declare transcode?: G711Conversion[];
+  /** Conversions of what is sent to the participant (`transcode`); set only while converting. */
+  declare transcode?: Conversion[];
+  /** How `play DTMF` reaches the participant; set only when the call was marked with `inject DTMF`. */
+  declare inject?: InjectionTarget;
   // Set only for participants that do ICE or DTLS: `declare`d, so plain sides carry no slots for them.
   /** The relay answers ICE checks on these ports with these credentials. */
   declare ice?: SideIce | null;
@@ -55,7 +58,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [] };
+    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [], inject: this.inject ?? null };
   }
 }
 

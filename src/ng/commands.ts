@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { NgProtocolError, RelayError } from '../errors.js';
 import type { Relay } from '../relay.js';
 import type { NgDict } from './params.js';
-import { commandName, parseAnswer, parseDelete, parseDtmfBlock, parseList, parseOffer, parseQuery, supportsLoadLimit } from './params.js';
+import { commandName, parseAnswer, parseDelete, parseDtmfBlock, parseList, parseOffer, parsePlayDtmf, parseQuery, supportsLoadLimit } from './params.js';
 import { callInfoReply, ControlStats, errorReply, okReply, statisticsReply, type NgReply } from './replies.js';
 
 type Handler = (relay: Relay, dict: NgDict, controller: string) => Promise<NgReply> | NgReply;
@@ -23,6 +23,7 @@ const handlers = new Map<string, Handler>(Object.entries({
   list: (relay, dict) => okReply({ calls: relay.list(parseList(dict).limit) }),
   'block DTMF': async (relay, dict) => (await relay.blockDtmf(parseDtmfBlock(dict), true), okReply({})),
   'unblock DTMF': async (relay, dict) => (await relay.blockDtmf(parseDtmfBlock(dict), false), okReply({})),
+  'play DTMF': async (relay, dict) => (await relay.playDtmf(parsePlayDtmf(dict)), okReply({})),
 } satisfies Record<string, Handler>));
 
 /** Executes one decoded ng request; never throws: every failure becomes an rtpengine-style error reply. */

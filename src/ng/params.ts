@@ -11,6 +11,7 @@ import type {
   CodecOptions,
   DeleteRequest,
   DtmfBlockRequest,
+  PlayDtmfRequest,
   DtlsMode,
   IceMode,
   OfferRequest,
@@ -23,6 +24,7 @@ import type {
   SignalRequest,
 } from '../api/requests.js';
 import { NgProtocolError } from '../errors.js';
+import { compact } from '../util/compact.js';
 import { parseCodecSpec } from '../codecs/selection.js';
 import { FINGERPRINT_HASHES } from '../dtls/identity.js';
 import { suiteByFlag } from '../srtp/suites.js';
@@ -95,6 +97,46 @@ export function parseDelete(dict: NgDict): DeleteRequest {
 export function parseDtmfBlock(dict: NgDict): DtmfBlockRequest {
   const keys = new Keys(dict);
   return compact({ callId: requiredId(keys, 'call-id'), fromTag: optionalId(keys, 'from-tag') });
+}
+
+const KEYS = '0123456789*#ABCD';
+
+/** `play DTMF`, with rtpengine's defaults and bounds: 250 ms (100-5000), -8 dB, 100 ms pause (100-5000). */
+export function parsePlayDtmf(dict: NgDict): PlayDtmfRequest {
+  const keys = new Keys(dict);
+  const code = keys.get('code') ?? keys.get('digit');
+  const event = typeof code?.value === 'number' ? code.value : typeof code?.value === 'string' && code.value.length === 1 ? KEYS.indexOf(code.value.toUpperCase()) : -1;
+  if (!Number.isInteger(event) || event < 0 || event > 15) throw bad(code?.name ?? 'code', 'must be a DTMF key (0-9, *, #, A-D) or an event number 0-15');
+  const flags = keys.get('flags');
+  const all = flags !== undefined && stringList(flags.name, flags.value, /\s+/).some((f) => f.toLowerCase() === 'all');
+  const fromTag = optionalId(keys, 'from-tag');
+  if (fromTag === undefined && !all) throw missing('from-tag');
+  return compact({
+    callId: requiredId(keys, 'call-id'),
+    fromTag,
+    all: all || undefined,
+    event,
+    durationMs: bounded(keys, 'duration', 250, 100, 5000),
+    // rtpengine takes the level as negative dB and reads a positive one as negative too.
+    volume: Math.min(63, Math.abs(bounded(keys, 'volume', -8, -63, 63))),
+    pauseMs: bounded(keys, 'pause', 100, 100, 5000),
+  });
+}
+
+/** A packet time in whole milliseconds; beyond 1-300 ms no codec packs audio (RFC 3551 suggests at most 200). */
+function packetTime(name: string, value: BencodeValue): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,4}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 300) throw bad(name, 'must be a packet time of 1 to 300 ms');
+  return n;
+}
+
+/** An integer option, `fallback` when absent, held within [min, max] as rtpengine holds it. */
+function bounded(keys: Keys, key: string, fallback: number, min: number, max: number): number {
+  const found = keys.get(key);
+  if (!found) return fallback;
+  const n = typeof found.value === 'number' ? found.value : typeof found.value === 'string' && /^-?\d{1,9}$/.test(found.value) ? Number(found.value) : NaN;
+  if (!Number.isInteger(n)) throw bad(found.name, 'must be an integer');
+  return Math.max(min, Math.min(max, n));
 }
 
 export function parseQuery(dict: NgDict): QueryRequest {
@@ -286,6 +328,8 @@ interface SignalOptions {
   viaBranch?: string;
   label?: string;
   mediaAddress?: string;
+  ptime?: number;
+  ptimeReverse?: number;
   addressFamily?: AddressFamily;
   receivedFrom?: { family: AddressFamily; address: string };
   ice?: IceMode;
@@ -305,7 +349,7 @@ function addCodecs(o: SignalOptions, list: (typeof CODEC_LISTS)[number], name: s
   // Codec specs may carry fmtp options (`set`), whose commas are not separators.
   const specs = stringList(name, value, /\s+/);
   // Checked here, before the offer touches any state.
-  if (list !== 'set') specs.forEach(parseCodecSpec);
+  specs.forEach(parseCodecSpec);
   (o.codec[list] ??= []).push(...specs);
 }
 
@@ -332,6 +376,12 @@ const SIGNAL_BOOLEAN_FLAGS: Readonly<Record<string, BooleanFlag | undefined>> = 
   'generate-mid': 'generateMid',
   'detect-dtmf': 'detectDtmf',
   'block-dtmf': 'blockDtmf',
+  'inject-dtmf': 'injectDtmf',
+  'single-codec': 'singleCodec',
+  // The legacy spelling of `codec-accept=all`, which is how this relay picks what it converts from anyway.
+  'always-transcode': undefined,
+  // Only for answers to `subscribe request`, which this relay does not take: nothing to allow.
+  'allow-transcoding': undefined,
 };
 
 /** Adds the known values of a list-valued option; unknown ones are ignored as rtpengine does. */
@@ -349,6 +399,8 @@ const SIGNAL_GRAMMAR: Grammar<SignalOptions> = {
     label: (o, v, n) => void (o.label = id(n, v)),
     'from-label': (o, v, n) => void (o.label = id(n, v)),
     'media-address': (o, v, n) => void (o.mediaAddress = ipAddress(n, v)),
+    ptime: (o, v, n) => void (o.ptime = packetTime(n, v)),
+    'ptime-reverse': (o, v, n) => void (o.ptimeReverse = packetTime(n, v)),
     'address-family': (o, v, n) => void (o.addressFamily = addressFamily(n, v)),
     'received-from': (o, v, n) => void (o.receivedFrom = receivedFrom(n, v)),
     direction: (o, v, n, source) => {
@@ -461,8 +513,8 @@ function parseSignal(dict: NgDict, isAnswer: boolean): SignalRequest {
     osrtp: {},
     codec: {},
   });
-  // Without transcoding these change nothing yet: listed as ignored, so `query` and logs say so.
-  for (const list of ['accept', 'ignore', 'set'] as const) for (const item of o.codec[list] ?? []) o.ignored.push(`codec-${list}-${item}`);
+  // rtpengine's own example leaves `ignore` without effect on an answer that picks the ignored codec: listed as ignored.
+  for (const item of o.codec.ignore ?? []) o.ignored.push(`codec-ignore-${item}`);
 
   const [from, to] = o.direction;
   if ((from === undefined) !== (to === undefined)) throw bad('direction', 'needs two interfaces, got only one');
@@ -478,6 +530,8 @@ function parseSignal(dict: NgDict, isAnswer: boolean): SignalRequest {
     direction: from !== undefined && to !== undefined ? [from, to] : undefined,
     receivedFrom: o.receivedFrom,
     mediaAddress: o.mediaAddress,
+    ptime: o.ptime,
+    ptimeReverse: o.ptimeReverse,
     addressFamily: o.addressFamily,
     ice: o.ice,
     rtcpMux: o.rtcpMux.length > 0 ? o.rtcpMux : undefined,
@@ -582,9 +636,3 @@ function own<V>(table: Readonly<Record<string, V>>, key: string): V | undefined 
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
-/** Drops undefined properties so results compare and serialise cleanly. */
-function compact<T extends object>(o: T): T {
-  const out: Record<string, unknown> = {};
-  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
-  return out as T;
-}

@@ -6,14 +6,31 @@
  * their codecs through (rtpengine applies codec flags to offers only).
  */
 import { mediaFormats, isSupplemental, type CodecFormat } from '../codecs/format.js';
-import { selectCodecs, selectsCodecs } from '../codecs/selection.js';
-import { addableCodec, rtpmapLine, type AddedCodec } from '../codecs/transcoding.js';
+import { parseCodecSpec, selectCodecs, selectsCodecs, type CodecSpec } from '../codecs/selection.js';
+import { addableCodecs, isEvent, type AddedCodec } from '../codecs/transcoding.js';
+import { transcodableNames } from '../codecs/audio.js';
 import { RelayError } from '../errors.js';
+import { compact } from '../util/compact.js';
 import type { Monologue } from '../call/call.js';
 import type { SdpMedia } from '../sdp/parse.js';
 import type { MediaContext, MediaStep, SignalContext } from './context.js';
 
-export const settleCodecs: MediaStep = (ctx) => (ctx.kind === 'offer' ? offerCodecs(ctx) : answerCodecs(ctx));
+export const settleCodecs: MediaStep = (ctx) => {
+  if (ctx.kind === 'offer') offerCodecs(ctx);
+  else answerCodecs(ctx);
+  if (ctx.kind === 'answer' && ctx.req.flags?.singleCodec) singleCodec(ctx);
+};
+
+/**
+ * `single codec`: the answer keeps its first codec, with the telephone-event and CN of its clock. A
+ * transcoding answer already names only the offerer's codec and its events: it is left as it is.
+ */
+function singleCodec({ media, plan }: MediaContext): void {
+  if (plan.formats) return;
+  const formats = mediaFormats(media);
+  const first = formats.find((f) => !isSupplemental(f));
+  if (first) plan.formats = formats.filter((f) => f === first || (isSupplemental(f) && f.clock === first.clock)).map((f) => f.pt);
+}
 
 function offerCodecs({ req, media, plan, theirs, warnings, codecsLeftOut }: MediaContext): void {
   // A new offer decides afresh what the relay adds towards its recipient. Deleted, not set to undefined:
@@ -23,9 +40,9 @@ function offerCodecs({ req, media, plan, theirs, warnings, codecsLeftOut }: Medi
   const where = `m=${media.type} line ${media.index + 1}`;
   const formats = mediaFormats(media);
   const { pts, missingOffer, missingTranscode } = selectCodecs(formats, req.codec);
-  const added = missingTranscode.flatMap((spec) => addableCodec(spec, formats) ?? []);
-  const unaddable = missingTranscode.filter((spec) => !added.some((a) => a.law.toLowerCase() === spec.name.toLowerCase())).map((s) => s.name);
-  if (unaddable.length > 0) warnings.push(`${where}: ${unaddable.join(', ')} not offered (this relay converts between PCMU and PCMA only)`);
+  const specs = (list: readonly string[] | undefined): CodecSpec[] => (list ?? []).flatMap((text) => parseCodecSpec(text) ?? []);
+  const { added, unaddable } = addableCodecs(missingTranscode, formats, media.lines, { accept: specs(req.codec.accept), set: specs(req.codec.set) });
+  if (unaddable.length > 0) warnings.push(`${where}: ${unaddable.join(', ')} not offered (this relay transcodes ${transcodableNames().join(', ')}, from a codec the offer has)`);
   if (missingOffer.length > 0) warnings.push(`${where}: ${missingOffer.join(', ')} not offered (codec-offer adds no codec the offer lacks)`);
   if (!pts && added.length === 0) {
     codecsLeftOut.push(where);
@@ -35,11 +52,11 @@ function offerCodecs({ req, media, plan, theirs, warnings, codecsLeftOut }: Medi
   plan.formats = pts ? withAdded(pts, formats, added) : added.map((a) => String(a.pt));
   if (added.length > 0) {
     theirs.addedCodecs = added;
-    plan.addedLines = added.map((a) => rtpmapLine(a.pt, a.law));
+    plan.addedLines = added.flatMap((a) => a.lines);
   }
 }
 
-/** The added codecs go after the offer's last audio codec, before telephone-event and CN, as rtpengine puts them. */
+/** The added codecs (then their telephone-events) go after the offer's last audio codec, before its telephone-event and CN, as rtpengine puts them. */
 function withAdded(pts: readonly string[], formats: readonly CodecFormat[], added: readonly AddedCodec[]): string[] {
   const supplemental = (pt: string): boolean => formats.some((f) => f.pt === pt && isSupplemental(f));
   const at = pts.findIndex(supplemental);
@@ -56,20 +73,24 @@ function answerCodecs({ media, plan, mine, theirs }: MediaContext): void {
     for (const side of [mine.side, theirs.side]) if (side.transcode) delete side.transcode;
     return;
   }
-  const { source } = chosen;
-  plan.formats = formats
-    .map((f) => (Number(f.pt) === chosen.pt ? String(source.pt) : f.pt))
-    .filter((pt) => !added.some((a) => a !== chosen && String(a.pt) === pt));
-  plan.addedLines = [rtpmapLine(source.pt, source.law)];
+  // The answerer's telephone-events at the chosen codec's clock that the relay added stand for the offerer's own.
+  const events = added.filter((a) => isEvent(a.codec) && a.codec.clock === chosen.codec.clock && formats.some((f) => Number(f.pt) === a.pt));
+  const back = (pt: number): number => (pt === chosen.pt ? chosen.source.pt : events.find((e) => e.pt === pt)?.source.pt ?? pt);
+  const dropped = new Set(added.filter((a) => a !== chosen && !events.includes(a)).map((a) => a.pt));
+  // The answerer's own telephone-event or CN at another clock than the offerer's codec cannot go with it.
+  const strayed = (f: CodecFormat): boolean => isSupplemental(f) && f.clock !== chosen.source.codec.clock && !events.some((e) => e.pt === Number(f.pt));
+  plan.formats = [...new Set(formats.filter((f) => !dropped.has(Number(f.pt)) && !strayed(f)).map((f) => String(back(Number(f.pt)))))];
+  plan.addedLines = [...chosen.source.lines, ...events.flatMap((e) => e.source.lines)];
   // What the answerer sends reaches the offerer in the offerer's codec, and the other way round.
-  theirs.side.transcode = [{ fromPt: chosen.pt, from: chosen.law, toPt: source.pt, to: source.law }];
-  mine.side.transcode = [{ fromPt: source.pt, from: source.law, toPt: chosen.pt, to: chosen.law }];
+  const { source } = chosen;
+  theirs.side.transcode = [compact({ fromPt: chosen.pt, from: chosen.codec, toPt: source.pt, to: source.codec, bitrate: source.bitrate, events: events.map((e) => ({ fromPt: e.pt, toPt: e.source.pt })) })];
+  mine.side.transcode = [compact({ fromPt: source.pt, from: source.codec, toPt: chosen.pt, to: chosen.codec, bitrate: chosen.bitrate, events: events.map((e) => ({ fromPt: e.source.pt, toPt: e.pt })) })];
 }
 
 /** The added codec an answer of `formats` picked (its first audio codec), if it picked one. */
 function chosenCodec(formats: readonly CodecFormat[], added: readonly AddedCodec[]): AddedCodec | undefined {
   const first = formats.find((f) => !isSupplemental(f));
-  return first && added.find((a) => a.pt === Number(first.pt));
+  return first && added.find((a) => a.pt === Number(first.pt) && !isEvent(a.codec));
 }
 
 /** Whether an answer picks a codec the relay added to the answerer's offer, so the call needs the packet path that converts. */

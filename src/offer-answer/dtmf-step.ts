@@ -3,19 +3,31 @@
  * participant (each sends with the numbers of the other's SDP, which are normally the same), so both
  * sides of the m= line learn them and have their telephone events copied up for DTMF. `detect DTMF`
  * also has the audio of both copied up, for in-band tones; `block DTMF` stops the sender's telephone
- * events at the relay (until `unblock DTMF`).
+ * events at the relay (until `unblock DTMF`). `inject DTMF` readies the participant's side for `play DTMF`.
  */
-import { telephoneEvents } from '../codecs/format.js';
-import type { DtmfFormat } from '../codecs/format.js';
+import { isSupplemental, mediaFormats, telephoneEvents, type DtmfFormat } from '../codecs/format.js';
+import type { InjectionTarget } from '../dtmf/injector.js';
+import type { SdpMedia } from '../sdp/parse.js';
 import type { MediaStep } from './context.js';
 
 export const settleDtmf: MediaStep = ({ req, media, mine, theirs }) => {
   if (req.flags?.detectDtmf && media.type === 'audio') mine.side.detectDtmf = theirs.side.detectDtmf = true;
   if (req.flags?.blockDtmf) mine.side.blockDtmf = true;
   const formats = telephoneEvents(media);
+  if (req.flags?.injectDtmf && media.type === 'audio') mine.side.inject = injectionTarget(media, formats);
   if (formats.length === 0) return;
   for (const side of [mine.side, theirs.side]) side.dtmf = merged(side.dtmf, formats);
 };
+
+/**
+ * How presses reach the participant sending this SDP: its telephone-event at the clock of its first
+ * codec (the one it will be sent), else its first telephone-event, else in-band tones.
+ */
+function injectionTarget(media: SdpMedia, events: readonly DtmfFormat[]): InjectionTarget {
+  const first = mediaFormats(media).find((f) => !isSupplemental(f));
+  const event = events.find((e) => e.clock === first?.clock) ?? events[0];
+  return event ? { pt: event.pt, clock: event.clock } : { pt: -1, clock: 8000 };
+}
 
 /** `known` with the payload types of `more` it lacks; `known` itself when it lacks none. */
 function merged(known: readonly DtmfFormat[], more: readonly DtmfFormat[]): readonly DtmfFormat[] {

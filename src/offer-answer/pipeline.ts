@@ -17,10 +17,11 @@ import { settleTransport } from './transport.js';
 import { answerNeedsTranscoding, checkCodecsLeft, settleCodecs } from './codecs.js';
 import { loopMarker } from './loop-protect.js';
 import { settleDtmf } from './dtmf-step.js';
+import { settlePtime } from './ptime-step.js';
 import type { CallNeeds } from '../placement/placement.js';
 
 /** In order: later steps read what earlier ones settled (ICE writes candidates for the rtcp-mux outcome). */
-const MEDIA_STEPS: readonly MediaStep[] = [settleTransport, settleCodecs, settleDtmf, settleEndpoints, settleRtcpMux, settleIce, carryMid, passHold];
+const MEDIA_STEPS: readonly MediaStep[] = [settleTransport, settleCodecs, settlePtime, settleDtmf, settleEndpoints, settleRtcpMux, settleIce, carryMid, passHold];
 
 export class OfferAnswer {
   constructor(private readonly deps: OfferAnswerDeps) {}
@@ -89,6 +90,12 @@ export function callNeeds(kind: SignalKind, sdp: ParsedSdp, req: SignalRequest, 
   const answerer = kind === 'answer' ? call?.monologues.find((m) => m.medias.some((media) => media?.addedCodecs)) : undefined;
   return {
     handshakes: sdp.medias.some((m) => wantsIce(req.ice, kind, m.hasIce, offererIce) || mayNeedDtls(m, req, kind === 'offer')),
-    transcoding: answerer !== undefined && answerNeedsTranscoding(sdp.medias, answerer),
+    // DTMF injection and repacketization change packets on their way, as transcoding does: all run on the workers.
+    transcoding:
+      req.flags?.injectDtmf === true ||
+      req.ptime !== undefined ||
+      req.ptimeReverse !== undefined ||
+      (answerer !== undefined && answerNeedsTranscoding(sdp.medias, answerer)) ||
+      (kind === 'answer' && (call?.monologues.some((m) => m.medias.some((media) => media?.ptime !== undefined)) ?? false)),
   };
 }

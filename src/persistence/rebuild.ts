@@ -65,6 +65,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   side.blockDtmf = s.blockDtmf === true;
   side.detectDtmf = s.detectDtmf === true;
   if (s.transcode) side.transcode = s.transcode;
+  if (s.inject) side.inject = s.inject;
   side.rtp = s.rtp;
   side.rtcp = s.rtcp;
   side.srtp = s.srtp ? { decrypt: keyFromSnapshot(s.srtp.decrypt), encrypt: keyFromSnapshot(s.srtp.encrypt) } : null;
@@ -77,6 +78,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   media.signalled = m.signalled ?? true;
   if (m.offeredIce !== undefined) media.offeredIce = m.offeredIce;
   if (m.addedCodecs) media.addedCodecs = m.addedCodecs;
+  if (m.ptime !== undefined) media.ptime = m.ptime;
   if (m.iceCredentials) media.iceCredentials = m.iceCredentials;
   if (m.dtlsParams) media.dtlsParams = m.dtlsParams;
   if (m.sdes) {

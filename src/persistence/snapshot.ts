@@ -14,7 +14,9 @@ import type { SrtpKeyMaterial, SrtpKeyPair } from '../srtp/keys.js';
 import type { DtlsParams } from '../offer-answer/dtls.js';
 import type { SdpHistory } from '../call/call.js';
 import type { DtmfFormat } from '../codecs/format.js';
-import type { AddedCodec, G711Conversion } from '../codecs/transcoding.js';
+import type { AddedCodec } from '../codecs/transcoding.js';
+import type { Conversion } from '../codecs/transcoder.js';
+import type { InjectionTarget } from '../dtmf/injector.js';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -53,6 +55,8 @@ export interface MediaSnapshot {
   offeredIce?: boolean;
   /** Codecs the relay added to the offer this participant got (`transcode`). */
   addedCodecs?: AddedCodec[];
+  /** The packet time the relay holds the participant to (`ptime`). */
+  ptime?: number;
   iceCredentials?: SideIce;
   dtlsParams?: DtlsParams;
   sdes?: SdesSnapshot;
@@ -93,8 +97,10 @@ export interface SideSnapshot {
   blockDtmf?: boolean;
   /** Present (true) while its audio is listened to for DTMF tones. */
   detectDtmf?: boolean;
-  /** The G.711 conversions of what is sent to the participant, while converting. */
-  transcode?: G711Conversion[];
+  /** The conversions of what is sent to the participant, while converting. */
+  transcode?: Conversion[];
+  /** How `play DTMF` reaches the participant, when the call was marked with `inject DTMF`. */
+  inject?: InjectionTarget;
   policy: { mode: EndpointLearning; asymmetric: boolean; strictSource: boolean };
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
@@ -159,6 +165,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
     ...(m.mid !== undefined ? { mid: m.mid } : {}),
     ...(m.offeredIce !== undefined ? { offeredIce: m.offeredIce } : {}),
     ...(m.addedCodecs ? { addedCodecs: m.addedCodecs } : {}),
+    ...(m.ptime !== undefined ? { ptime: m.ptime } : {}),
     ...(m.iceCredentials ? { iceCredentials: m.iceCredentials } : {}),
     ...(m.dtlsParams ? { dtlsParams: m.dtlsParams } : {}),
     ...(m.sdes
@@ -180,6 +187,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
       ...(side.blockDtmf ? { blockDtmf: true } : {}),
       ...(side.detectDtmf ? { detectDtmf: true } : {}),
       ...(side.transcode ? { transcode: side.transcode } : {}),
+      ...(side.inject ? { inject: side.inject } : {}),
       policy: { mode: side.policy.mode, asymmetric: side.policy.asymmetric, strictSource: side.policy.strictSource },
       rtp: side.rtp,
       rtcp: side.rtcp,

@@ -41,6 +41,8 @@ export interface MediaPlan {
   formats?: readonly string[];
   /** Lines the relay adds after the sender's (a=rtpmap of a codec it converts to). */
   addedLines?: readonly string[];
+  /** a=ptime to write in place of the sender's, last, as rtpengine places it (`ptime`). */
+  ptime?: number;
 }
 
 export interface RewritePlan {
@@ -124,7 +126,7 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
       // One c= per media is all a unicast relay can advertise.
       if (!hasConnection) body.push(connectionLine(connection));
       hasConnection = true;
-    } else if (!dropped(line, mp) && !otherFormat(line, mp.formats)) {
+    } else if (!dropped(line, mp) && !otherFormat(line, mp.formats) && !(mp.ptime !== undefined && line.startsWith('a=ptime:'))) {
       body.push(line);
     }
   }
@@ -143,6 +145,7 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
   if (mp.rtcpMux) body.push('a=rtcp-mux');
   if (mp.crypto) body.push(...mp.crypto);
   body.push(...(mp.dtls ?? []), ...(mp.ice ?? []));
+  if (mp.ptime !== undefined) body.push(`a=ptime:${mp.ptime}`);
   const protocol = mp.protocol ?? media.protocol;
   const formats = mp.formats ? ` ${mp.formats.join(' ')}` : undefined;
   // A replacer function, so `$` in a client-supplied protocol is not read as a substitution.

@@ -59,6 +59,8 @@ export const DROP_REASONS = [
   'rateLimited',
   /** RFC 4733 telephone events of a participant whose DTMF is blocked (`block DTMF`); still detected. */
   'dtmfBlocked',
+  /** Transcoded media the decoder could not read, that came after a later packet, or whose frame the encoder refused. */
+  'undecodable',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 export type DropCounts = Record<DropReason, number>;

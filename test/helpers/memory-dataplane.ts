@@ -6,6 +6,7 @@
 import type { AddressFamily, Endpoint, StreamKind } from '../../src/shared/vocabulary.js';
 import { zeroCounters } from '../../src/dataplane/counters.js';
 import type { BindResult, DataPlane, DataPlaneCounters, LearnedEvent, TappedPacket, SecuredEvent, SideConfig, SideId, SideState, SrtpKeyPair } from '../../src/dataplane/types.js';
+import type { DtmfTone } from '../../src/dtmf/injector.js';
 
 export interface BoundSide {
   shard: number;
@@ -94,6 +95,14 @@ export class MemoryDataPlane implements DataPlane {
 
   onTapped(listener: (e: TappedPacket) => void): void {
     this.tapListeners.push(listener);
+  }
+
+  /** Presses asked for, by side. */
+  readonly played: Array<[SideId, DtmfTone]> = [];
+
+  async playDtmf(side: SideId, tone: DtmfTone): Promise<boolean> {
+    this.played.push([side, tone]);
+    return true;
   }
 
   setDtlsIdentity(): void {}

@@ -1,0 +1,33 @@
+/** Tones for checking audio through a transcoding relay: made, packetised, and measured (Goertzel). */
+
+/** `count` samples at `rate` of a `hz` sine at `amplitude`, starting at sample `from`. */
+export function tone(hz: number, rate: number, amplitude: number, from: number, count: number): Int16Array {
+  return Int16Array.from({ length: count }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * (from + i)) / rate)));
+}
+
+/** An RTP packet: V=2, `pt`, `seq`, `ts`, SSRC `ssrc`, and `payload`. */
+export function rtp(pt: number, seq: number, ts: number, payload: Uint8Array, ssrc = 0xc0dec): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = 0x80;
+  header[1] = pt;
+  header.writeUInt16BE(seq & 0xffff, 2);
+  header.writeUInt32BE(ts >>> 0, 4);
+  header.writeUInt32BE(ssrc, 8);
+  return Buffer.concat([header, payload]);
+}
+
+/** Power of `samples` (at `rate`) at `hz` relative to their whole power (1 for a pure tone there), and their RMS. */
+export function toneOf(samples: Int16Array, hz: number, rate = 8000): { share: number; rms: number } {
+  const coefficient = 2 * Math.cos((2 * Math.PI * hz) / rate);
+  let s1 = 0;
+  let s2 = 0;
+  let energy = 0;
+  for (const x of samples) {
+    const s = x + coefficient * s1 - s2;
+    s2 = s1;
+    s1 = s;
+    energy += x * x;
+  }
+  const power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+  return { share: power / ((energy * samples.length) / 2), rms: Math.sqrt(energy / samples.length) };
+}

@@ -58,10 +58,13 @@ function g711(name: 'PCMU' | 'PCMA', staticPt: number): AudioCodec {
   };
 }
 
+const L16_RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000];
+
 /** L16 (RFC 3551): 16-bit big-endian samples at the clock rate; mono only. */
 const L16: AudioCodec = {
   name: 'L16',
-  fits: (ref) => ref.channels === 1 && ref.clock >= 8000 && ref.clock <= 48000,
+  // The usual rates only: each odd rate an SDP could name would cost a resampler table of its own.
+  fits: (ref) => ref.channels === 1 && L16_RATES.includes(ref.clock),
   added: { name: 'L16', clock: 8000, channels: 1 },
   rates: (ref) => [ref.clock],
   decoder: () => ({

@@ -33,7 +33,10 @@ const SHARP: Design = { pass: 0.4, stop: 0.5, tapsTimesWidth: 3.6, beta: 6.7, cu
  */
 const RELAXED: Design = { pass: 0.2, stop: 0.75, tapsTimesWidth: 5, beta: 8, cutoffAt: 0.45 };
 
-/** Past this many phases (odd ratios such as 8000:8001) rows are interpolated, bounding the table. */
+/**
+ * Past this many phases (odd ratios such as 8000:8001) rows are interpolated, bounding the table;
+ * linearly between 256 rows per input sample, which is off by about −94 dB (the 16-bit rounding's level).
+ */
 const MAX_EXACT_PHASES = 1024;
 const INTERPOLATED_ROWS = 256;
 
@@ -193,7 +196,7 @@ class Stage {
     for (let j = 0; j < len; j++) buf[kept + j] = input[j]!;
     // Outputs whose input time (next·up + phase) / up falls within the chunk.
     const ahead = (len - this.next) * up - this.phase;
-    const count = ahead > 0 ? Math.round(ahead / down) : 0;
+    const count = ahead > 0 ? Math.ceil(ahead / down) : 0;
     const out = room(slot, count);
     const stepWhole = Math.floor(down / up);
     const stepPhase = down % up;

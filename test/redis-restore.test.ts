@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { Relay } from '../src/relay.js';
+import { opusAddon, opusEncoder } from '../src/codecs/opus.js';
 import { SrtpContext } from '../src/srtp/context.js';
 import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
@@ -560,4 +561,47 @@ t.test('a restart keeps what the codec and DTMF controls set: the call still con
   t.equal(got!.data[1]! & 0x7f, 8, 'the caller\'s PCMU still reaches the callee as PCMA');
   await sleep(100);
   t.equal(bob.received.length, 1, 'and the caller\'s telephone event stays blocked');
+});
+
+t.test('a restart keeps Opus conversion, ptime and DTMF injection: packets still converted and repacketized, presses still played', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  if (!requireTool(t, 'libopus addon', opusAddon() !== undefined, 'apt-get install libopus-dev, then npm ci')) return;
+  const redis = await startRedis(t);
+  const ports = await mediaPorts(40);
+  const options = { ...ports, deleteDelay: 0, redis: { read: { host: '127.0.0.1', port: redis.port, db: 10 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 0 } };
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const sdp = (port: number, pts: string, lines: string[]): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP ${pts}`, ...lines, ''].join('\r\n');
+  const first = await Relay.create(options);
+  const flags = { injectDtmf: true };
+  const offer = await first.offer({ callId: 'opus', fromTag: 'alice', codec: { transcode: ['opus'] }, ptimeReverse: 40, flags, sdp: sdp(alice.port, '0 101', ['a=rtpmap:101 telephone-event/8000']) });
+  const answer = await first.answer({ callId: 'opus', fromTag: 'alice', toTag: 'bob', flags, sdp: sdp(bob.port, '96 97', ['a=rtpmap:96 opus/48000/2', 'a=rtpmap:97 telephone-event/48000']) });
+  await sleep(200);
+  await first.close();
+  const second = await Relay.create(options);
+  t.teardown(() => second.close());
+  t.same(second.list(), ['opus'], 'the call is back');
+  const toAlice = relayEndpoints(answer.sdp)[0]!.port;
+  const offerPort = relayEndpoints(offer.sdp)[0]!.port;
+  const encoder = opusEncoder(48000);
+  await alice.send(rtpPacket(0, { pt: 0, ssrc: 0xa11ce, payloadSize: 160 }), toAlice, '127.0.0.1');
+  for (let seq = 0; seq < 4; seq++) {
+    const frame = encoder.encode(Int16Array.from({ length: 960 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * (seq * 960 + i)) / 48000))));
+    const packet = rtpPacket(seq, { pt: 96, ssrc: 0xb0b, payloadSize: 0 });
+    packet.writeUInt32BE(seq * 960, 4);
+    await bob.send(Buffer.concat([packet, frame]), offerPort, '127.0.0.1');
+    await sleep(5);
+  }
+  const got = await alice.waitFor(2);
+  t.same(got.map((r) => [r.data[1]! & 0x7f, r.data.length - 12]), [[0, 320], [0, 320]], 'Opus still reaches the caller as PCMU, in 40 ms packets');
+  await second.playDtmf({ callId: 'opus', fromTag: 'bob', event: 3, durationMs: 100, volume: 8, pauseMs: 100 });
+  for (let seq = 4; seq < 8; seq++) {
+    const packet = rtpPacket(seq, { pt: 96, ssrc: 0xb0b, payloadSize: 0 });
+    packet.writeUInt32BE(seq * 960, 4);
+    await bob.send(Buffer.concat([packet, encoder.encode(new Int16Array(960))]), offerPort, '127.0.0.1');
+    await sleep(5);
+  }
+  const after = await alice.waitFor(4);
+  t.same(after.slice(2).map((r) => [r.data[1]! & 0x7f, r.data[12]]), [[101, 3], [101, 3]], 'a press still reaches the caller as telephone-event');
 });

@@ -16,16 +16,24 @@ export interface RelayPorts {
 const SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80';
 
 /** `srtpKey`: the caller offers RTP/SAVP with this key (30 bytes). `pcma`: a phone that speaks only A-law. */
-function phoneSdp(port: number, srtpKey?: Buffer, pcma = false): string {
+/** The codecs a bench callee may take: the caller always offers PCMU. */
+export type BenchCodec = 'PCMU' | 'PCMA' | 'opus';
+const CODEC_LINES: Record<BenchCodec, string[]> = {
+  PCMU: ['0 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000'],
+  PCMA: ['8 101', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000'],
+  opus: ['96', 'a=rtpmap:96 opus/48000/2'],
+};
+
+function phoneSdp(port: number, srtpKey?: Buffer, codec: BenchCodec = 'PCMU'): string {
+  const [formats, ...rtpmaps] = CODEC_LINES[codec];
   return [
     'v=0',
     'o=bench 1 1 IN IP4 127.0.0.1',
     's=bench',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=audio ${port} ${srtpKey ? 'RTP/SAVP' : 'RTP/AVP'} ${pcma ? 8 : 0} 101`,
-    pcma ? 'a=rtpmap:8 PCMA/8000' : 'a=rtpmap:0 PCMU/8000',
-    'a=rtpmap:101 telephone-event/8000',
+    `m=audio ${port} ${srtpKey ? 'RTP/SAVP' : 'RTP/AVP'} ${formats}`,
+    ...rtpmaps,
     'a=ptime:20',
     'a=sendrecv',
     ...(srtpKey ? [`a=crypto:1 ${SRTP_SUITE} inline:${srtpKey.toString('base64')}`] : []),
@@ -68,17 +76,17 @@ export const callId = (trial: number, call: number): string => `bench-${process.
  * The offer carries the caller's SDP and returns the port the callee sends to; the answer carries the
  * callee's SDP and returns the port the caller sends to. `portsA/B[i]` are the generator's ports.
  * With `srtpKey` the caller is an SDES-SRTP phone bridged to a plain callee (`transport-protocol`);
- * with `transcode` a PCMU caller reaches a PCMA-only callee through the relay's `transcode`.
+ * with `callee` PCMA or opus a PCMU caller reaches a callee that takes only that, through the relay's `transcode`.
  */
-export function setUpCalls(ng: NgClient, trial: number, calls: number, portsA: number[], portsB: number[], srtpKey?: Buffer, transcode = false): Promise<RelayPorts[]> {
+export function setUpCalls(ng: NgClient, trial: number, calls: number, portsA: number[], portsB: number[], srtpKey?: Buffer, callee: BenchCodec = 'PCMU'): Promise<RelayPorts[]> {
   const indices = Array.from({ length: calls }, (_, c) => c);
-  const bridge: Record<string, unknown> = srtpKey ? { 'transport-protocol': 'RTP/AVP' } : transcode ? { codec: { transcode: ['PCMA'] } } : {};
+  const bridge: Record<string, unknown> = srtpKey ? { 'transport-protocol': 'RTP/AVP' } : callee !== 'PCMU' ? { codec: { transcode: [callee] } } : {};
   return forEachLimited(indices, async (c) => {
     const id = callId(trial, c);
     const k = c % portsA.length;
     const offer = await ng.request({ command: 'offer', 'call-id': id, 'from-tag': 'caller', sdp: phoneSdp(portsA[k]!, srtpKey), ...bridge });
     const forB = audioPort(offer, `offer ${id}`);
-    const answer = await ng.request({ command: 'answer', 'call-id': id, 'from-tag': 'caller', 'to-tag': 'callee', sdp: phoneSdp(portsB[k]!, undefined, transcode) });
+    const answer = await ng.request({ command: 'answer', 'call-id': id, 'from-tag': 'caller', 'to-tag': 'callee', sdp: phoneSdp(portsB[k]!, undefined, callee) });
     const forA = audioPort(answer, `answer ${id}`);
     return srtpKey ? { forA, forB, keyForA: relayKey(answer, `answer ${id}`) } : { forA, forB };
   });

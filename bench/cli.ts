@@ -25,6 +25,7 @@ export interface Plans {
   srtpCapacity: SearchPlan & { calls: number };
   /** PCMU <-> PCMA capacity: same calls and start as SRTP. */
   transcodeCapacity: SearchPlan & { calls: number };
+  opusCapacity: SearchPlan & { calls: number };
   calls: SearchPlan & { ppsPerCall: number };
   light: { calls: number; pps: number };
   timing: Timing;
@@ -42,8 +43,9 @@ export const USAGE = `usage: npm run bench -- [options]
                          git worktree of an earlier commit after npm ci: before/after in one run
   --srtp                 also measure capacity with SDES-SRTP callers bridged to plain callees
                          (needs libsrtp2-dev for the generator), as a ratio to plain capacity
-  --transcode            also measure capacity with PCMU callers and PCMA-only callees, which
-                         the relay converts (codec transcode), per core and against rtpengine
+  --transcode            also measure capacity with PCMU callers and PCMA-only callees, and with
+                         PCMU callers and Opus-only callees, which the relay converts (codec
+                         transcode), per core and against rtpengine
 other modes (each alone, each against rtpengine in the same run):
   --signalling [--reps=N] [--seconds=S]   offer+answer+delete cycles/s, 1 and 20 clients
   --burst [--reps=N] [--offers=N]         N offers at once: answered within 2 s, late, dropped
@@ -93,6 +95,8 @@ export function plans(quick: boolean): Plans {
     capacity: { calls: 500, start: 80_000, step, refine, cap: 2_000_000 },
     srtpCapacity: { calls: 500, start: 20_000, step, refine, cap: 2_000_000 },
     transcodeCapacity: { calls: 500, start: 20_000, step, refine, cap: 2_000_000 },
+    // An Opus encode costs some 100 times a G.711 table lookup: 100 calls, from 2,000 pps.
+    opusCapacity: { calls: 100, start: 2_000, step, refine, cap: 200_000 },
     calls: { ppsPerCall: 100, start: 400, step, refine, cap: 4000 },
     light: { calls: 100, pps: 10_000 },
     timing: quick ? { warmup: 0.3, window: 1, drain: 0.2, pause: 0.5 } : { warmup: 0.5, window: 2, drain: 0.3, pause: 1 },

@@ -18,6 +18,10 @@
  * With --g711 side A sends PCMU (payload type 0) and side B PCMA (8), for a relay that converts between
  * them: the stamp is written as G.711 samples (one per 4 bits, on 16 levels far apart) that survive a
  * conversion through linear PCM, and read back by the payload type the packet arrives with.
+ * With --opus-payload HEX side A sends PCMU (a 1 kHz tone) and side B that Opus frame (payload type
+ * 96, 20 ms), for a relay that converts between them. A lossy codec keeps no stamp: packets are only
+ * counted (those that arrive during the window, of the payload type each side should get), so loss is
+ * measured but latency is not (reported as 0).
  * Loss and latency count only packets *sent* inside the window. Latency is the kernel receive
  * timestamp (SO_TIMESTAMPNS) minus the send time carried in the payload, so a generator that
  * drains its sockets late does not inflate it.
@@ -25,6 +29,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,10 +84,15 @@ static struct {
 	int srtp;
 	unsigned char srtp_key[KEY_LEN];
 	int g711;
+	unsigned char opus[1500];
+	int opus_len;
 } cfg = { .calls = 100, .sockets = 16, .rate = 10000, .warmup = 0.5, .window = 2, .drain = 0.3 };
 
 static uint32_t hist_fine[FINE_N], hist_coarse[COARSE_N];
 static uint64_t hist_over, rx_window, rx_other, rx_bad, max_ns;
+/* With --opus-payload there is no stamp to tell a window packet: what arrives during the window counts. */
+static int in_window_now;
+static unsigned char pcmu_tone[PKT_LEN - RTP_HDR];
 
 static void die(const char *what) {
 	fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
@@ -181,6 +191,10 @@ static void parse_args(int argc, char **argv) {
 		else if (!strcmp(k, "--trial")) cfg.trial = (uint32_t)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--avoid")) sscanf(v, "%d-%d", &cfg.avoid_lo, &cfg.avoid_hi);
 		else if (!strcmp(k, "--g711")) cfg.g711 = atoi(v);
+		else if (!strcmp(k, "--opus-payload")) {
+			cfg.opus_len = (int)strlen(v) / 2;
+			if (cfg.opus_len < 1 || cfg.opus_len > (int)sizeof cfg.opus || unhex(v, cfg.opus, cfg.opus_len)) { fprintf(stderr, "loadgen: --opus-payload takes 1 to 1500 hex bytes\n"); exit(2); }
+		}
 		else if (!strcmp(k, "--srtp-key")) {
 #ifndef WITH_SRTP
 			fprintf(stderr, "loadgen: built without libsrtp2, no --srtp-key\n");
@@ -271,6 +285,14 @@ static void receive(int fd, int expect_dir) {
 				msgs[i].msg_len = (unsigned)len;
 			}
 #endif
+			if (cfg.opus_len) {
+				/* B->A arrives as PCMU (0), A->B as Opus (96). */
+				int pt = bufs[i][1] & 0x7f, ok = expect_dir == 1 ? pt == 0 && msgs[i].msg_len == PKT_LEN : pt == 96 && msgs[i].msg_len > RTP_HDR;
+				if (!ok) rx_bad++;
+				else if (in_window_now) rx_window++;
+				else rx_other++;
+				continue;
+			}
 			if (msgs[i].msg_len != PKT_LEN) { rx_bad++; continue; }
 			if (cfg.g711) g711_read((unsigned char *)bufs[i] + RTP_HDR, &p, bufs[i][1] & 0x7f);
 			else memcpy(&p, bufs[i] + RTP_HDR, sizeof p);
@@ -309,14 +331,20 @@ static uint64_t send_due(struct stream *streams, int nstreams, int *next, int co
 			b[1] = (unsigned char)pt;
 			uint16_t seq = htons(s->seq++);
 			uint32_t ts = htonl(s->ts), ssrc = htonl(0x10000u + s->id);
-			s->ts += 160;
+			s->ts += cfg.opus_len && (s->id & 1) ? 960 : 160; /* 20 ms at 8 kHz, or at Opus's 48 kHz */
 			memcpy(b + 2, &seq, 2);
 			memcpy(b + 4, &ts, 4);
 			memcpy(b + 8, &ssrc, 4);
 			struct payload p = { MAGIC, cfg.trial, s->id, (uint32_t)in_window, stamp };
-			if (cfg.g711) g711_write(b + RTP_HDR, &p, pt);
-			else memcpy(b + RTP_HDR, &p, sizeof p);
 			int len = PKT_LEN;
+			if (cfg.opus_len && (s->id & 1)) {
+				b[1] = 96;
+				memcpy(b + RTP_HDR, cfg.opus, (size_t)cfg.opus_len);
+				len = RTP_HDR + cfg.opus_len;
+			}
+			else if (cfg.opus_len) memcpy(b + RTP_HDR, pcmu_tone, sizeof pcmu_tone);
+			else if (cfg.g711) g711_write(b + RTP_HDR, &p, pt);
+			else memcpy(b + RTP_HDR, &p, sizeof p);
 #ifdef WITH_SRTP
 			if (cfg.srtp && (s->id & 1) == 0) srtp_protect(srtp_tx, b, &len);
 #endif
@@ -437,6 +465,7 @@ int main(int argc, char **argv) {
 		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
 	}
 
+	for (int i = 0; i < (int)sizeof pcmu_tone; i++) pcmu_tone[i] = ulaw_of((int)(8000 * sin(2 * M_PI * 1000 * i / 8000)));
 	int64_t t0 = now_ns(CLOCK_MONOTONIC);
 	int64_t win_start = t0 + (int64_t)(cfg.warmup * 1e9), win_end = win_start + (int64_t)(cfg.window * 1e9);
 	int64_t stop = win_end + (int64_t)(cfg.drain * 1e9);
@@ -449,12 +478,14 @@ int main(int argc, char **argv) {
 		if (now >= stop) break;
 		if (phase == 0 && now >= win_start) {
 			phase = 1;
+			in_window_now = 1;
 			gen_cpu0 = cpu_seconds_self();
 			host0 = cpu_seconds_host();
 			if (cfg.relay_pid) relay_cpu0 = cpu_seconds_of(cfg.relay_pid);
 		}
 		if (phase == 1 && now >= win_end) {
 			phase = 2;
+			in_window_now = 0;
 			gen_cpu1 = cpu_seconds_self();
 			host1 = cpu_seconds_host();
 			if (cfg.relay_pid) relay_cpu1 = cpu_seconds_of(cfg.relay_pid);

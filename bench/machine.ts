@@ -26,9 +26,9 @@ export function buildLoadgen(): { srtp: boolean } {
   const source = join(BENCH, 'loadgen.c');
   if (!existsSync(LOADGEN) || statSync(LOADGEN).mtimeMs < statSync(source).mtimeMs) {
     try {
-      execFileSync('cc', ['-O2', '-Wall', '-DWITH_SRTP', '-o', LOADGEN, source, '-lsrtp2'], { stdio: 'pipe', cwd: BUILD });
+      execFileSync('cc', ['-O2', '-Wall', '-DWITH_SRTP', '-o', LOADGEN, source, '-lsrtp2', '-lm'], { stdio: 'pipe', cwd: BUILD });
     } catch {
-      execFileSync('cc', ['-O2', '-Wall', '-o', LOADGEN, source], { stdio: 'inherit', cwd: BUILD });
+      execFileSync('cc', ['-O2', '-Wall', '-o', LOADGEN, source, '-lm'], { stdio: 'inherit', cwd: BUILD });
     }
   }
   return { srtp: execFileSync(LOADGEN, ['--features']).toString().includes('srtp') };

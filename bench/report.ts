@@ -13,6 +13,8 @@ export interface RelayRun {
   srtpCapacity?: SearchResult;
   /** Capacity with PCMU callers converted to PCMA-only callees (`--transcode`). */
   transcodeCapacity?: SearchResult;
+  /** Capacity with PCMU callers converted to Opus-only callees (`--transcode`; loss only, no latency). */
+  opusCapacity?: SearchResult;
   error?: string;
 }
 export type Repetition = Partial<Record<RelayName, RelayRun>>;
@@ -53,7 +55,7 @@ function cell(s: Spread | undefined, fmt: (n: number) => string, showRange: bool
 }
 
 /** "≥" when some repetition only gave a lower bound (cap reached or generator saturated). */
-type Mode = 'capacity' | 'calls' | 'srtpCapacity' | 'transcodeCapacity';
+type Mode = 'capacity' | 'calls' | 'srtpCapacity' | 'transcodeCapacity' | 'opusCapacity';
 
 function bound(reps: Repetition[], relay: RelayName, mode: Mode): string {
   const results = reps.map((r) => r[relay]?.[mode]).filter((r): r is SearchResult => r !== undefined);
@@ -69,7 +71,7 @@ function perCore(r: SearchResult | undefined): number {
 }
 
 /** SRTP <-> RTP over the same relay's plain figure, per repetition: capacity, or capacity per core of relay CPU. */
-function flavourCost(reps: Repetition[], relay: RelayName, pick: (r: SearchResult | undefined) => number = (r) => r?.value ?? NaN, mode: 'srtpCapacity' | 'transcodeCapacity' = 'srtpCapacity'): Spread | undefined {
+function flavourCost(reps: Repetition[], relay: RelayName, pick: (r: SearchResult | undefined) => number = (r) => r?.value ?? NaN, mode: 'srtpCapacity' | 'transcodeCapacity' | 'opusCapacity' = 'srtpCapacity'): Spread | undefined {
   return spread(reps.map((rep) => {
     const run = rep[relay];
     return run ? pick(run[mode]) / pick(run.capacity) : NaN;
@@ -118,7 +120,10 @@ export function table(machine: Machine, reps: Repetition[], relays: RelayName[],
     ...notes,
   ];
   if (options.srtp) out.push('', srtpTable(reps, relays, many));
-  if (options.transcode) out.push('', transcodeTable(reps, relays, many));
+  if (options.transcode) {
+    out.push('', transcodeTable(reps, relays, many, 'transcodeCapacity', 'PCMU <-> PCMA (500 calls, PCMU callers, PCMA-only callees, the relay converting both ways; same pass rule):', 50_000));
+    out.push('', transcodeTable(reps, relays, many, 'opusCapacity', 'Opus <-> PCMU (100 calls, PCMU callers, Opus-only callees, the relay converting both ways; packets counted, so the pass rule is loss only):', 10_000));
+  }
   if (options.sizing) out.push('', sizing(reps, relays, options.tierCalls));
   return out.join('\n');
 }
@@ -136,22 +141,22 @@ function srtpTable(reps: Repetition[], relays: RelayName[], many: boolean): stri
   return lines.join('\n');
 }
 
-function transcodeTable(reps: Repetition[], relays: RelayName[], many: boolean): string {
-  const lines = ['PCMU <-> PCMA (500 calls, PCMU callers, PCMA-only callees, the relay converting both ways; same pass rule):'];
+function transcodeTable(reps: Repetition[], relays: RelayName[], many: boolean, mode: 'transcodeCapacity' | 'opusCapacity', title: string, fiftyPps: number): string {
+  const lines = [title];
   const engineRun = (rep: Repetition): RelayRun | undefined => rep.rtpengine;
   for (const relay of relays) {
-    const pps = spread(reps.map((rep) => rep[relay]?.transcodeCapacity?.value ?? NaN));
+    const pps = spread(reps.map((rep) => rep[relay]?.[mode]?.value ?? NaN));
     if (!pps) continue;
-    const ratio = cell(flavourCost(reps, relay, undefined, 'transcodeCapacity'), (n) => fixed(n, 2), many);
-    const coreOf = (run: RelayRun | undefined): number => perCore(run?.transcodeCapacity);
+    const ratio = cell(flavourCost(reps, relay, undefined, mode), (n) => fixed(n, 2), many);
+    const coreOf = (run: RelayRun | undefined): number => perCore(run?.[mode]);
     const core = spread(reps.map((rep) => coreOf(rep[relay])));
     const vsEngine = relay === 'rtpengine' ? undefined : spread(reps.map((rep) => coreOf(rep[relay]) / coreOf(engineRun(rep))));
     lines.push(
-      `  ${relayLabel(relay)}: ${bound(reps, relay, 'transcodeCapacity')}${cell(pps, int, many)} pps = ${ratio} x its plain capacity; ` +
+      `  ${relayLabel(relay)}: ${bound(reps, relay, mode)}${cell(pps, int, many)} pps = ${ratio} x its plain capacity; ` +
         `${core ? cell(core, int, many) : '-'} pps per core of relay CPU${vsEngine ? ` = ${cell(vsEngine, (n) => fixed(n, 2), many)} x rtpengine's` : ''}`,
     );
   }
-  lines.push('  (per core: pps / relay CPU at the best trial; 500 calls at 50 pps per direction are 50,000 pps)');
+  lines.push(`  (per core: pps / relay CPU at the best trial; at 50 pps per direction, ${int(fiftyPps / 100)} calls are ${int(fiftyPps)} pps)`);
   return lines.join('\n');
 }
 
@@ -198,6 +203,7 @@ export function json(machine: Machine, reps: Repetition[], relays: RelayName[], 
       srtpVsPlainPerCore: flavourCost(reps, relay, perCore),
       transcodeCapacityPps: pick(value('transcodeCapacity')),
       transcodeVsPlainPerCore: flavourCost(reps, relay, perCore, 'transcodeCapacity'),
+      opusCapacityPps: pick(value('opusCapacity')),
     }];
   }));
   return JSON.stringify({ machine, options, notes, summary, repetitions: reps }, null, 2);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { deleteCalls, setUpCalls } from './calls.js';
 import { spawnTracked, stopChild } from './children.js';
 import { MEDIA_PORTS, type RunningRelay } from './relays.js';
-import { BUILD } from './paths.js';
+import { BUILD, REPO } from './paths.js';
 
 export const LOADGEN = join(BUILD, 'loadgen');
 
@@ -68,16 +68,32 @@ let trialCounter = 0;
 
 /**
  * What each call makes the relay do to its packets: forward them (`plain`), bridge SDES-SRTP callers to
- * plain callees (`srtp`), or convert PCMU callers to PCMA-only callees (`transcode`).
+ * plain callees (`srtp`), or convert PCMU callers to PCMA-only callees (`transcode`) or to Opus-only
+ * callees (`opus`: packets counted, latency not measured; see bench/loadgen.c).
  */
-export type Flavour = 'plain' | 'srtp' | 'transcode';
+export type Flavour = 'plain' | 'srtp' | 'transcode' | 'opus';
+
+/** 20 ms of a 440 Hz tone as libopus encodes it for a WebRTC callee (32 kbit/s), hex, for the generator to send; made once. */
+let opusFrame: string | undefined;
+async function opusPayload(): Promise<string> {
+  if (opusFrame) return opusFrame;
+  const { opusAddon, opusEncoder } = (await import(join(REPO, 'dist/codecs/opus.js'))) as typeof import('../src/codecs/opus.js');
+  if (!opusAddon()) throw new Error('the Opus addon is not built (apt-get install libopus-dev, then npm ci)');
+  const encoder = opusEncoder(48000);
+  let frame: Uint8Array = new Uint8Array(0);
+  // A few frames in, past the encoder's start-up.
+  for (let k = 0; k < 5; k++) frame = encoder.encode(Int16Array.from({ length: 960 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * (k * 960 + i)) / 48000))));
+  opusFrame = Buffer.from(frame).toString('hex');
+  return opusFrame;
+}
 
 export async function runTrial(relay: RunningRelay, calls: number, pps: number, timing: Timing, genCpu: number | undefined, flavour: Flavour = 'plain'): Promise<TrialResult> {
   const trial = ++trialCounter;
   const srtpKey = flavour === 'srtp' ? randomBytes(30) : undefined;
   const args = ['--calls', calls, '--sockets', GEN_SOCKETS, '--rate', pps, '--warmup', timing.warmup, '--window', timing.window,
     '--drain', timing.drain, '--relay-pid', relay.pid, '--trial', trial, '--avoid', `${MEDIA_PORTS.min}-${MEDIA_PORTS.max}`,
-    ...(srtpKey ? ['--srtp-key', srtpKey.toString('hex')] : []), ...(flavour === 'transcode' ? ['--g711', 1] : [])].map(String);
+    ...(srtpKey ? ['--srtp-key', srtpKey.toString('hex')] : []), ...(flavour === 'transcode' ? ['--g711', 1] : []),
+    ...(flavour === 'opus' ? ['--opus-payload', await opusPayload()] : [])].map(String);
   const gen = spawnTracked([LOADGEN, ...args], genCpu, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: gen.stdout! })[Symbol.asyncIterator]();
   const nextLine = async (): Promise<string> => {
@@ -92,7 +108,7 @@ export async function runTrial(relay: RunningRelay, calls: number, pps: number, 
   try {
     const portsA = (await nextLine()).split(' ').slice(1).map(Number);
     const portsB = (await nextLine()).split(' ').slice(1).map(Number);
-    const relayPorts = await setUpCalls(relay.ng, trial, calls, portsA, portsB, srtpKey, flavour === 'transcode');
+    const relayPorts = await setUpCalls(relay.ng, trial, calls, portsA, portsB, srtpKey, flavour === 'transcode' ? 'PCMA' : flavour === 'opus' ? 'opus' : 'PCMU');
     gen.stdin!.end(relayPorts.map((p) => `${p.forA} ${p.forB}${p.keyForA ? ` ${p.keyForA}` : ''}\n`).join(''));
     return judge(JSON.parse(await nextLine()) as LoadgenReport, calls, pps);
   } catch (err) {

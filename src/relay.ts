@@ -233,13 +233,23 @@ export class Relay extends EventEmitter<RelayEvents> {
    * Stops (or resumes) forwarding the RFC 4733 telephone events of one participant, or of everyone in
    * the call; they are still detected and reported. Audio is untouched: in-band tones pass.
    */
-  async blockDtmf(req: DtmfBlockRequest, blocked: boolean): Promise<void> {
+  async blockDtmf(req: DtmfBlockRequest, block: boolean): Promise<void> {
+    const blocked = block && req.mode !== 'off';
+    const silence = blocked && req.mode === 'silence';
     await this.registry.run(req.callId, async () => {
       const call = this.registry.get(req.callId);
       if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const monologues = req.fromTag === undefined ? call.monologues : call.monologues.filter((m) => m.tag === req.fromTag);
       if (monologues.length === 0) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${req.fromTag}'`);
-      for (const media of monologues.flatMap((m) => m.medias)) if (media) media.side.blockDtmf = blocked;
+      // Silence is written on the packet path of the workers: the call goes there first.
+      const needs = { handshakes: false, transcoding: true };
+      if (silence && !this.placement.suits(call, needs)) this.registry.commit({ kind: 'moved', call, from: await this.placement.move(call, needs) });
+      for (const media of monologues.flatMap((m) => m.medias)) {
+        if (!media) continue;
+        media.side.blockDtmf = blocked;
+        if (silence) media.side.dtmfSilence = true;
+        else if (media.side.dtmfSilence) delete media.side.dtmfSilence;
+      }
       this.registry.commit({ kind: 'controlled', call });
     });
   }

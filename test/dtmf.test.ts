@@ -10,6 +10,7 @@ import { DtmfDetector } from '../src/dtmf/detector.js';
 import { eventDigit, parseTelephoneEvent } from '../src/dtmf/rfc4733.js';
 import { InbandDtmf } from '../src/dtmf/inband.js';
 import { decodeG711, encodeG711 } from '../src/codecs/g711.js';
+import { G722Encoder } from '../src/codecs/g722.js';
 import { startRelay } from './helpers/fixture.js';
 import { mediaPorts } from './helpers/ports.js';
 import { Phone, sleep } from './helpers/media.js';
@@ -185,6 +186,34 @@ t.test('block DTMF and unblock DTMF: a participant\'s telephone events stop at t
   t.match(await ng.request({ command: 'block DTMF' }), { result: 'error', 'error-reason': 'No call-id in message' });
 });
 
+t.test('block DTMF with DTMF-security=silence: the events become silence in the audio, timestamps running on; the call moves to the workers', async (t) => {
+  const { ng, relay } = await startRelay(t);
+  const { alice, bob, toAlice } = await call(t, ng, 'silence');
+  t.same(await ng.request({ command: 'block DTMF', 'call-id': 'silence', 'from-tag': 'alice', 'DTMF-security': 'silence' }), { result: 'ok' });
+  t.equal((await relay.query({ callId: 'silence' })).engine, 'workers', 'silence is written on the workers');
+  // Audio at 0 and 160, a press of 100 ms from 320 (four growing packets, the end three times), audio at 1120.
+  const sent = [rtp(1, 0, 0, Buffer.alloc(160, 0x55)), rtp(2, 160, 0, Buffer.alloc(160, 0x55)), ...press(5, 3, 320), rtp(11, 1120, 0, Buffer.alloc(160, 0x55))];
+  for (const packet of sent) {
+    await alice.send(packet, toAlice, '127.0.0.1');
+    await sleep(2);
+  }
+  const got = await bob.waitFor(8);
+  await sleep(50);
+  t.same(bob.received.map((r) => [r.data[1], r.data.readUInt16BE(2), r.data.readUInt32BE(4), r.data[12]]), [
+    [0, 1, 0, 0x55],
+    [0, 2, 160, 0x55],
+    [0, 3, 320, 0xff],
+    [0, 4, 480, 0xff],
+    [0, 5, 640, 0xff],
+    [0, 6, 800, 0xff],
+    [0, 7, 960, 0xff],
+    [0, 11, 1120, 0x55],
+  ], 'five packets of PCMU silence in place of the press (its repeated end dropped), then the audio again');
+  t.ok(got.every((r) => r.data.length === 172), 'each as long as the audio around it');
+  t.same(await ng.request({ command: 'unblock DTMF', 'call-id': 'silence', 'from-tag': 'alice' }), { result: 'ok' });
+  t.match(await ng.request({ command: 'block DTMF', 'call-id': 'silence', 'DTMF-security': 'random' }), { result: 'error', 'error-reason': /"DTMF-security" must be one of drop, silence, off/ });
+});
+
 const TONES: Record<string, [number, number]> = { '1': [697, 1209], '5': [770, 1336], '7': [852, 1209], '9': [852, 1477], '*': [941, 1209], '#': [941, 1477], '0': [941, 1336], D: [941, 1633] };
 
 /** 8 kHz samples of `keys` as a phone dials them: `onMs` of each dual tone (each at `amplitude`), `offMs` of silence. */
@@ -217,6 +246,38 @@ t.test('in-band DTMF: dual tones in G.711 are heard; silence, noise, single tone
   t.same(hear(Int16Array.from({ length: 8000 }, (_, n) => Math.round(8000 * Math.sin((2 * Math.PI * 697 * n) / 8000)))), [], 'one DTMF frequency alone');
   const voiced = Int16Array.from({ length: 16000 }, (_, n) => Math.round(Array.from({ length: 20 }, (_, h) => (3000 / (h + 1)) * Math.sin((2 * Math.PI * 150 * (h + 1) * n) / 8000 + h)).reduce((a, b) => a + b, 0)));
   t.same(hear(voiced), [], 'a voice-like harmonic series');
+});
+
+t.test('in-band DTMF in G.722 and L16 (static payload types 9 and 11): decoded, resampled to 8 kHz, heard', async (t) => {
+  const at = (rate: number, keys: string): Int16Array => {
+    const out: number[] = [];
+    let n = 0;
+    for (const key of keys) {
+      const [low, high] = TONES[key]!;
+      for (let i = 0; i < (rate * 100) / 1000; i++, n++) out.push(Math.round(6000 * (Math.sin((2 * Math.PI * low * n) / rate) + Math.sin((2 * Math.PI * high * n) / rate))));
+      for (let i = 0; i < (rate * 60) / 1000; i++, n++) out.push(0);
+    }
+    return Int16Array.from(out);
+  };
+  const hear = (pt: number, rate: number, encode: (s: Int16Array) => Uint8Array): string[] => {
+    const detector = new DtmfDetector();
+    const samples = at(rate, '1#9');
+    const frame = rate / 50;
+    const out: string[] = [];
+    for (let i = 0, seq = 0; i + frame <= samples.length; i += frame, seq++) {
+      out.push(...detector.receiveAudio(1, rtp(seq, i, pt, Buffer.from(encode(samples.subarray(i, i + frame)))), 0).map((p) => p.digit));
+    }
+    return out;
+  };
+  const g722 = new G722Encoder();
+  t.same(hear(9, 16000, (s) => g722.encode(s)), ['1', '#', '9'], 'G.722');
+  const l16 = (s: Int16Array): Uint8Array => {
+    const out = Buffer.alloc(s.length * 2);
+    s.forEach((v, i) => out.writeInt16BE(v, 2 * i));
+    return out;
+  };
+  t.same(hear(11, 44100, l16), ['1', '#', '9'], 'L16 at 44.1 kHz');
+  t.same(hear(96, 8000, (s) => encodeG711('PCMU', s)), [], 'a dynamic payload type names no codec without its SDP: not listened to');
 });
 
 t.test('detect DTMF: tones in the caller\'s audio are reported as presses; without the flag they are not listened for', async (t) => {

@@ -155,6 +155,8 @@ export interface DeleteResult {
 export interface DtmfBlockRequest {
   callId: string;
   fromTag?: string;
+  /** `DTMF-security`: drop the events (the default), turn them into silence in the audio, or `off` (unblock). */
+  mode?: 'drop' | 'silence' | 'off';
 }
 
 /**

@@ -21,8 +21,6 @@ export interface AddedCodec {
   lines: string[];
 }
 
-/** RFC 3551's payload types of the two G.711 laws. */
-export const G711_STATIC_PT: Readonly<Record<'PCMU' | 'PCMA', number>> = { PCMU: 0, PCMA: 8 };
 
 const DYNAMIC = Array.from({ length: 32 }, (_, i) => 96 + i);
 const rtpmap = (pt: number, c: CodecRef): string => `a=rtpmap:${pt} ${c.name}/${c.clock}${c.channels !== 1 ? `/${c.channels}` : ''}`;

@@ -72,6 +72,8 @@ export interface SideConfig {
   dtmf: number[];
   /** Its telephone events are not forwarded (`block DTMF`); they are still copied up and detected. */
   blockDtmf: boolean;
+  /** Blocked events become G.711 silence instead (`DTMF-security=silence`); only the workers do it. */
+  silenceDtmf: boolean;
   /** Its other RTP is copied up as well, for in-band DTMF (`detect DTMF`). */
   detectDtmf: boolean;
   /** Conversions of what is sent to the participant; only the workers run them. */

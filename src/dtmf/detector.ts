@@ -1,19 +1,35 @@
 /**
  * DTMF per call, from RFC 4733 events (each key press reported once, when its sender marks its end,
  * or, when its end packets were lost, as soon as the next key press begins) and, where asked, from
- * tones in G.711 audio. Written once for both forwarding engines: they copy the packets up, this
- * reads them.
+ * tones in the audio (G.711, G.722 and L16, by their static payload types). Written once for both
+ * forwarding engines: they copy the packets up, this reads them.
  */
+import { audioCodec, type CodecRef, type PcmDecoder } from '../codecs/audio.js';
 import type { DtmfFormat } from '../codecs/format.js';
-import { decodeG711, type G711Law } from '../codecs/g711.js';
-import { G711_STATIC_PT } from '../codecs/transcoding.js';
+import { Resampler } from '../codecs/resample.js';
 import { rtpHeaderLength } from '../rtp/header.js';
 import { InbandDtmf } from './inband.js';
 import { eventDigit, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import type { DtmfPress } from './press.js';
 
-/** In-band DTMF is heard in G.711, by its static payload types. */
-const G711 = new Map(Object.entries(G711_STATIC_PT).map(([law, pt]) => [pt, law as G711Law]));
+/** In-band DTMF is heard in the codecs RFC 3551 gives static payload types that the relay decodes: no SDP needed to know them. */
+const STATIC_AUDIO = new Map<number, CodecRef>([
+  [0, { name: 'PCMU', clock: 8000, channels: 1 }],
+  [8, { name: 'PCMA', clock: 8000, channels: 1 }],
+  [9, { name: 'G722', clock: 8000, channels: 1 }],
+  [11, { name: 'L16', clock: 44100, channels: 1 }],
+]);
+
+/** The tone detector runs on 8 kHz samples. */
+const TONE_RATE = 8000;
+
+/** A side's in-band listening: its codec's decoder (state carries from packet to packet), a resampler to 8 kHz where needed, the tone detector. */
+interface Listener {
+  pt: number;
+  decoder: PcmDecoder;
+  resampler: Resampler | undefined;
+  tones: InbandDtmf;
+}
 
 /** Presses kept per call for `query`; older ones are dropped. */
 const KEPT = 32;
@@ -30,16 +46,21 @@ export class DtmfDetector {
   /** The latest presses, oldest first, with the side they came from. */
   readonly presses: Array<DtmfPress & { side: number }> = [];
   /** Tone detection per sending side, for the sides that listen for in-band DTMF. */
-  private readonly inband = new Map<number, InbandDtmf>();
+  private readonly inband = new Map<number, Listener>();
 
   /** Listens to one audio packet a side's participant sent; returns the presses it completes. */
   receiveAudio(side: number, packet: Uint8Array, atMs: number): DtmfPress[] {
-    const law = G711.get(packet[1]! & 0x7f);
+    const pt = packet[1]! & 0x7f;
+    const ref = STATIC_AUDIO.get(pt);
     const header = rtpHeaderLength(packet);
-    if (!law || header < 0) return [];
-    let detector = this.inband.get(side);
-    if (!detector) this.inband.set(side, (detector = new InbandDtmf()));
-    return detector.receive(decodeG711(law, packet.subarray(header)), atMs).map((press) => this.keep(side, press));
+    if (!ref || header < 0) return [];
+    let listener = this.inband.get(side);
+    // A codec change starts the decoder afresh; the tone detector carries on.
+    if (!listener || listener.pt !== pt) this.inband.set(side, (listener = listen(pt, ref, listener?.tones)));
+    const decoded = listener.decoder.decode(packet.subarray(header));
+    if (!decoded) return [];
+    const samples = listener.resampler ? listener.resampler.process(decoded) : decoded;
+    return listener.tones.receive(samples, atMs).map((press) => this.keep(side, press));
   }
 
   /** Reads one telephone-event packet a side's participant sent; returns the presses it completes. */
@@ -69,4 +90,10 @@ export class DtmfDetector {
     if (this.presses.length > KEPT) this.presses.shift();
     return press;
   }
+}
+
+function listen(pt: number, ref: CodecRef, tones = new InbandDtmf()): Listener {
+  const codec = audioCodec(ref)!;
+  const rate = codec.rates(ref)[0]!;
+  return { pt, decoder: codec.decoder(ref, rate), resampler: rate === TONE_RATE ? undefined : new Resampler(rate, TONE_RATE), tones };
 }

@@ -25,6 +25,8 @@ export class MediaSide {
   dtmf: readonly DtmfFormat[] = NO_DTMF;
   /** What the participant sends as telephone events is not forwarded (`block DTMF`). */
   blockDtmf = false;
+  /** ... but turned into silence in its audio (`DTMF-security=silence`); set only then. */
+  declare dtmfSilence?: boolean;
   /** Its audio is copied to the control plane, which listens for DTMF tones in it (`detect DTMF`). */
   detectDtmf = false;
   /** Conversions of what is sent to the participant (`transcode`); set only while converting. */
@@ -58,7 +60,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [], inject: this.inject ?? null };
+    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, silenceDtmf: this.dtmfSilence === true, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [], inject: this.inject ?? null };
   }
 }
 

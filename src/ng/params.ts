@@ -94,9 +94,15 @@ export function parseDelete(dict: NgDict): DeleteRequest {
   return compact({ callId, fromTag, toTag, viaBranch: o.viaBranch, deleteDelay: o.deleteDelay, fatal: o.fatal, fast: o.fast });
 }
 
+const DTMF_SECURITY = ['drop', 'silence', 'off'] as const;
+
 export function parseDtmfBlock(dict: NgDict): DtmfBlockRequest {
   const keys = new Keys(dict);
-  return compact({ callId: requiredId(keys, 'call-id'), fromTag: optionalId(keys, 'from-tag') });
+  const security = keys.get('dtmf-security');
+  const mode = security && DTMF_SECURITY.find((m) => typeof security.value === 'string' && m === security.value.toLowerCase());
+  // rtpengine's tone, random, zero and DTMF replacements are not done here: better refused than silently dropped.
+  if (security && !mode) throw bad(security.name, `must be one of ${DTMF_SECURITY.join(', ')} (tone, random, zero and DTMF are not supported)`);
+  return compact({ callId: requiredId(keys, 'call-id'), fromTag: optionalId(keys, 'from-tag'), mode });
 }
 
 const KEYS = '0123456789*#ABCD';

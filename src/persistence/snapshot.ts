@@ -95,6 +95,8 @@ export interface SideSnapshot {
   dtmf?: DtmfFormat[];
   /** Present (true) while the participant's telephone events are blocked. */
   blockDtmf?: boolean;
+  /** Present (true) while they are blocked as silence (`DTMF-security=silence`). */
+  dtmfSilence?: boolean;
   /** Present (true) while its audio is listened to for DTMF tones. */
   detectDtmf?: boolean;
   /** The conversions of what is sent to the participant, while converting. */
@@ -185,6 +187,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
       demux: side.demux,
       ...(side.dtmf.length > 0 ? { dtmf: [...side.dtmf] } : {}),
       ...(side.blockDtmf ? { blockDtmf: true } : {}),
+      ...(side.dtmfSilence ? { dtmfSilence: true } : {}),
       ...(side.detectDtmf ? { detectDtmf: true } : {}),
       ...(side.transcode ? { transcode: side.transcode } : {}),
       ...(side.inject ? { inject: side.inject } : {}),

@@ -19,9 +19,11 @@
  * them: the stamp is written as G.711 samples (one per 4 bits, on 16 levels far apart) that survive a
  * conversion through linear PCM, and read back by the payload type the packet arrives with.
  * With --opus-payload HEX side A sends PCMU (a 1 kHz tone) and side B that Opus frame (payload type
- * 96, 20 ms), for a relay that converts between them. A lossy codec keeps no stamp: packets are only
- * counted (those that arrive during the window, of the payload type each side should get), so loss is
- * measured but latency is not (reported as 0).
+ * 96, 20 ms), for a relay that converts between them. A lossy codec keeps no stamp: each call gets
+ * its own socket on each side (--sockets must equal --calls), the send time of every packet is kept
+ * by its sequence number, and a packet that arrives is matched by its sequence number, which both
+ * rtpbridge and rtpengine carry over when they convert one packet into one. Sending goes on through
+ * the drain (those packets are out of the window), for relays that hold a frame back.
  * Loss and latency count only packets *sent* inside the window. Latency is the kernel receive
  * timestamp (SO_TIMESTAMPNS) minus the send time carried in the payload, so a generator that
  * drains its sockets late does not inflate it.
@@ -90,8 +92,8 @@ static struct {
 
 static uint32_t hist_fine[FINE_N], hist_coarse[COARSE_N];
 static uint64_t hist_over, rx_window, rx_other, rx_bad, max_ns;
-/* With --opus-payload there is no stamp to tell a window packet: what arrives during the window counts. */
-static int in_window_now;
+/* --opus-payload: when each stream's packets left, by sequence number (-1: outside the window, 0: never). */
+static int64_t *sent_at;
 static unsigned char pcmu_tone[PKT_LEN - RTP_HDR];
 
 static void die(const char *what) {
@@ -259,8 +261,29 @@ static double percentile_us(double q) {
 	return (double)max_ns / 1000.0;
 }
 
-/* Drains one socket; `expect_dir` is the direction (0 = A->B) whose packets may arrive on it. */
-static void receive(int fd, int expect_dir) {
+/* Kernel receive time of a datagram (SO_TIMESTAMPNS), or now when the kernel gave none. */
+static int64_t rx_time(struct msghdr *h) {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec t;
+			memcpy(&t, CMSG_DATA(c), sizeof t);
+			return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+		}
+	return now_ns(CLOCK_REALTIME);
+}
+
+/* --opus-payload: one packet of stream `stream`, matched to its send time by its sequence number. */
+static void receive_counted(const unsigned char *b, unsigned len, int stream, int pt, struct msghdr *h) {
+	if (len <= RTP_HDR || (b[1] & 0x7f) != pt || (pt == 0 && len != PKT_LEN)) { rx_bad++; return; }
+	int64_t sent = sent_at[(size_t)stream * 65536 + (size_t)((b[2] << 8) | b[3])];
+	if (sent == 0) { rx_bad++; return; }
+	if (sent < 0) { rx_other++; return; }
+	rx_window++;
+	record_latency(rx_time(h) - sent);
+}
+
+/* Drains one socket; `expect_dir` is the direction (0 = A->B) whose packets may arrive on it, `sock` its index on its side. */
+static void receive(int fd, int expect_dir, int sock) {
 	static struct mmsghdr msgs[BATCH];
 	static struct iovec iov[BATCH];
 	static char bufs[BATCH][PKT_LEN + SRTP_ROOM + 1];
@@ -286,11 +309,8 @@ static void receive(int fd, int expect_dir) {
 			}
 #endif
 			if (cfg.opus_len) {
-				/* B->A arrives as PCMU (0), A->B as Opus (96). */
-				int pt = bufs[i][1] & 0x7f, ok = expect_dir == 1 ? pt == 0 && msgs[i].msg_len == PKT_LEN : pt == 96 && msgs[i].msg_len > RTP_HDR;
-				if (!ok) rx_bad++;
-				else if (in_window_now) rx_window++;
-				else rx_other++;
+				/* With a socket per call: B->A arrives at A as PCMU (0), A->B at B as Opus (96). */
+				receive_counted((unsigned char *)bufs[i], msgs[i].msg_len, 2 * sock + expect_dir, expect_dir ? 0 : 96, &msgs[i].msg_hdr);
 				continue;
 			}
 			if (msgs[i].msg_len != PKT_LEN) { rx_bad++; continue; }
@@ -298,16 +318,8 @@ static void receive(int fd, int expect_dir) {
 			else memcpy(&p, bufs[i] + RTP_HDR, sizeof p);
 			if (p.magic != MAGIC || p.trial != cfg.trial || (p.stream & 1) != (uint32_t)expect_dir) { rx_bad++; continue; }
 			if (!p.in_window) { rx_other++; continue; }
-			int64_t rx_ns = -1;
-			for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
-				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-					struct timespec t;
-					memcpy(&t, CMSG_DATA(c), sizeof t);
-					rx_ns = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-				}
-			if (rx_ns < 0) rx_ns = now_ns(CLOCK_REALTIME);
 			rx_window++;
-			record_latency(rx_ns - p.sent_ns);
+			record_latency(rx_time(&msgs[i].msg_hdr) - p.sent_ns);
 		}
 		if (n < BATCH) return;
 	}
@@ -343,6 +355,7 @@ static uint64_t send_due(struct stream *streams, int nstreams, int *next, int co
 				len = RTP_HDR + cfg.opus_len;
 			}
 			else if (cfg.opus_len) memcpy(b + RTP_HDR, pcmu_tone, sizeof pcmu_tone);
+			if (cfg.opus_len) sent_at[(size_t)s->id * 65536 + ntohs(seq)] = in_window ? stamp : -1;
 			else if (cfg.g711) g711_write(b + RTP_HDR, &p, pt);
 			else memcpy(b + RTP_HDR, &p, sizeof p);
 #ifdef WITH_SRTP
@@ -465,6 +478,12 @@ int main(int argc, char **argv) {
 		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
 	}
 
+	if (cfg.opus_len) {
+		if (cfg.sockets != cfg.calls) { fprintf(stderr, "loadgen: --opus-payload needs --sockets equal to --calls\n"); return 2; }
+		/* 512 KiB per stream: a trial sends far fewer than 65,536 packets per stream, so no number repeats. */
+		sent_at = calloc((size_t)nstreams * 65536, sizeof *sent_at);
+		if (!sent_at) die("calloc");
+	}
 	for (int i = 0; i < (int)sizeof pcmu_tone; i++) pcmu_tone[i] = ulaw_of((int)(8000 * sin(2 * M_PI * 1000 * i / 8000)));
 	int64_t t0 = now_ns(CLOCK_MONOTONIC);
 	int64_t win_start = t0 + (int64_t)(cfg.warmup * 1e9), win_end = win_start + (int64_t)(cfg.window * 1e9);
@@ -478,14 +497,12 @@ int main(int argc, char **argv) {
 		if (now >= stop) break;
 		if (phase == 0 && now >= win_start) {
 			phase = 1;
-			in_window_now = 1;
 			gen_cpu0 = cpu_seconds_self();
 			host0 = cpu_seconds_host();
 			if (cfg.relay_pid) relay_cpu0 = cpu_seconds_of(cfg.relay_pid);
 		}
 		if (phase == 1 && now >= win_end) {
 			phase = 2;
-			in_window_now = 0;
 			gen_cpu1 = cpu_seconds_self();
 			host1 = cpu_seconds_host();
 			if (cfg.relay_pid) relay_cpu1 = cpu_seconds_of(cfg.relay_pid);
@@ -497,7 +514,9 @@ int main(int argc, char **argv) {
 			if (id == (uint32_t)(2 * k)) {
 				uint64_t expirations;
 				if (read(tfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN) die("timerfd");
-				if (phase == 2) continue;
+				/* With --opus-payload sending goes on through the drain, out of the window: a codec that holds a
+				 * packet until the next one arrives (rtpengine's Opus path does) still lets the last ones out. */
+				if (phase == 2 && !cfg.opus_len) continue;
 				now = now_ns(CLOCK_MONOTONIC);
 				int64_t due = (int64_t)((double)(now - t0) * cfg.rate / 1e9) - (int64_t)sent_total;
 				if (due <= 0) continue;
@@ -507,7 +526,7 @@ int main(int argc, char **argv) {
 				sent_total += s;
 				if (in_window) sent_window += s;
 			} else {
-				receive(fds[id], id < (uint32_t)k ? 1 : 0);
+				receive(fds[id], id < (uint32_t)k ? 1 : 0, (int)(id % (uint32_t)k));
 			}
 		}
 	}

@@ -13,8 +13,8 @@ export interface RelayRun {
   srtpCapacity?: SearchResult;
   /** Capacity with PCMU callers converted to PCMA-only callees (`--transcode`). */
   transcodeCapacity?: SearchResult;
-  /** Capacity with PCMU callers converted to Opus-only callees (`--transcode`; loss only, no latency). */
-  opusCapacity?: SearchResult;
+  /** Concurrent calls with PCMU callers converted to Opus-only callees, at 50 pps per direction (`--transcode`). */
+  opusCalls?: SearchResult;
   error?: string;
 }
 export type Repetition = Partial<Record<RelayName, RelayRun>>;
@@ -55,7 +55,7 @@ function cell(s: Spread | undefined, fmt: (n: number) => string, showRange: bool
 }
 
 /** "≥" when some repetition only gave a lower bound (cap reached or generator saturated). */
-type Mode = 'capacity' | 'calls' | 'srtpCapacity' | 'transcodeCapacity' | 'opusCapacity';
+type Mode = 'capacity' | 'calls' | 'srtpCapacity' | 'transcodeCapacity' | 'opusCalls';
 
 function bound(reps: Repetition[], relay: RelayName, mode: Mode): string {
   const results = reps.map((r) => r[relay]?.[mode]).filter((r): r is SearchResult => r !== undefined);
@@ -70,11 +70,12 @@ function perCore(r: SearchResult | undefined): number {
   return r && cpu ? r.value / (cpu / 100) : NaN;
 }
 
-/** SRTP <-> RTP over the same relay's plain figure, per repetition: capacity, or capacity per core of relay CPU. */
-function flavourCost(reps: Repetition[], relay: RelayName, pick: (r: SearchResult | undefined) => number = (r) => r?.value ?? NaN, mode: 'srtpCapacity' | 'transcodeCapacity' | 'opusCapacity' = 'srtpCapacity'): Spread | undefined {
+/** A converting or SRTP mode over the same relay's plain figure, per repetition: the value, or the value per core of relay CPU. */
+function flavourCost(reps: Repetition[], relay: RelayName, pick: (r: SearchResult | undefined) => number = (r) => r?.value ?? NaN, mode: 'srtpCapacity' | 'transcodeCapacity' | 'opusCalls' = 'srtpCapacity'): Spread | undefined {
   return spread(reps.map((rep) => {
     const run = rep[relay];
-    return run ? pick(run[mode]) / pick(run.capacity) : NaN;
+    // Calls are compared with the plain calls figure, packets per second with plain capacity.
+    return run ? pick(run[mode]) / pick(mode === 'opusCalls' ? run.calls : run.capacity) : NaN;
   }));
 }
 
@@ -121,8 +122,8 @@ export function table(machine: Machine, reps: Repetition[], relays: RelayName[],
   ];
   if (options.srtp) out.push('', srtpTable(reps, relays, many));
   if (options.transcode) {
-    out.push('', transcodeTable(reps, relays, many, 'transcodeCapacity', 'PCMU <-> PCMA (500 calls, PCMU callers, PCMA-only callees, the relay converting both ways; same pass rule):', 50_000));
-    out.push('', transcodeTable(reps, relays, many, 'opusCapacity', 'Opus <-> PCMU (100 calls, PCMU callers, Opus-only callees, the relay converting both ways; packets counted, so the pass rule is loss only):', 10_000));
+    out.push('', transcodeTable(reps, relays, many, 'transcodeCapacity', 'PCMU <-> PCMA (500 calls, PCMU callers, PCMA-only callees, the relay converting both ways; same pass rule):', 'pps'));
+    out.push('', transcodeTable(reps, relays, many, 'opusCalls', 'Opus <-> PCMU calls at 50 pps per direction (PCMU callers, Opus-only callees, the relay converting both ways; packets matched by sequence number; p99 < 30 ms: one 20 ms frame a codec may hold on top of the usual 10 ms):', 'calls'));
   }
   if (options.sizing) out.push('', sizing(reps, relays, options.tierCalls));
   return out.join('\n');
@@ -141,7 +142,7 @@ function srtpTable(reps: Repetition[], relays: RelayName[], many: boolean): stri
   return lines.join('\n');
 }
 
-function transcodeTable(reps: Repetition[], relays: RelayName[], many: boolean, mode: 'transcodeCapacity' | 'opusCapacity', title: string, fiftyPps: number): string {
+function transcodeTable(reps: Repetition[], relays: RelayName[], many: boolean, mode: 'transcodeCapacity' | 'opusCalls', title: string, unit: 'pps' | 'calls'): string {
   const lines = [title];
   const engineRun = (rep: Repetition): RelayRun | undefined => rep.rtpengine;
   for (const relay of relays) {
@@ -152,11 +153,11 @@ function transcodeTable(reps: Repetition[], relays: RelayName[], many: boolean, 
     const core = spread(reps.map((rep) => coreOf(rep[relay])));
     const vsEngine = relay === 'rtpengine' ? undefined : spread(reps.map((rep) => coreOf(rep[relay]) / coreOf(engineRun(rep))));
     lines.push(
-      `  ${relayLabel(relay)}: ${bound(reps, relay, mode)}${cell(pps, int, many)} pps = ${ratio} x its plain capacity; ` +
-        `${core ? cell(core, int, many) : '-'} pps per core of relay CPU${vsEngine ? ` = ${cell(vsEngine, (n) => fixed(n, 2), many)} x rtpengine's` : ''}`,
+      `  ${relayLabel(relay)}: ${bound(reps, relay, mode)}${cell(pps, int, many)} ${unit} = ${ratio} x its plain ${unit === 'pps' ? 'capacity' : 'calls'}; ` +
+        `${core ? cell(core, int, many) : '-'} ${unit} per core of relay CPU${vsEngine ? ` = ${cell(vsEngine, (n) => fixed(n, 2), many)} x rtpengine's` : ''}`,
     );
   }
-  lines.push(`  (per core: pps / relay CPU at the best trial; at 50 pps per direction, ${int(fiftyPps / 100)} calls are ${int(fiftyPps)} pps)`);
+  lines.push(`  (per core: ${unit} / relay CPU at the best trial${unit === 'pps' ? '; at 50 pps per direction, 500 calls are 50,000 pps' : ''})`);
   return lines.join('\n');
 }
 
@@ -203,7 +204,8 @@ export function json(machine: Machine, reps: Repetition[], relays: RelayName[], 
       srtpVsPlainPerCore: flavourCost(reps, relay, perCore),
       transcodeCapacityPps: pick(value('transcodeCapacity')),
       transcodeVsPlainPerCore: flavourCost(reps, relay, perCore, 'transcodeCapacity'),
-      opusCapacityPps: pick(value('opusCapacity')),
+      opusCalls: pick(value('opusCalls')),
+      opusCallsPerCore: pick((r) => perCore(r.opusCalls)),
     }];
   }));
   return JSON.stringify({ machine, options, notes, summary, repetitions: reps }, null, 2);

@@ -71,9 +71,9 @@ async function measureRelay(name: RelayName, p: Plans, pin: boolean, srtp: boole
       });
     },
     opus: async (relay: Awaited<ReturnType<typeof startRelay>>) => {
-      run.opusCapacity = await searchMax(p.opusCapacity, async (pps) => {
-        const r = await runTrial(relay, p.opusCapacity.calls, pps, p.timing, genCpu, 'opus');
-        progress(`${tag} Opus<->PCMU capacity ${pps} pps: ${describe(r)}`);
+      run.opusCalls = await searchMax(p.opusCalls, async (calls) => {
+        const r = await runTrial(relay, calls, calls * p.opusCalls.ppsPerCall, p.timing, genCpu, 'opus');
+        progress(`${tag} Opus<->PCMU calls ${calls}: ${describe(r)}`);
         return r;
       });
     },
@@ -147,9 +147,9 @@ async function main(): Promise<void> {
     if (failed) notes.push(`${relayLabel(name)}: ${failed}`);
   }
   const generatorBusy = reps.some((rep) => Object.values(rep).some((run) =>
-    [run.capacity?.best, run.calls?.best, run.srtpCapacity?.best, run.transcodeCapacity?.best, run.opusCapacity?.best, run.light].some((t) => t && t.genCpuPct > 90)));
+    [run.capacity?.best, run.calls?.best, run.srtpCapacity?.best, run.transcodeCapacity?.best, run.opusCalls?.best, run.light].some((t) => t && t.genCpuPct > 90)));
   if (generatorBusy) notes.push('generator-bound: the load generator used > 90 % of its core in a passing trial; such figures are lower bounds.');
-  const trials = reps.flatMap((rep) => Object.values(rep).flatMap((run) => [...(run.capacity?.trials ?? []), ...(run.calls?.trials ?? []), ...(run.srtpCapacity?.trials ?? []), ...(run.transcodeCapacity?.trials ?? []), ...(run.opusCapacity?.trials ?? []), ...(run.light ? [run.light] : [])]));
+  const trials = reps.flatMap((rep) => Object.values(rep).flatMap((run) => [...(run.capacity?.trials ?? []), ...(run.calls?.trials ?? []), ...(run.srtpCapacity?.trials ?? []), ...(run.transcodeCapacity?.trials ?? []), ...(run.opusCalls?.trials ?? []), ...(run.light ? [run.light] : [])]));
   const busiest = Math.max(0, ...trials.map((t) => t.foreignCpuPct));
   if (busiest > FOREIGN_NOTE_PCT) notes.push(`Other processes used up to ${busiest.toFixed(0)} % of a core during some windows: expect noise (rerun on an idle machine, or use --reps).`);
   notes.push(`Run time ${((Date.now() - started) / 60_000).toFixed(1)} min; relay logs in bench/.build/logs/.`);

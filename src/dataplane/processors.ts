@@ -2,10 +2,11 @@
  * Packet features as small processors chained per side, the one place a packet feature plugs into the
  * TypeScript packet path. A side's ingress chain runs on what its participant sends, after the packet
  * is checked and before its source is learned (so a packet a processor refuses cannot move the media);
- * its egress chain runs on each copy sent to its participant. SRTP and the guard of DTLS legs without
- * keys are the first processors; blocking, silencing, DTMF, transcoding and recording go into the same
- * chains. The native addon runs none of them: a call that needs one runs on the workers (src/placement
- * places by CallNeeds, which each such feature extends).
+ * its egress chain runs on each copy sent to its participant. The processors: SRTP and the guard of
+ * DTLS legs without keys, conversion between codecs and repacketization (src/codecs), and on egress the
+ * DTMF presses of `play DTMF` (src/dtmf/injector.ts, placed by the forwarder); an egress processor may
+ * send several packets for one. The native addon runs none of them: a call that needs one runs on the
+ * workers (src/placement places by CallNeeds, which each such feature extends).
  */
 import type { DropReason, StreamKind } from '../shared/vocabulary.js';
 import { SrtpContext } from '../srtp/context.js';

@@ -1,9 +1,10 @@
 /**
  * The codec step. An offer's codec flags choose which of the sender's payload types the recipient is
  * offered, and `transcode` adds a codec the offer lacks when the relay can convert it from one the
- * offer has. An answer that picks such an added codec switches the conversion on: the offerer gets
- * the answer with its own codec, and each side's egress converts what it is sent. Other answers pass
- * their codecs through (rtpengine applies codec flags to offers only).
+ * offer has (`accept` says which, `set` gives encoder bitrates). An answer that picks such an added
+ * codec switches the conversion on: the offerer gets the answer with its own codec, and each side's
+ * egress converts what it is sent. Other answers pass their codecs through (rtpengine applies codec
+ * flags to offers only), trimmed to their first codec with `single codec`.
  */
 import { mediaFormats, isSupplemental, type CodecFormat } from '../codecs/format.js';
 import { parseCodecSpec, selectCodecs, selectsCodecs, type CodecSpec } from '../codecs/selection.js';

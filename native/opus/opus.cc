@@ -57,11 +57,12 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
   OpusEncoder* state_ = nullptr;
 };
 
-// new OpusDecoder(sampleRate): mono output; decode(payload) -> Int16Array, or null for a corrupt packet.
+// new OpusDecoder(sampleRate): mono output; decode(payload) -> Int16Array, or null for a corrupt packet;
+// valid(payload) -> whether it is a well-formed Opus packet.
 class Decoder : public Napi::ObjectWrap<Decoder> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "OpusDecoder", {InstanceMethod("decode", &Decoder::Decode)});
+    return DefineClass(env, "OpusDecoder", {InstanceMethod("decode", &Decoder::Decode), InstanceMethod("valid", &Decoder::Valid)});
   }
 
   explicit Decoder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Decoder>(info) {
@@ -86,6 +87,18 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
     Napi::Int16Array out = Napi::Int16Array::New(env, size_t(n));
     std::copy(pcm, pcm + n, out.Data());
     return out;
+  }
+
+  // Whether a payload is a well-formed Opus packet (RFC 6716 section 3), read without decoding it: for
+  // packets held back to be decoded in order, which must not turn out unreadable later, uncounted.
+  Napi::Value Valid(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "Uint8Array expected");
+    Napi::Uint8Array payload = info[0].As<Napi::Uint8Array>();
+    const unsigned char* frames[48];
+    opus_int16 sizes[48];
+    bool ok = payload.ElementLength() > 0 && opus_packet_parse(payload.Data(), opus_int32(payload.ElementLength()), nullptr, frames, sizes, nullptr) > 0;
+    return Napi::Boolean::New(env, ok);
   }
 
   OpusDecoder* state_ = nullptr;

@@ -17,6 +17,8 @@ export interface CodecRef {
 /** Turns one packet's payload into mono samples at its rate; null for a payload it cannot read. */
 export interface PcmDecoder {
   decode(payload: Uint8Array): Int16Array | null;
+  /** Whether `decode` would read the payload, told without decoding; absent where every payload reads. */
+  valid?(payload: Uint8Array): boolean;
 }
 
 /** Turns one packet's worth of mono samples into a payload; throws on a frame size the codec refuses. */
@@ -68,6 +70,7 @@ const L16: AudioCodec = {
   added: { name: 'L16', clock: 8000, channels: 1 },
   rates: (ref) => [ref.clock],
   decoder: () => ({
+    valid: (payload) => payload.length % 2 === 0,
     decode(payload) {
       if (payload.length % 2 !== 0) return null;
       const out = new Int16Array(payload.length / 2);

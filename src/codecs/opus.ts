@@ -13,6 +13,8 @@ export interface OpusEncoderHandle {
 export interface OpusDecoderHandle {
   /** Mono samples at the decoder's rate, or null for a packet libopus cannot read. */
   decode(payload: Uint8Array): Int16Array | null;
+  /** Whether the payload is a well-formed Opus packet, read without decoding it. */
+  valid(payload: Uint8Array): boolean;
 }
 
 interface OpusAddon {

@@ -61,6 +61,9 @@ class G711Table implements PayloadConverter {
 
 const seqAhead = (seq: number, last: number): number => (((seq - last) << 16) >> 16);
 
+/** Packets held back after a gap for the missing one: two 20 ms packets, so a reordered one waits 40 ms at most. */
+const HOLD = 2;
+
 /**
  * Full transcoding through linear PCM, with the state of both codecs, a resampler and the timestamp
  * map. With a `ptime`, the samples wait in a queue and leave in packets of that length, numbered by
@@ -76,6 +79,8 @@ class Recoder implements PayloadConverter {
   private readonly frame: number | undefined;
   private readonly unit: number;
   private queue = new Int16Array(0);
+  /** Packets after a gap, waiting for the missing one. */
+  private held: Array<{ seq: number; packet: Buffer; header: number; end: number }> = [];
   private nextSeq = 0;
   private nextTs = 0;
   private started = false;
@@ -95,14 +100,47 @@ class Recoder implements PayloadConverter {
     this.frame = c.ptime === undefined ? undefined : (c.ptime * rates.encode) / 1000;
   }
 
+  /**
+   * The decoders carry state from frame to frame, so audio is decoded in order: a packet after a gap
+   * waits (HOLD of them at most, until the next packet comes) for the missing one, which is decoded
+   * first if it turns up; one that comes after the stream has moved past it is dropped rather than
+   * decoded out of turn. A packet is checked before it waits or goes with waiting ones, so a bad one
+   * is counted when it comes.
+   */
   convert(packet: Buffer, header: number, end: number): Converted {
     const pt = packet[1]! & 0x7f;
     if (pt !== this.c.fromPt) return this.event(packet, pt, header);
     const seq = packet.readUInt16BE(2);
-    // The decoders carry state from frame to frame and nothing here holds packets back to reorder
-    // them: one that comes after a later one is dropped rather than decoded out of turn.
     const ahead = this.started ? seqAhead(seq, this.lastSeq) : 1;
-    if (ahead <= 0) return 'undecodable';
+    if (ahead <= 0 || this.held.some((h) => h.seq === seq)) return 'undecodable';
+    if (ahead > 1 && ahead <= HOLD + 1 && this.held.length < HOLD) {
+      if (!this.readable(packet, header, end)) return 'undecodable';
+      // A copy: the buffer the packet came in may be reused before it is decoded.
+      this.held.push({ seq, packet: Buffer.from(packet), header, end });
+      this.held.sort((a, b) => seqAhead(a.seq, b.seq));
+      return [];
+    }
+    if (this.held.length === 0) return this.decodeNext(packet, header, end, ahead);
+    if (!this.readable(packet, header, end)) return 'undecodable';
+    // In order now, or waited long enough: the held ones and this one, oldest first.
+    const due = [...this.held, { seq, packet, header, end }].sort((a, b) => seqAhead(a.seq, b.seq));
+    this.held = [];
+    const out: Buffer[] = [];
+    for (const d of due) {
+      const converted = this.decodeNext(d.packet, d.header, d.end, seqAhead(d.seq, this.lastSeq));
+      if (converted !== 'undecodable') out.push(...(Array.isArray(converted) ? converted : [converted]));
+    }
+    return out;
+  }
+
+  /** Whether the decoder will read the packet, where it can tell without decoding. */
+  private readable(packet: Buffer, header: number, end: number): boolean {
+    return this.decoder.valid?.(packet.subarray(header, end)) ?? true;
+  }
+
+  /** Decodes the next packet in order (`ahead` of the last one decoded) and makes what it becomes. */
+  private decodeNext(packet: Buffer, header: number, end: number, ahead: number): Converted {
+    const seq = packet.readUInt16BE(2);
     const decoded = this.decoder.decode(packet.subarray(header, end));
     if (decoded === null) return 'undecodable';
     const samples = this.resampler ? this.resampler.process(decoded) : decoded;

@@ -19,7 +19,8 @@ import { FUZZ_CASES, FUZZ_SEED, Mutator } from './helpers/fuzz.js';
 import { Phone, rtcpPacket, rtpPacket, sleep } from './helpers/media.js';
 import { MemoryDataPlane } from './helpers/memory-dataplane.js';
 import { mediaPorts } from './helpers/ports.js';
-import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
+import { crlf, phoneSdp, relayEndpoints } from './helpers/sdp.js';
+import { opusAddon } from '../src/codecs/opus.js';
 
 const SDP = phoneSdp({ address: '127.0.0.1', port: 4000 });
 const frame = (cookie: string, dict: Record<string, unknown>): Buffer => Buffer.concat([Buffer.from(`${cookie} `), encode(dict as never)]);
@@ -34,6 +35,10 @@ const NG_SEEDS: Buffer[] = [
   frame('c6', { command: 'statistics' }),
   frame('c7', { command: 'ping' }),
   Buffer.from(`c8 ${JSON.stringify({ command: 'offer', 'call-id': 'f2', 'from-tag': 'a', sdp: SDP, flags: ['symmetric'] })}`),
+  frame('c11', { command: 'offer', 'call-id': 'f3', 'from-tag': 'a', sdp: SDP, codec: { transcode: ['opus', 'G722/8000'], accept: ['PCMU'], set: ['opus/48000/2/16000'] }, ptime: 30, 'ptime-reverse': 40, flags: ['inject DTMF'] }),
+  frame('c12', { command: 'answer', 'call-id': 'f3', 'from-tag': 'a', 'to-tag': 'b', sdp: SDP, flags: ['single codec', 'inject DTMF'] }),
+  frame('c13', { command: 'play DTMF', 'call-id': 'f3', 'from-tag': 'a', code: '5', duration: 100, volume: -10, pause: 200 }),
+  frame('c14', { command: 'block DTMF', 'call-id': 'f3', 'from-tag': 'b', 'DTMF-security': 'silence' }),
   Buffer.from(`c9 ${'l'.repeat(5000)}${'e'.repeat(5000)}`),
   Buffer.from(`c10 d1:a${'d1:a'.repeat(2000)}i1e${'e'.repeat(2000)}e`),
 ];
@@ -130,15 +135,25 @@ t.test(`media ports: ${FUZZ_CASES} junk datagrams (RTP, RTCP, STUN, DTLS, SRTP s
     const tag = /a=crypto:(\d+) AES_CM_128_HMAC_SHA1_80/.exec(offer)![1]!;
     return phoneSdp({ address: '127.0.0.1', port: d!.port, protocol: 'RTP/SAVP', extra: [`a=crypto:${tag} AES_CM_128_HMAC_SHA1_80 inline:${randomBytes(30).toString('base64')}`] });
   };
+  // Converting calls: Opus <-> PCMU repacketized to 40 ms with DTMF injection, and a PCMU call whose DTMF turns to silence.
+  const opusAnswer = (): string => crlf(['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${b!.port} RTP/AVP 96 97`, 'a=rtpmap:96 opus/48000/2', 'a=rtpmap:97 telephone-event/48000']);
+  const converting = opusAddon() ? await call('opus', a!, b!, { codec: { transcode: ['opus'] }, 'ptime-reverse': 40, flags: ['inject DTMF'] }, opusAnswer) : [];
+  const silenced = await call('silenced', a!, b!, { flags: ['inject DTMF'] });
+  t.same(await ng.request({ command: 'block DTMF', 'call-id': 'silenced', 'DTMF-security': 'silence' }), { result: 'ok' });
+  // The offer marked the caller's side: presses the callee makes reach the caller.
+  if (converting.length > 0) t.same(await ng.request({ command: 'play DTMF', 'call-id': 'opus', 'from-tag': 'y', code: 1 }), { result: 'ok' });
   const ports = [
     ...(await call('plain', a!, b!)),
     ...(await call('sdes', c!, d!, { 'transport-protocol': 'RTP/SAVP', DTLS: 'off' }, sdesAnswer)),
     ...(await call('webrtc', c!, d!, { ICE: 'force', 'transport-protocol': 'UDP/TLS/RTP/SAVPF' })),
+    ...converting,
+    ...silenced,
   ];
   const stun = Buffer.concat([Buffer.from([0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42]), randomBytes(12), Buffer.from([0x00, 0x06, 0x00, 0x04, 0x61, 0x62, 0x63, 0x64])]);
   const dtls = Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60, 1, 0, 0, 48, 0, 0, 0, 0, 0, 0, 0, 48]), randomBytes(48)]);
   const srtp = new SrtpContext({ suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: randomBytes(16), masterSalt: randomBytes(14) });
-  const seeds = [rtpPacket(1), rtcpPacket(), stun, dtls, rtpPacket(2, { payloadSize: 1200 }), srtp.protectRtp(rtpPacket(3)) as Buffer, srtp.protectRtcp(rtcpPacket())];
+  // Telephone events and Opus-shaped frames reach the converters, the silencer and the DTMF injector.
+  const seeds = [rtpPacket(1), rtcpPacket(), stun, dtls, rtpPacket(2, { payloadSize: 1200 }), srtp.protectRtp(rtpPacket(3)) as Buffer, srtp.protectRtcp(rtcpPacket()), rtpPacket(4, { pt: 101, payloadSize: 4 }), rtpPacket(5, { pt: 96, payloadSize: 40 })];
   const m = new Mutator(FUZZ_SEED + 3);
   for (let i = 0; i < FUZZ_CASES; i++) {
     for (const port of [m.pick(ports), m.pick(ports) + 1]) void attacker!.send(m.mutate(m.pick(seeds)), port, '127.0.0.1');

@@ -235,20 +235,20 @@ export class Relay extends EventEmitter<RelayEvents> {
    */
   async blockDtmf(req: DtmfBlockRequest, block: boolean): Promise<void> {
     const blocked = block && req.mode !== 'off';
-    const silence = blocked && req.mode === 'silence';
+    const security = blocked && req.mode !== undefined && req.mode !== 'drop' && req.mode !== 'off' ? { mode: req.mode, digit: req.digit ?? 0, volume: req.volume ?? 10, frequency: req.frequency ?? 400 } : undefined;
     await this.registry.run(req.callId, async () => {
       const call = this.registry.get(req.callId);
       if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
       const monologues = req.fromTag === undefined ? call.monologues : call.monologues.filter((m) => m.tag === req.fromTag);
       if (monologues.length === 0) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${req.fromTag}'`);
-      // Silence is written on the packet path of the workers: the call goes there first.
+      // Replacements are written on the packet path of the workers: the call goes there first.
       const needs = { handshakes: false, transcoding: true };
-      if (silence && !this.placement.suits(call, needs)) this.registry.commit({ kind: 'moved', call, from: await this.placement.move(call, needs) });
+      if (security && !this.placement.suits(call, needs)) this.registry.commit({ kind: 'moved', call, from: await this.placement.move(call, needs) });
       for (const media of monologues.flatMap((m) => m.medias)) {
         if (!media) continue;
         media.side.blockDtmf = blocked;
-        if (silence) media.side.dtmfSilence = true;
-        else if (media.side.dtmfSilence) delete media.side.dtmfSilence;
+        if (security) media.side.dtmfSecurity = security;
+        else if (media.side.dtmfSecurity) delete media.side.dtmfSecurity;
       }
       this.registry.commit({ kind: 'controlled', call });
     });

@@ -39,7 +39,7 @@ t.test('the built addon counts the same reasons and takes the config native.ts b
     detectDtmf: false,
     transcode: [],
     inject: null,
-    silenceDtmf: false,
+    dtmfSecurity: null,
   });
   t.same(Object.keys(sample).sort(), [...Engine.configKeys].sort());
   t.same(Engine.tapKinds, [...TAP_KINDS], 'the kinds of copied packet, numbered alike');

@@ -11,6 +11,7 @@ import { eventDigit, parseTelephoneEvent } from '../src/dtmf/rfc4733.js';
 import { InbandDtmf } from '../src/dtmf/inband.js';
 import { decodeG711, encodeG711 } from '../src/codecs/g711.js';
 import { G722Encoder } from '../src/codecs/g722.js';
+import { toneOf } from './helpers/tone.js';
 import { startRelay } from './helpers/fixture.js';
 import { mediaPorts } from './helpers/ports.js';
 import { Phone, sleep } from './helpers/media.js';
@@ -211,7 +212,39 @@ t.test('block DTMF with DTMF-security=silence: the events become silence in the 
   ], 'five packets of PCMU silence in place of the press (its repeated end dropped), then the audio again');
   t.ok(got.every((r) => r.data.length === 172), 'each as long as the audio around it');
   t.same(await ng.request({ command: 'unblock DTMF', 'call-id': 'silence', 'from-tag': 'alice' }), { result: 'ok' });
-  t.match(await ng.request({ command: 'block DTMF', 'call-id': 'silence', 'DTMF-security': 'random' }), { result: 'error', 'error-reason': /"DTMF-security" must be one of drop, silence, off/ });
+  t.match(await ng.request({ command: 'block DTMF', 'call-id': 'silence', 'DTMF-security': 'loud' }), { result: 'error', 'error-reason': /"DTMF-security" must be one of drop, silence, tone, zero, DTMF, random, off/ });
+  t.match(await ng.request({ command: 'block DTMF', 'call-id': 'silence', 'DTMF-security': 'DTMF', digit: 'X' }), { result: 'error', 'error-reason': /"digit" must be a DTMF key/ });
+  t.match(await ng.request({ command: 'block DTMF', 'call-id': 'silence', 'DTMF-security': 'tone', frequency: 9000 }), { result: 'error', 'error-reason': /"frequency" must be an integer from 20 to 3999/ });
+});
+
+t.test('DTMF-security zero, DTMF and random: the press goes on as another key; tone: a tone in its place', async (t) => {
+  const { ng } = await startRelay(t);
+  const { alice, bob, toAlice } = await call(t, ng, 'other');
+  let seq = 1;
+  /** Alice presses 5 after some audio; what bob got for it, as [payload type, event, volume] per packet. */
+  const round = async (security: Record<string, unknown>): Promise<Buffer[]> => {
+    t.same(await ng.request({ command: 'block DTMF', 'call-id': 'other', 'from-tag': 'alice', ...security }), { result: 'ok' });
+    const ts = seq * 160;
+    const packets = [rtp(seq, ts, 0, Buffer.alloc(160, 0x55)), ...press(5, seq + 1, ts + 160)];
+    seq += packets.length;
+    const before = bob.received.length;
+    for (const packet of packets) {
+      await alice.send(packet, toAlice, '127.0.0.1');
+      await sleep(2);
+    }
+    await sleep(100);
+    return bob.received.slice(before + 1).map((r) => r.data);
+  };
+  const events = (got: Buffer[]): number[][] => got.map((d) => [d[1]! & 0x7f, d[12]!, d[13]! & 0x3f]);
+  t.same(events(await round({ 'DTMF-security': 'zero' })), Array(7).fill([101, 0, 10]), 'zero: every packet of the press as key 0, at -10 dB');
+  t.same(events(await round({ 'DTMF-security': 'DTMF', digit: '#', volume: -20 })), Array(7).fill([101, 11, 20]), 'DTMF: as the key asked for, at the volume asked for');
+  const random = events(await round({ 'DTMF-security': 'random' }));
+  t.equal(new Set(random.map((e) => e[1])).size, 1, 'random: one key for the whole press');
+  t.ok(random.length === 7 && random[0]![1]! >= 0 && random[0]![1]! <= 15, `random: key ${random[0]![1]}`);
+  const tone = await round({ 'DTMF-security': 'tone', frequency: 1000 });
+  t.same(tone.map((d) => d[1]), [0, 0, 0, 0, 0], 'tone: five PCMU packets in place of the press');
+  const { share } = toneOf(Int16Array.from(tone.flatMap((d) => [...decodeG711('PCMU', d.subarray(12))])), 1000);
+  t.ok(share > 0.95, `tone: ${(share * 100).toFixed(1)} % of the power at 1000 Hz`);
 });
 
 const TONES: Record<string, [number, number]> = { '1': [697, 1209], '5': [770, 1336], '7': [852, 1209], '9': [852, 1477], '*': [941, 1209], '#': [941, 1477], '0': [941, 1336], D: [941, 1633] };

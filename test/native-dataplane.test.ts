@@ -52,7 +52,7 @@ function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | 
     detectDtmf: false,
     transcode: [],
     inject: null,
-    silenceDtmf: false,
+    dtmfSecurity: null,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { AddressFamily, DropCounts, EndpointInfo, EndpointLearning } from '../shared/vocabulary.js';
 import type { SsrcQuality } from '../quality/tracker.js';
+import type { DtmfSecurityMode } from '../dtmf/security.js';
 
 export type { DropCounts, DropReason, EndpointInfo } from '../shared/vocabulary.js';
 export type { QualityPoint, SsrcQuality } from '../quality/tracker.js';
@@ -155,8 +156,17 @@ export interface DeleteResult {
 export interface DtmfBlockRequest {
   callId: string;
   fromTag?: string;
-  /** `DTMF-security`: drop the events (the default), turn them into silence in the audio, or `off` (unblock). */
-  mode?: 'drop' | 'silence' | 'off';
+  /**
+   * `DTMF-security`: drop the events (the default), put silence or a tone in the audio in their place,
+   * send them on as another key (`zero`, `DTMF` with `digit`, `random`), or `off` (unblock).
+   */
+  mode?: 'drop' | 'off' | DtmfSecurityMode;
+  /** The key `DTMF` sends (event 0-15). */
+  digit?: number;
+  /** dB below 0 dBm0 of the tone and the replacing events (10 unless given). */
+  volume?: number;
+  /** Hz of `tone` (400 unless given). */
+  frequency?: number;
 }
 
 /**

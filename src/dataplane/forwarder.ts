@@ -12,7 +12,7 @@ import { srtpPairId } from '../srtp/keys.js';
 import { conversionChain, EMPTY_CHAIN, runChain, runEgress, securityChains, srtpContexts, type Chain, type EgressChain, type SrtpContexts } from './processors.js';
 import { SideHandshakes } from './handshakes.js';
 import { DtmfInjector, type DtmfTone } from '../dtmf/injector.js';
-import { noteAudio, silenceFor, silenceState, type SilenceState } from '../dtmf/silence.js';
+import { DtmfReplacer } from '../dtmf/security.js';
 import { zeroCounters } from './counters.js';
 import { learningPolicy } from './policy.js';
 import type { BindResult, DataPlaneCounters, LearnedEvent, LearningPolicy, TappedPacket, SecuredEvent, SideConfig, SideId, SrtpKeyPair, SideState, StreamKind, StreamState } from './types.js';
@@ -78,8 +78,6 @@ interface SideRules {
   dtmf: ReadonlySet<number>;
   /** Those packets stop here (`block DTMF`). */
   blockDtmf: boolean;
-  /** ... and become silence in the participant's audio (`DTMF-security=silence`). */
-  silenceDtmf: boolean;
   /** Every other RTP packet is copied up too (`detect DTMF`). */
   detectDtmf: boolean;
 }
@@ -114,8 +112,8 @@ class Side {
   /** The egress chain's parts: conversions (`transcode`, `ptime`), DTMF presses (`play DTMF`), then SRTP. */
   convert: EgressChain = EMPTY_CHAIN;
   protect: Chain = EMPTY_CHAIN;
-  /** Sides whose blocked DTMF becomes silence only (`DTMF-security=silence`). */
-  declare silence?: SilenceState;
+  /** Sides whose blocked DTMF becomes something else only (`DTMF-security`). */
+  declare replacer?: DtmfReplacer;
   /** Sides of calls marked `inject DTMF` only; kept across configures, so a press under way goes on. */
   declare injector?: DtmfInjector;
   declare injectId?: string;
@@ -184,9 +182,10 @@ export class Forwarder {
     if (!side) return;
     // Each message brings its own copy of the policy; share one per combination across thousands of sides.
     const { mode, asymmetric, strictSource } = config.policy;
-    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource), dtmf: config.dtmf.length > 0 ? new Set(config.dtmf) : NO_DTMF, blockDtmf: config.blockDtmf, silenceDtmf: config.silenceDtmf, detectDtmf: config.detectDtmf };
-    if (config.silenceDtmf) side.silence ??= silenceState();
-    else if (side.silence) side.silence = undefined;
+    side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource), dtmf: config.dtmf.length > 0 ? new Set(config.dtmf) : NO_DTMF, blockDtmf: config.blockDtmf, detectDtmf: config.detectDtmf };
+    const security = config.dtmfSecurity;
+    const same = security && side.replacer && JSON.stringify(side.replacer.security) === JSON.stringify(security);
+    if (!same) side.replacer = security ? new DtmfReplacer(security) : undefined;
     const sinks: Sinks = config.sinks;
     this.unname(side);
     for (let i = 0; i < sinks.length; i++) {
@@ -331,13 +330,13 @@ export class Forwarder {
       // A blocked participant's key presses are seen, not passed on; a policy, not the stream's error.
       if (side.rules.blockDtmf) {
         totals.dropped.dtmfBlocked++;
-        const silent = side.silence && silenceFor(side.silence, packet);
-        if (!silent) return;
-        return this.forwardAll(side, stream, silent);
+        const replaced = side.replacer?.replace(packet);
+        if (!replaced) return;
+        return this.forwardAll(side, stream, replaced);
       }
     } else {
       if (side.rules?.detectDtmf) this.onTapped({ side: side.id, kind: 'audio', packet, atMs: now });
-      if (side.silence) noteAudio(side.silence, packet);
+      side.replacer?.noteAudio(packet);
     }
     this.forwardAll(side, stream, packet);
   }

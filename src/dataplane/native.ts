@@ -144,8 +144,8 @@ export class NativeDataPlane implements DataPlane {
 
   configure(side: SideId, config: SideConfig): void {
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
-    if (config.ice || config.dtls || config.transcode.length > 0 || config.inject || config.silenceDtmf) {
-      throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE, DTLS, transcoding or DTMF injection and silencing');
+    if (config.ice || config.dtls || config.transcode.length > 0 || config.inject || config.dtmfSecurity) {
+      throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE, DTLS, transcoding, DTMF injection or DTMF-security replacements');
     }
     translateErrors(() => this.native.configure(side, nativeSideConfig(config)));
   }

@@ -5,6 +5,7 @@
  */
 import type { Conversion } from '../codecs/transcoder.js';
 import type { DtmfTone, InjectionTarget } from '../dtmf/injector.js';
+import type { DtmfSecurity } from '../dtmf/security.js';
 import type { AddressFamily, DropCounts, Endpoint, EndpointLearning, StreamKind } from '../shared/vocabulary.js';
 
 export type { StreamKind } from '../shared/vocabulary.js';
@@ -72,8 +73,8 @@ export interface SideConfig {
   dtmf: number[];
   /** Its telephone events are not forwarded (`block DTMF`); they are still copied up and detected. */
   blockDtmf: boolean;
-  /** Blocked events become G.711 silence instead (`DTMF-security=silence`); only the workers do it. */
-  silenceDtmf: boolean;
+  /** What blocked events become instead of nothing (`DTMF-security`); only the workers do it. */
+  dtmfSecurity: DtmfSecurity | null;
   /** Its other RTP is copied up as well, for in-band DTMF (`detect DTMF`). */
   detectDtmf: boolean;
   /** Conversions of what is sent to the participant; only the workers run them. */

@@ -3,6 +3,7 @@ import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SrtpKeyPair
 import type { Conversion } from '../codecs/transcoder.js';
 import type { DtmfFormat } from '../codecs/format.js';
 import type { InjectionTarget } from '../dtmf/injector.js';
+import type { DtmfSecurity } from '../dtmf/security.js';
 
 /**
  * The control plane's view of one participant's port pair for one m= line: what the data plane is told
@@ -25,8 +26,8 @@ export class MediaSide {
   dtmf: readonly DtmfFormat[] = NO_DTMF;
   /** What the participant sends as telephone events is not forwarded (`block DTMF`). */
   blockDtmf = false;
-  /** ... but turned into silence in its audio (`DTMF-security=silence`); set only then. */
-  declare dtmfSilence?: boolean;
+  /** ... but turned into something else (`DTMF-security`); set only then. */
+  declare dtmfSecurity?: DtmfSecurity;
   /** Its audio is copied to the control plane, which listens for DTMF tones in it (`detect DTMF`). */
   detectDtmf = false;
   /** Conversions of what is sent to the participant (`transcode`); set only while converting. */
@@ -60,7 +61,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, silenceDtmf: this.dtmfSilence === true, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [], inject: this.inject ?? null };
+    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, dtmfSecurity: this.dtmfSecurity ?? null, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [], inject: this.inject ?? null };
   }
 }
 

@@ -94,15 +94,39 @@ export function parseDelete(dict: NgDict): DeleteRequest {
   return compact({ callId, fromTag, toTag, viaBranch: o.viaBranch, deleteDelay: o.deleteDelay, fatal: o.fatal, fast: o.fast });
 }
 
-const DTMF_SECURITY = ['drop', 'silence', 'off'] as const;
+const DTMF_SECURITY = ['drop', 'silence', 'tone', 'zero', 'DTMF', 'random', 'off'] as const;
 
+/** `block DTMF` / `unblock DTMF`, with rtpengine's `DTMF-security` modes and their `digit`, `volume` (-10 dB) and `frequency` (400 Hz). */
 export function parseDtmfBlock(dict: NgDict): DtmfBlockRequest {
   const keys = new Keys(dict);
   const security = keys.get('dtmf-security');
-  const mode = security && DTMF_SECURITY.find((m) => typeof security.value === 'string' && m === security.value.toLowerCase());
-  // rtpengine's tone, random, zero and DTMF replacements are not done here: better refused than silently dropped.
-  if (security && !mode) throw bad(security.name, `must be one of ${DTMF_SECURITY.join(', ')} (tone, random, zero and DTMF are not supported)`);
-  return compact({ callId: requiredId(keys, 'call-id'), fromTag: optionalId(keys, 'from-tag'), mode });
+  const mode = security && DTMF_SECURITY.find((m) => typeof security.value === 'string' && m.toLowerCase() === security.value.toLowerCase());
+  if (security && !mode) throw bad(security.name, `must be one of ${DTMF_SECURITY.join(', ')}`);
+  const code = keys.get('digit') ?? keys.get('code');
+  const frequency = keys.get('frequency') ?? keys.get('frequencies');
+  // A list of frequencies takes turns in rtpengine; here the first one plays throughout.
+  const firstFrequency = frequency && (Array.isArray(frequency.value) ? frequency.value[0] : typeof frequency.value === 'string' ? frequency.value.split(',')[0] : frequency.value);
+  return compact({
+    callId: requiredId(keys, 'call-id'),
+    fromTag: optionalId(keys, 'from-tag'),
+    mode,
+    digit: code && keyEvent(code.name, code.value),
+    volume: keys.get('volume') && Math.min(63, Math.abs(bounded(keys, 'volume', -10, -63, 63))),
+    frequency: frequency && integerIn(frequency.name, firstFrequency, 20, 3999),
+  });
+}
+
+/** A DTMF key as `code`/`digit` give it: 0-9, *, #, A-D, or an event number 0-15. */
+function keyEvent(name: string, value: BencodeValue): number {
+  const event = typeof value === 'number' ? value : typeof value === 'string' && value.length === 1 ? KEYS.indexOf(value.toUpperCase()) : -1;
+  if (!Number.isInteger(event) || event < 0 || event > 15) throw bad(name, 'must be a DTMF key (0-9, *, #, A-D) or an event number 0-15');
+  return event;
+}
+
+function integerIn(name: string, value: BencodeValue | undefined, min: number, max: number): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d{1,6}\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw bad(name, `must be an integer from ${min} to ${max}`);
+  return n;
 }
 
 const KEYS = '0123456789*#ABCD';
@@ -111,8 +135,7 @@ const KEYS = '0123456789*#ABCD';
 export function parsePlayDtmf(dict: NgDict): PlayDtmfRequest {
   const keys = new Keys(dict);
   const code = keys.get('code') ?? keys.get('digit');
-  const event = typeof code?.value === 'number' ? code.value : typeof code?.value === 'string' && code.value.length === 1 ? KEYS.indexOf(code.value.toUpperCase()) : -1;
-  if (!Number.isInteger(event) || event < 0 || event > 15) throw bad(code?.name ?? 'code', 'must be a DTMF key (0-9, *, #, A-D) or an event number 0-15');
+  const event = keyEvent(code?.name ?? 'code', code?.value ?? '');
   const flags = keys.get('flags');
   const all = flags !== undefined && stringList(flags.name, flags.value, /\s+/).some((f) => f.toLowerCase() === 'all');
   const fromTag = optionalId(keys, 'from-tag');

@@ -63,7 +63,7 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   side.demux = s.demux ?? (s.mux || m.muxOffered);
   if (s.dtmf) side.dtmf = s.dtmf;
   side.blockDtmf = s.blockDtmf === true;
-  if (s.dtmfSilence) side.dtmfSilence = true;
+  if (s.dtmfSecurity) side.dtmfSecurity = s.dtmfSecurity;
   side.detectDtmf = s.detectDtmf === true;
   if (s.transcode) side.transcode = s.transcode;
   if (s.inject) side.inject = s.inject;

@@ -17,6 +17,7 @@ import type { DtmfFormat } from '../codecs/format.js';
 import type { AddedCodec } from '../codecs/transcoding.js';
 import type { Conversion } from '../codecs/transcoder.js';
 import type { InjectionTarget } from '../dtmf/injector.js';
+import type { DtmfSecurity } from '../dtmf/security.js';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -95,8 +96,8 @@ export interface SideSnapshot {
   dtmf?: DtmfFormat[];
   /** Present (true) while the participant's telephone events are blocked. */
   blockDtmf?: boolean;
-  /** Present (true) while they are blocked as silence (`DTMF-security=silence`). */
-  dtmfSilence?: boolean;
+  /** Present while they are blocked by replacement (`DTMF-security`). */
+  dtmfSecurity?: DtmfSecurity;
   /** Present (true) while its audio is listened to for DTMF tones. */
   detectDtmf?: boolean;
   /** The conversions of what is sent to the participant, while converting. */
@@ -187,7 +188,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
       demux: side.demux,
       ...(side.dtmf.length > 0 ? { dtmf: [...side.dtmf] } : {}),
       ...(side.blockDtmf ? { blockDtmf: true } : {}),
-      ...(side.dtmfSilence ? { dtmfSilence: true } : {}),
+      ...(side.dtmfSecurity ? { dtmfSecurity: side.dtmfSecurity } : {}),
       ...(side.detectDtmf ? { detectDtmf: true } : {}),
       ...(side.transcode ? { transcode: side.transcode } : {}),
       ...(side.inject ? { inject: side.inject } : {}),

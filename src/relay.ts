@@ -27,7 +27,7 @@ import { PortAllocator } from './media/port-allocator.js';
 import type { SignalKind } from './offer-answer/context.js';
 import { OfferAnswer, callNeeds } from './offer-answer/pipeline.js';
 import { looped, newLoopToken } from './offer-answer/loop-protect.js';
-import { Placement } from './placement/placement.js';
+import { Placement, type CallNeeds } from './placement/placement.js';
 import { CallQuality, QualityTotals } from './quality/tracker.js';
 import type {
   AnswerRequest,
@@ -242,8 +242,7 @@ export class Relay extends EventEmitter<RelayEvents> {
       const monologues = req.fromTag === undefined ? call.monologues : call.monologues.filter((m) => m.tag === req.fromTag);
       if (monologues.length === 0) throw new RelayError('TAG_NOT_FOUND', `Unknown tag '${req.fromTag}'`);
       // Replacements are written on the packet path of the workers: the call goes there first.
-      const needs = { handshakes: false, transcoding: true };
-      if (security && !this.placement.suits(call, needs)) this.registry.commit({ kind: 'moved', call, from: await this.placement.move(call, needs) });
+      if (security) await this.placeFor(call, { handshakes: false, transcoding: true });
       for (const media of monologues.flatMap((m) => m.medias)) {
         if (!media) continue;
         media.side.blockDtmf = blocked;
@@ -369,9 +368,8 @@ export class Relay extends EventEmitter<RelayEvents> {
       if (!call) {
         call = new Call(req.callId, Date.now(), this.placement.place(needs));
         this.registry.add(call);
-      } else if (!this.placement.suits(call, needs)) {
-        const from = await this.placement.move(call, needs);
-        this.registry.commit({ kind: 'moved', call, from });
+      } else {
+        await this.placeFor(call, needs);
       }
       try {
         const result = await this.offerAnswer.negotiate(call, kind, req, sdp);
@@ -385,6 +383,11 @@ export class Relay extends EventEmitter<RelayEvents> {
         throw err;
       }
     });
+  }
+
+  /** Moves the call to a shard that runs what it needs, unless it is on one, and commits the move. */
+  private async placeFor(call: Call, needs: CallNeeds): Promise<void> {
+    if (!this.placement.suits(call, needs)) this.registry.commit({ kind: 'moved', call, from: await this.placement.move(call, needs) });
   }
 
   /** A new call is refused while draining or beyond the configured limits, as rtpengine words it. */

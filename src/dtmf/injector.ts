@@ -5,7 +5,7 @@
  * durations, the last three packets marked as its end), else as the two tones in G.711 audio. After a
  * press, audio passes again for its pause before the next one starts.
  */
-import { encodeG711 } from '../codecs/g711.js';
+import { dbm0Amplitude, encodeG711, G711_BY_PT } from '../codecs/g711.js';
 import { rtpHeaderLength } from '../rtp/header.js';
 import { keyFrequencies } from './keypad.js';
 import type { StreamKind } from '../shared/vocabulary.js';
@@ -30,9 +30,6 @@ export interface InjectionTarget {
 export const MAX_QUEUED_TONES = 64;
 /** RFC 4733 sends the end of an event three times. */
 const END_PACKETS = 3;
-/** Sample amplitude of a single tone at 0 dBm0 in G.711's 16-bit scale (the laws peak at +3.17 dBm0). */
-const ZERO_DBM0 = 22_700;
-const G711_PT: Readonly<Record<number, 'PCMU' | 'PCMA'>> = { 0: 'PCMU', 8: 'PCMA' };
 
 interface Playing {
   tone: DtmfTone;
@@ -92,7 +89,7 @@ export class DtmfInjector {
     const step = this.lastTs === undefined ? 0 : (ts - this.lastTs) | 0;
     this.lastTs = ts;
     if (step > 0 && step <= this.target.clock / 5) return step;
-    const law = G711_PT[packet[1]! & 0x7f];
+    const law = G711_BY_PT[packet[1]! & 0x7f];
     return law && this.target.pt < 0 ? packet.length - header : this.target.clock / 50;
   }
 
@@ -111,9 +108,9 @@ export class DtmfInjector {
 
   /** The packet with its G.711 samples replaced by the press's tones; other codecs pass (no tone to write). */
   private inband(packet: Buffer, header: number, pt: number, from: number): Buffer {
-    const law = G711_PT[pt];
+    const law = G711_BY_PT[pt];
     if (!law) return packet;
-    const amplitude = ZERO_DBM0 * 10 ** (-this.playing!.tone.volume / 20);
+    const amplitude = dbm0Amplitude(this.playing!.tone.volume);
     const [row, column] = keyFrequencies(this.playing!.tone.event);
     const samples = new Int16Array(packet.length - header);
     for (let i = 0; i < samples.length; i++) {

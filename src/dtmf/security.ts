@@ -7,7 +7,7 @@
  * - `zero`, `DTMF` and `random`: the events go on, as another key (0, the one asked for, or one
  *   picked at random per press), so the receiver learns that a key was pressed but not which.
  */
-import { encodeG711 } from '../codecs/g711.js';
+import { dbm0Amplitude, encodeG711, G711_BY_PT } from '../codecs/g711.js';
 import { rtpHeaderLength } from '../rtp/header.js';
 import { parseTelephoneEvent } from './rfc4733.js';
 
@@ -24,9 +24,6 @@ export interface DtmfSecurity {
   frequency: number;
 }
 
-const G711: Readonly<Record<number, 'PCMU' | 'PCMA'>> = { 0: 'PCMU', 8: 'PCMA' };
-/** Sample amplitude of a tone at 0 dBm0 in G.711's 16-bit scale (the laws peak at +3.17 dBm0). */
-const ZERO_DBM0 = 22_700;
 
 /** A side's replacement of blocked events, with what it has seen of the side's audio and events. */
 export class DtmfReplacer {
@@ -41,7 +38,7 @@ export class DtmfReplacer {
   /** Notes the participant's audio packet (payload type and G.711 frame length) for the audio to come. */
   noteAudio(packet: Buffer): void {
     const header = rtpHeaderLength(packet);
-    if (header < 0 || G711[packet[1]! & 0x7f] === undefined) return;
+    if (header < 0 || G711_BY_PT[packet[1]! & 0x7f] === undefined) return;
     this.audioPt = packet[1]! & 0x7f;
     this.audioBytes = packet.length - header;
   }
@@ -61,7 +58,7 @@ export class DtmfReplacer {
       out[at + 1] = (event[at + 1]! & 0x80) | this.security.volume;
       return out;
     }
-    const law = G711[this.audioPt];
+    const law = G711_BY_PT[this.audioPt];
     if (!law || this.audioBytes === 0) return undefined;
     if (!newPress && e.duration <= this.lastDuration) return undefined;
     this.lastTs = e.timestamp;
@@ -79,7 +76,7 @@ export class DtmfReplacer {
 
   /** The frame of the tone that starts at RTP timestamp `ts` (8 kHz), so frames join without a click. */
   private tone(ts: number): Int16Array {
-    const amplitude = ZERO_DBM0 * 10 ** (-this.security.volume / 20);
+    const amplitude = dbm0Amplitude(this.security.volume);
     const step = (2 * Math.PI * this.security.frequency) / 8000;
     return Int16Array.from({ length: this.audioBytes }, (_, i) => Math.round(amplitude * Math.sin(step * (ts + i))));
   }

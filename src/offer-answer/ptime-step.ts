@@ -28,7 +28,8 @@ export const settlePtime: MediaStep = (ctx) => {
   const formats = mediaFormats(media);
   const first = formats.find((f) => !isSupplemental(f));
   if (!first) return;
-  for (const [m, ptime] of [[mine, mine.ptime], [theirs, theirs.ptime]] as const) {
+  for (const m of [mine, theirs]) {
+    const { ptime } = m;
     const conversions = m.side.transcode;
     if (ptime === undefined) continue;
     if (conversions) {

@@ -249,14 +249,14 @@ t.test('DTMF-security zero, DTMF and random: the press goes on as another key; t
 
 const TONES: Record<string, [number, number]> = { '1': [697, 1209], '5': [770, 1336], '7': [852, 1209], '9': [852, 1477], '*': [941, 1209], '#': [941, 1477], '0': [941, 1336], D: [941, 1633] };
 
-/** 8 kHz samples of `keys` as a phone dials them: `onMs` of each dual tone (each at `amplitude`), `offMs` of silence. */
-function dial(keys: string, amplitude = 6000, onMs = 100, offMs = 60): Int16Array {
+/** Samples at `rate` of `keys` as a phone dials them: `onMs` of each dual tone (each at `amplitude`), `offMs` of silence. */
+function dial(keys: string, amplitude = 6000, onMs = 100, offMs = 60, rate = 8000): Int16Array {
   const out: number[] = [];
   let n = 0;
   for (const key of keys) {
     const [low, high] = TONES[key]!;
-    for (let i = 0; i < onMs * 8; i++, n++) out.push(Math.round(amplitude * (Math.sin((2 * Math.PI * low * n) / 8000) + Math.sin((2 * Math.PI * high * n) / 8000))));
-    for (let i = 0; i < offMs * 8; i++, n++) out.push(0);
+    for (let i = 0; i < (onMs * rate) / 1000; i++, n++) out.push(Math.round(amplitude * (Math.sin((2 * Math.PI * low * n) / rate) + Math.sin((2 * Math.PI * high * n) / rate))));
+    for (let i = 0; i < (offMs * rate) / 1000; i++, n++) out.push(0);
   }
   return Int16Array.from(out);
 }
@@ -282,19 +282,9 @@ t.test('in-band DTMF: dual tones in G.711 are heard; silence, noise, single tone
 });
 
 t.test('in-band DTMF in G.722 and L16 (static payload types 9 and 11): decoded, resampled to 8 kHz, heard', async (t) => {
-  const at = (rate: number, keys: string): Int16Array => {
-    const out: number[] = [];
-    let n = 0;
-    for (const key of keys) {
-      const [low, high] = TONES[key]!;
-      for (let i = 0; i < (rate * 100) / 1000; i++, n++) out.push(Math.round(6000 * (Math.sin((2 * Math.PI * low * n) / rate) + Math.sin((2 * Math.PI * high * n) / rate))));
-      for (let i = 0; i < (rate * 60) / 1000; i++, n++) out.push(0);
-    }
-    return Int16Array.from(out);
-  };
   const hear = (pt: number, rate: number, encode: (s: Int16Array) => Uint8Array): string[] => {
     const detector = new DtmfDetector();
-    const samples = at(rate, '1#9');
+    const samples = dial('1#9', 6000, 100, 60, rate);
     const frame = rate / 50;
     const out: string[] = [];
     for (let i = 0, seq = 0; i + frame <= samples.length; i += frame, seq++) {

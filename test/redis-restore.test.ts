@@ -465,11 +465,14 @@ t.test('a standby whose subscription drops reads the databases again: a delete m
   t.same(standby.list(), ['k2']);
 });
 
+/** Redis on `port`, database `db`, as the relays in this process use it: required, errors never disable it. */
+function redisOptions(port: number, db: number, writeDelayMs: number) {
+  return { read: { host: '127.0.0.1', port, db }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs };
+}
+
 /** A relay in this process, writing to Redis database `db` with the given write delay. */
 function libraryRelay(port: number, db: number, writeDelayMs: number): Promise<Relay> {
-  return mediaPorts(40).then((ports) =>
-    Relay.create({ ...ports, deleteDelay: 0, redis: { read: { host: '127.0.0.1', port, db }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs } }),
-  );
+  return mediaPorts(40).then((ports) => Relay.create({ ...ports, deleteDelay: 0, redis: redisOptions(port, db, writeDelayMs) }));
 }
 
 t.test('--redis-write-delay: an offer and its answer cost one write; a call torn down within the delay costs none', async (t) => {
@@ -517,7 +520,7 @@ t.test('--active-switchover does not take back, on a packet, the calls this rela
   const relay = await Relay.create({
     ...(await mediaPorts(40)),
     activeSwitchover: true,
-    redis: { read: { host: '127.0.0.1', port: redis.port, db: 8 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 0 },
+    redis: redisOptions(redis.port, 8, 0),
   });
   t.teardown(() => relay.close());
   const phone = await Phone.open();
@@ -538,7 +541,7 @@ t.test('a restart keeps what the codec and DTMF controls set: the call still con
   if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   const redis = await startRedis(t);
   const ports = await mediaPorts(40);
-  const options = { ...ports, deleteDelay: 0, redis: { read: { host: '127.0.0.1', port: redis.port, db: 9 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 0 } };
+  const options = { ...ports, deleteDelay: 0, redis: redisOptions(redis.port, 9, 0) };
   const alice = await Phone.open();
   const bob = await Phone.open();
   t.teardown(() => [alice, bob].forEach((p) => p.close()));
@@ -568,7 +571,7 @@ t.test('a restart keeps Opus conversion, ptime and DTMF injection: packets still
   if (!requireTool(t, 'libopus addon', opusAddon() !== undefined, 'apt-get install libopus-dev, then npm ci')) return;
   const redis = await startRedis(t);
   const ports = await mediaPorts(40);
-  const options = { ...ports, deleteDelay: 0, redis: { read: { host: '127.0.0.1', port: redis.port, db: 10 }, expires: 60, allowedErrors: -1, disableSeconds: 10, connectTimeout: 1, required: true, writeDelayMs: 0 } };
+  const options = { ...ports, deleteDelay: 0, redis: redisOptions(redis.port, 10, 0) };
   const alice = await Phone.open();
   const bob = await Phone.open();
   t.teardown(() => [alice, bob].forEach((p) => p.close()));

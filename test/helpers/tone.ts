@@ -16,18 +16,27 @@ export function rtp(pt: number, seq: number, ts: number, payload: Uint8Array, ss
   return Buffer.concat([header, payload]);
 }
 
-/** Power of `samples` (at `rate`) at `hz` relative to their whole power (1 for a pure tone there), and their RMS. */
-export function toneOf(samples: Int16Array, hz: number, rate = 8000): { share: number; rms: number } {
+/** Amplitude of `hz` in `samples` at `rate` (Goertzel): exact when they span a whole number of periods. */
+export function amplitudeAt(samples: Int16Array, hz: number, rate: number): number {
   const coefficient = 2 * Math.cos((2 * Math.PI * hz) / rate);
   let s1 = 0;
   let s2 = 0;
-  let energy = 0;
   for (const x of samples) {
     const s = x + coefficient * s1 - s2;
     s2 = s1;
     s1 = s;
-    energy += x * x;
   }
-  const power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
-  return { share: power / ((energy * samples.length) / 2), rms: Math.sqrt(energy / samples.length) };
+  return (2 * Math.sqrt(s1 * s1 + s2 * s2 - coefficient * s1 * s2)) / samples.length;
+}
+
+export function rms(samples: Int16Array): number {
+  let energy = 0;
+  for (const x of samples) energy += x * x;
+  return Math.sqrt(energy / samples.length);
+}
+
+/** Power of `samples` (at `rate`) at `hz` relative to their whole power (1 for a pure tone there), and their RMS. */
+export function toneOf(samples: Int16Array, hz: number, rate = 8000): { share: number; rms: number } {
+  const level = rms(samples);
+  return { share: amplitudeAt(samples, hz, rate) ** 2 / 2 / level ** 2, rms: level };
 }

@@ -235,7 +235,7 @@ export class Relay extends EventEmitter<RelayEvents> {
    */
   async blockDtmf(req: DtmfBlockRequest, block: boolean): Promise<void> {
     const blocked = block && req.mode !== 'off';
-    const security = blocked && req.mode !== undefined && req.mode !== 'drop' && req.mode !== 'off' ? { mode: req.mode, digit: req.digit ?? 0, volume: req.volume ?? 10, frequency: req.frequency ?? 400 } : undefined;
+    const security = blocked && req.mode !== undefined && req.mode !== 'drop' && req.mode !== 'off' ? { mode: req.mode, digit: req.digit ?? 0, volume: req.volume ?? 10, frequencies: req.frequencies ?? [400] } : undefined;
     await this.registry.run(req.callId, async () => {
       const call = this.registry.get(req.callId);
       if (!call) throw new RelayError('CALL_NOT_FOUND', MESSAGE_UNKNOWN_CALL);
@@ -414,14 +414,13 @@ export class Relay extends EventEmitter<RelayEvents> {
     return call.info(this.dataPlane.engineOf(call.shard));
   }
 
-  /** The public events, once a change is committed; a listener that throws is logged, never felt. */
   /**
    * Reads a telephone-event packet, or listens to an audio one (`detect DTMF`); each key press it
    * completes is logged, emitted and sent to the DTMF log.
    */
   private dtmfHeard(call: Call, side: MediaSide, tapped: TappedPacket): void {
     const detector = (call.dtmf ??= new DtmfDetector());
-    const presses = tapped.kind === 'dtmf' ? detector.receive(side.id, tapped.packet, side.dtmf, tapped.atMs) : detector.receiveAudio(side.id, tapped.packet, tapped.atMs);
+    const presses = tapped.kind === 'dtmf' ? detector.receive(side.id, tapped.packet, side.dtmf, tapped.atMs) : detector.receiveAudio(side.id, tapped.packet, side.codecs ?? [], tapped.atMs);
     for (const press of presses) {
       const info = call.dtmfInfo(side.id, press);
       this.log.info({ callId: call.callId, ...info }, 'DTMF');
@@ -430,6 +429,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
   }
 
+  /** The public events, once a change is committed; a listener that throws is logged, never felt. */
   private announce(change: CallChange): void {
     const { callId } = change.call;
     switch (change.kind) {

@@ -39,6 +39,7 @@ t.test('the built addon counts the same reasons and takes the config native.ts b
     detectDtmf: false,
     transcode: [],
     inject: null,
+    codecs: [],
     dtmfSecurity: null,
   });
   t.same(Object.keys(sample).sort(), [...Engine.configKeys].sort());

@@ -11,7 +11,7 @@ import { eventDigit, parseTelephoneEvent } from '../src/dtmf/rfc4733.js';
 import { InbandDtmf } from '../src/dtmf/inband.js';
 import { decodeG711, encodeG711 } from '../src/codecs/g711.js';
 import { G722Encoder } from '../src/codecs/g722.js';
-import { toneOf } from './helpers/tone.js';
+import { dial, toneOf } from './helpers/tone.js';
 import { startRelay } from './helpers/fixture.js';
 import { mediaPorts } from './helpers/ports.js';
 import { Phone, sleep } from './helpers/media.js';
@@ -245,21 +245,17 @@ t.test('DTMF-security zero, DTMF and random: the press goes on as another key; t
   t.same(tone.map((d) => d[1]), [0, 0, 0, 0, 0], 'tone: five PCMU packets in place of the press');
   const { share } = toneOf(Int16Array.from(tone.flatMap((d) => [...decodeG711('PCMU', d.subarray(12))])), 1000);
   t.ok(share > 0.95, `tone: ${(share * 100).toFixed(1)} % of the power at 1000 Hz`);
-});
-
-const TONES: Record<string, [number, number]> = { '1': [697, 1209], '5': [770, 1336], '7': [852, 1209], '9': [852, 1477], '*': [941, 1209], '#': [941, 1477], '0': [941, 1336], D: [941, 1633] };
-
-/** Samples at `rate` of `keys` as a phone dials them: `onMs` of each dual tone (each at `amplitude`), `offMs` of silence. */
-function dial(keys: string, amplitude = 6000, onMs = 100, offMs = 60, rate = 8000): Int16Array {
-  const out: number[] = [];
-  let n = 0;
-  for (const key of keys) {
-    const [low, high] = TONES[key]!;
-    for (let i = 0; i < (onMs * rate) / 1000; i++, n++) out.push(Math.round(amplitude * (Math.sin((2 * Math.PI * low * n) / rate) + Math.sin((2 * Math.PI * high * n) / rate))));
-    for (let i = 0; i < (offMs * rate) / 1000; i++, n++) out.push(0);
+  // A list takes turns, one frequency per press, from the first again after the last (rtpengine's `frequencies`).
+  t.same(await ng.request({ command: 'block DTMF', 'call-id': 'other', 'from-tag': 'alice', 'DTMF-security': 'tone', frequencies: '600,1400' }), { result: 'ok' });
+  for (const hz of [600, 1400, 600]) {
+    const got = await round({ 'DTMF-security': 'tone', frequencies: [600, 1400] });
+    const samples = Int16Array.from(got.flatMap((d) => [...decodeG711('PCMU', d.subarray(12))]));
+    const heard = toneOf(samples, hz).share;
+    t.ok(heard > 0.95, `frequencies: the next press heard at ${hz} Hz (${(heard * 100).toFixed(1)} %)`);
   }
-  return Int16Array.from(out);
-}
+  t.match(await ng.request({ command: 'block DTMF', 'call-id': 'other', 'DTMF-security': 'tone', frequencies: '600,x' }), { result: 'error', 'error-reason': /"frequencies" must be an integer from 20 to 3999/ });
+  t.match(await ng.request({ command: 'block DTMF', 'call-id': 'other', 'DTMF-security': 'tone', frequencies: [] }), { result: 'error', 'error-reason': /"frequencies" must list 1 to 32 frequencies/ });
+});
 
 t.test('in-band DTMF: dual tones in G.711 are heard; silence, noise, single tones and short blips are not', async (t) => {
   const hear = (samples: Int16Array, law: 'PCMU' | 'PCMA' = 'PCMU'): string[] => {
@@ -288,7 +284,7 @@ t.test('in-band DTMF in G.722 and L16 (static payload types 9 and 11): decoded, 
     const frame = rate / 50;
     const out: string[] = [];
     for (let i = 0, seq = 0; i + frame <= samples.length; i += frame, seq++) {
-      out.push(...detector.receiveAudio(1, rtp(seq, i, pt, Buffer.from(encode(samples.subarray(i, i + frame)))), 0).map((p) => p.digit));
+      out.push(...detector.receiveAudio(1, rtp(seq, i, pt, Buffer.from(encode(samples.subarray(i, i + frame)))), [], 0).map((p) => p.digit));
     }
     return out;
   };

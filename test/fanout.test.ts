@@ -17,7 +17,7 @@ const LOCAL = '127.0.0.1';
 
 function config(sinks: SideId[], phone: Phone, srtp: SideConfig['srtp'] = null): SideConfig {
   const at = { address: LOCAL, port: phone.port };
-  return { sinks, mux: true, demux: true, policy: learningPolicy('off', false, false), rtp: at, rtcp: at, srtp, ice: null, dtls: null, dtmf: [], blockDtmf: false, dtmfSecurity: null, detectDtmf: false, transcode: [], inject: null };
+  return { sinks, mux: true, demux: true, policy: learningPolicy('off', false, false), rtp: at, rtcp: at, srtp, ice: null, dtls: null, dtmf: [], blockDtmf: false, dtmfSecurity: null, detectDtmf: false, transcode: [], inject: null, codecs: [] };
 }
 
 const key = (): SrtpKeyMaterial => ({ suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: randomBytes(16), masterSalt: randomBytes(14) });

@@ -145,3 +145,23 @@ t.test('streaming: state carries across calls, and each instance has its own', a
   }
   t.equal(firstDifference(framed, whole), -1, 'decoder frame by frame, next to another');
 });
+
+t.test('follow: an encoder that read another\'s bytes goes on from the state that one left, and the stream\'s receiver hears no jump', async (t) => {
+  const speaker = new G722Encoder();
+  const stream = [0, 1, 2, 3, 4].map((i) => speaker.encode(tone(300, 16000, 6000, i * 320, 320)));
+  const follower = new G722Encoder();
+  for (const bytes of stream) follower.follow(bytes);
+  /** What a receiver that decoded the stream so far hears of `bytes`: the share of its power at 1 kHz. */
+  const heard = (bytes: Uint8Array): number => {
+    const receiver = new G722Decoder();
+    for (const b of stream) receiver.decode(b);
+    return toneOf(receiver.decode(bytes).subarray(32), 1000, 16000).share;
+  };
+  // The next frame changes to 1 kHz; its first 32 samples (the QMF's delay) carry the old tone's end.
+  const next = tone(1000, 16000, 6000, 0, 320);
+  const own = heard(speaker.encode(next));
+  const followed = heard(follower.encode(next));
+  const fresh = heard(new G722Encoder().encode(next));
+  t.ok(followed > 0.95 && Math.abs(followed - own) < 0.05, `after follow: ${(followed * 100).toFixed(1)} % at 1 kHz, as with the speaker's own encoder (${(own * 100).toFixed(1)} %)`);
+  t.ok(fresh < 0.8, `a fresh encoder's frame: ${(fresh * 100).toFixed(1)} %`);
+});

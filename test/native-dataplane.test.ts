@@ -52,6 +52,7 @@ function config(sink: SideId | null, ep: { rtp?: number | null; rtcp?: number | 
     detectDtmf: false,
     transcode: [],
     inject: null,
+    codecs: [],
     dtmfSecurity: null,
   };
 }

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { Relay } from '../src/relay.js';
 import { opusAddon, opusEncoder } from '../src/codecs/opus.js';
+import { DtmfDetector } from '../src/dtmf/detector.js';
 import { SrtpContext } from '../src/srtp/context.js';
 import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
@@ -607,4 +608,43 @@ t.test('a restart keeps Opus conversion, ptime and DTMF injection: packets still
   }
   const after = await alice.waitFor(4);
   t.same(after.slice(2).map((r) => [r.data[1]! & 0x7f, r.data[12]]), [[101, 3], [101, 3]], 'a press still reaches the caller as telephone-event');
+});
+
+t.test('a restart keeps the codecs an SDP put on dynamic payload types: a press is still written into Opus audio', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  if (!requireTool(t, 'libopus addon', opusAddon() !== undefined, 'apt-get install libopus-dev, then npm ci')) return;
+  const redis = await startRedis(t);
+  const ports = await mediaPorts(40);
+  const options = { ...ports, deleteDelay: 0, redis: redisOptions(redis.port, 10, 0) };
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const sdp = (port: number): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 111`, 'a=rtpmap:111 opus/48000/2', ''].join('\r\n');
+  const first = await Relay.create(options);
+  const flags = { injectDtmf: true };
+  await first.offer({ callId: 'webrtc', fromTag: 'alice', flags, sdp: sdp(alice.port) });
+  const answer = await first.answer({ callId: 'webrtc', fromTag: 'alice', toTag: 'bob', flags, sdp: sdp(bob.port) });
+  await sleep(200);
+  await first.close();
+  const second = await Relay.create(options);
+  t.teardown(() => second.close());
+  t.same(second.list(), ['webrtc'], 'the call is back');
+  const toAlice = relayEndpoints(answer.sdp)[0]!.port;
+  const encoder = opusEncoder(48000);
+  const packet = (seq: number): Buffer => {
+    const header = rtpPacket(seq, { pt: 111, ssrc: 0xa11ce, payloadSize: 0 });
+    header.writeUInt32BE(seq * 960, 4);
+    return Buffer.concat([header, encoder.encode(new Int16Array(960))]);
+  };
+  await alice.send(packet(0), toAlice, '127.0.0.1');
+  await bob.waitFor(1);
+  await second.playDtmf({ callId: 'webrtc', fromTag: 'alice', event: 9, durationMs: 200, volume: 8, pauseMs: 100 });
+  for (let seq = 1; seq < 16; seq++) {
+    await alice.send(packet(seq), toAlice, '127.0.0.1');
+    await sleep(5);
+  }
+  const got = await bob.waitFor(16);
+  const detector = new DtmfDetector();
+  const heard = got.flatMap((r) => detector.receiveAudio(1, r.data, [{ pt: 111, name: 'opus', clock: 48000, channels: 2 }], 0));
+  t.same(heard.map((p) => p.digit), ['9'], 'the press of 9 is heard in the Opus the callee gets');
 });

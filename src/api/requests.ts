@@ -165,8 +165,8 @@ export interface DtmfBlockRequest {
   digit?: number;
   /** dB below 0 dBm0 of the tone and the replacing events (10 unless given). */
   volume?: number;
-  /** Hz of `tone` (400 unless given). */
-  frequency?: number;
+  /** Hz of `tone`, one per press in turn, from the first again after the last (400 unless given). */
+  frequencies?: number[];
 }
 
 /**

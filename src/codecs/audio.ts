@@ -24,6 +24,8 @@ export interface PcmDecoder {
 /** Turns one packet's worth of mono samples into a payload; throws on a frame size the codec refuses. */
 export interface PcmEncoder {
   encode(samples: Int16Array): Uint8Array;
+  /** Takes on the state a payload of another encoder left (ADPCM's mirror of its decoder); absent where state cannot follow. */
+  follow?(payload: Uint8Array): void;
 }
 
 interface AudioCodec {
@@ -35,6 +37,8 @@ interface AudioCodec {
   added: CodecRef;
   /** RFC 3551's payload type, when it has one. */
   staticPt?: number;
+  /** RTP clock units a payload of this many bytes covers, for the codecs whose length tells (not Opus). */
+  units?(bytes: number): number;
   /** The PCM rates its coder can run at, the natural one first. */
   rates(ref: CodecRef): readonly number[];
   decoder(ref: CodecRef, rate: number): PcmDecoder;
@@ -53,6 +57,7 @@ function g711(name: 'PCMU' | 'PCMA', staticPt: number): AudioCodec {
     fits: mono8k,
     added: { name, clock: 8000, channels: 1 },
     staticPt,
+    units: (bytes) => bytes,
     rates: () => [8000],
     decoder: () => ({ decode: (payload) => decodeG711(name, payload) }),
     encoder: () => ({ encode: (samples) => encodeG711(name, samples) }),
@@ -68,6 +73,7 @@ const L16: AudioCodec = {
   // The usual rates only: each odd rate an SDP could name would cost a resampler table of its own.
   fits: (ref) => ref.channels === 1 && L16_RATES.includes(ref.clock),
   added: { name: 'L16', clock: 8000, channels: 1 },
+  units: (bytes) => bytes >> 1,
   rates: (ref) => [ref.clock],
   decoder: () => ({
     valid: (payload) => payload.length % 2 === 0,
@@ -97,6 +103,8 @@ const G722: AudioCodec = {
   fits: mono8k,
   added: { name: 'G722', clock: 8000, channels: 1 },
   staticPt: 9,
+  // 64 kbit/s: a byte is two 16 kHz samples, one unit of the 8,000 Hz clock.
+  units: (bytes) => bytes,
   rates: () => [16000],
   decoder: () => {
     const d = new G722Decoder();
@@ -104,7 +112,7 @@ const G722: AudioCodec = {
   },
   encoder: () => {
     const e = new G722Encoder();
-    return { encode: (samples) => e.encode(samples) };
+    return { encode: (samples) => e.encode(samples), follow: (payload) => e.follow(payload) };
   },
   available: always,
 };

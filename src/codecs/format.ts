@@ -54,9 +54,14 @@ export function mediaFormats(media: SdpMedia): CodecFormat[] {
   return fields.slice(3).map((pt) => {
     const known = mapped.get(pt);
     if (known) return { pt, ...known };
-    const fixed = STATIC[pt];
-    return fixed ? { pt, name: fixed[0], clock: fixed[1], channels: fixed[2] ?? 1 } : { pt, name: '', clock: 0, channels: 1 };
+    return { pt, ...(staticFormat(Number(pt)) ?? { name: '', clock: 0, channels: 1 }) };
   });
+}
+
+/** What RFC 3551 fixes for a static payload type: how a packet's codec is known without SDP. */
+export function staticFormat(pt: number): Omit<CodecFormat, 'pt'> | undefined {
+  const fixed = STATIC[pt];
+  return fixed && { name: fixed[0], clock: fixed[1], channels: fixed[2] ?? 1 };
 }
 
 /** telephone-event and comfort noise go with the audio codecs of their clock rate, never alone. */

@@ -62,9 +62,6 @@ export function g711Table(from: G711Law, to: G711Law): Uint8Array {
   return encodeG711(to, decodeG711(from, Uint8Array.from({ length: 256 }, (_, i) => i)));
 }
 
-/** The laws by RFC 3551's static payload types, for packets whose codec is known without SDP. */
-export const G711_BY_PT: Readonly<Record<number, G711Law>> = { 0: 'PCMU', 8: 'PCMA' };
-
 /** Peak of a sine at `db` below 0 dBm0, in G.711's 16-bit scale (the laws peak at +3.17 dBm0). */
 export function dbm0Amplitude(db: number): number {
   return 22_700 * 10 ** (-db / 20);

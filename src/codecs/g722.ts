@@ -202,6 +202,24 @@ export class G722Encoder {
     h.copyWithin(0, 2 * out.length, 2 * out.length + 22);
     return out;
   }
+
+  /**
+   * Brings both bands' ADPCM state to where a decoder of `payload` would leave its own (an encoder's
+   * bands are its decoder's mirror): frames encoded next continue a stream someone else was coding,
+   * without the jump a receiver's decoder would make at a fresh encoder's state.
+   */
+  follow(payload: Uint8Array): void {
+    for (const byte of payload) {
+      const il = byte & 63;
+      const ih = byte >> 6;
+      const det = this.low.det;
+      this.low.rescale(WL[il >> 2]!);
+      this.low.predict(Math.imul(det, QM4[il >> 2]!) >> 15);
+      const hdet = this.high.det;
+      this.high.rescale(WH[ih]!);
+      this.high.predict(Math.imul(hdet, QM2[ih]!) >> 15);
+    }
+  }
 }
 
 /** Streaming decoder: bytes in, two 16 kHz samples per byte out. */

@@ -112,8 +112,9 @@ class Side {
   /** The egress chain's parts: conversions (`transcode`, `ptime`), DTMF presses (`play DTMF`), then SRTP. */
   convert: EgressChain = EMPTY_CHAIN;
   protect: Chain = EMPTY_CHAIN;
-  /** Sides whose blocked DTMF becomes something else only (`DTMF-security`). */
+  /** Sides whose blocked DTMF becomes something else only (`DTMF-security`); kept while mode and codecs stay. */
   declare replacer?: DtmfReplacer;
+  declare replacerId?: string;
   /** Sides of calls marked `inject DTMF` only; kept across configures, so a press under way goes on. */
   declare injector?: DtmfInjector;
   declare injectId?: string;
@@ -184,8 +185,12 @@ export class Forwarder {
     const { mode, asymmetric, strictSource } = config.policy;
     side.rules = { mux: config.mux, demux: config.demux, policy: learningPolicy(mode, asymmetric, strictSource), dtmf: config.dtmf.length > 0 ? new Set(config.dtmf) : NO_DTMF, blockDtmf: config.blockDtmf, detectDtmf: config.detectDtmf };
     const security = config.dtmfSecurity;
-    const same = security && side.replacer && JSON.stringify(side.replacer.security) === JSON.stringify(security);
-    if (!same) side.replacer = security ? new DtmfReplacer(security) : undefined;
+    const codecsId = config.codecs.length === 0 ? '' : JSON.stringify(config.codecs);
+    const replacerId = security ? `${JSON.stringify(security)}${codecsId}` : undefined;
+    if (replacerId !== side.replacerId) {
+      side.replacerId = replacerId;
+      side.replacer = security ? new DtmfReplacer(security, config.codecs) : undefined;
+    }
     const sinks: Sinks = config.sinks;
     this.unname(side);
     for (let i = 0; i < sinks.length; i++) {
@@ -205,10 +210,10 @@ export class Forwarder {
       side.convert = conversionChain(config.transcode);
       side.egress = egressOf(side);
     }
-    const injectId = config.inject ? `${config.inject.pt}/${config.inject.clock}` : undefined;
+    const injectId = config.inject ? `${config.inject.pt}/${config.inject.clock}${codecsId}` : undefined;
     if (injectId !== side.injectId) {
       side.injectId = injectId;
-      side.injector = config.inject ? new DtmfInjector(config.inject) : undefined;
+      side.injector = config.inject ? new DtmfInjector(config.inject, config.codecs) : undefined;
       side.egress = egressOf(side);
     }
     side.rtp.advertise(config.rtp);

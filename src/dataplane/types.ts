@@ -4,6 +4,7 @@
  * the packet path calls back into the call model except learning events and batched counters.
  */
 import type { Conversion } from '../codecs/transcoder.js';
+import type { AudioFormat } from '../codecs/stand-in.js';
 import type { DtmfTone, InjectionTarget } from '../dtmf/injector.js';
 import type { DtmfSecurity } from '../dtmf/security.js';
 import type { AddressFamily, DropCounts, Endpoint, EndpointLearning, StreamKind } from '../shared/vocabulary.js';
@@ -81,6 +82,8 @@ export interface SideConfig {
   transcode: Conversion[];
   /** Where `play DTMF` presses go into what the participant is sent; only the workers run it. */
   inject: InjectionTarget | null;
+  /** The participant's SDP's codecs on dynamic payload types: what the audio of `inject` and `dtmfSecurity` is written in. */
+  codecs: AudioFormat[];
 }
 
 export interface StreamState {

@@ -1,24 +1,17 @@
 /**
  * DTMF per call, from RFC 4733 events (each key press reported once, when its sender marks its end,
  * or, when its end packets were lost, as soon as the next key press begins) and, where asked, from
- * tones in the audio (G.711, G.722 and L16, by their static payload types). Written once for both
- * forwarding engines: they copy the packets up, this reads them.
+ * tones in the audio (any codec the relay decodes: by static payload type, or by the sender's SDP).
+ * Written once for both forwarding engines: they copy the packets up, this reads them.
  */
 import { audioCodec, type CodecRef, type PcmDecoder } from '../codecs/audio.js';
 import type { DtmfFormat } from '../codecs/format.js';
+import { codecOfPt, type AudioFormat } from '../codecs/stand-in.js';
 import { Resampler } from '../codecs/resample.js';
 import { rtpHeaderLength } from '../rtp/header.js';
 import { InbandDtmf } from './inband.js';
 import { eventDigit, parseTelephoneEvent, type TelephoneEvent } from './rfc4733.js';
 import type { DtmfPress } from './press.js';
-
-/** In-band DTMF is heard in the codecs RFC 3551 gives static payload types that the relay decodes: no SDP needed to know them. */
-const STATIC_AUDIO = new Map<number, CodecRef>([
-  [0, { name: 'PCMU', clock: 8000, channels: 1 }],
-  [8, { name: 'PCMA', clock: 8000, channels: 1 }],
-  [9, { name: 'G722', clock: 8000, channels: 1 }],
-  [11, { name: 'L16', clock: 44100, channels: 1 }],
-]);
 
 /** The tone detector runs on 8 kHz samples. */
 const TONE_RATE = 8000;
@@ -48,10 +41,10 @@ export class DtmfDetector {
   /** Tone detection per sending side, for the sides that listen for in-band DTMF. */
   private readonly inband = new Map<number, Listener>();
 
-  /** Listens to one audio packet a side's participant sent; returns the presses it completes. */
-  receiveAudio(side: number, packet: Uint8Array, atMs: number): DtmfPress[] {
+  /** Listens to one audio packet a side's participant sent (`codecs`: its SDP's dynamic ones); returns the presses it completes. */
+  receiveAudio(side: number, packet: Uint8Array, codecs: readonly AudioFormat[], atMs: number): DtmfPress[] {
     const pt = packet[1]! & 0x7f;
-    const ref = STATIC_AUDIO.get(pt);
+    const ref = codecOfPt(pt, codecs);
     const header = rtpHeaderLength(packet);
     if (!ref || header < 0) return [];
     let listener = this.inband.get(side);

@@ -2,11 +2,12 @@
  * `play DTMF`: key presses put into what a participant is sent. Each press takes the place of the audio
  * packets that arrive while it lasts, one for one, so sequence numbers and timestamps run on unbroken:
  * as RFC 4733 events when the participant takes telephone-event (one timestamp per press, growing
- * durations, the last three packets marked as its end), else as the two tones in G.711 audio. After a
- * press, audio passes again for its pause before the next one starts.
+ * durations, the last three packets marked as its end), else as the two tones in the audio's own codec
+ * (G.711, G.722, L16, Opus). After a press, audio passes again for its pause before the next one starts.
  */
-import { dbm0Amplitude, encodeG711, G711_BY_PT } from '../codecs/g711.js';
-import { rtpHeaderLength } from '../rtp/header.js';
+import { dbm0Amplitude } from '../codecs/g711.js';
+import { StandInAudio, type AudioFormat } from '../codecs/stand-in.js';
+import { rtpHeaderLength, rtpPayload } from '../rtp/header.js';
 import { keyFrequencies } from './keypad.js';
 import type { StreamKind } from '../shared/vocabulary.js';
 
@@ -20,11 +21,14 @@ export interface DtmfTone {
   pauseMs: number;
 }
 
-/** How presses reach the participant: its telephone-event payload type and clock, or in-band (`pt` -1). */
+/** How presses reach the participant: its telephone-event payload type and clock, or in-band (`pt` -1, the audio's clock). */
 export interface InjectionTarget {
   pt: number;
   clock: number;
 }
+
+/** RTP clock of in-band presses in a codec the relay cannot write (they pass as audio). */
+const FALLBACK_CLOCK = 8000;
 
 /** Presses waiting beyond this are refused: a controller cannot grow a side's memory without bound. */
 export const MAX_QUEUED_TONES = 64;
@@ -33,6 +37,8 @@ const END_PACKETS = 3;
 
 interface Playing {
   tone: DtmfTone;
+  /** The clock the press counts in: telephone-event's, or the audio's. */
+  clock: number;
   startTs: number;
   /** Clock units played so far. */
   elapsed: number;
@@ -46,8 +52,15 @@ export class DtmfInjector {
   private readonly queue: DtmfTone[] = [];
   private playing: Playing | undefined;
   private lastTs: number | undefined;
+  private readonly audio: StandInAudio;
 
-  constructor(private readonly target: InjectionTarget) {}
+  /** `codecs`: the participant's SDP's codecs on dynamic payload types, for in-band presses. */
+  constructor(
+    private readonly target: InjectionTarget,
+    codecs: readonly AudioFormat[],
+  ) {
+    this.audio = new StandInAudio(codecs);
+  }
 
   /** Queues a press; false when the queue is full. */
   play(tone: DtmfTone): boolean {
@@ -61,36 +74,44 @@ export class DtmfInjector {
     const header = kind === 'RTP' ? rtpHeaderLength(packet) : -1;
     if (header < 0) return packet;
     const ts = packet.readUInt32BE(4);
-    const frame = this.frameOf(packet, header, ts);
     const pt = packet[1]! & 0x7f;
+    const inband = this.target.pt < 0;
+    const clock = this.playing?.clock ?? (inband ? (this.audio.clock(pt) ?? FALLBACK_CLOCK) : this.target.clock);
+    const frame = this.frameOf(packet.length - header, pt, ts, clock);
     if (!this.playing) {
       const tone = this.queue.shift();
-      if (!tone) return packet;
-      this.playing = { tone, startTs: ts, elapsed: 0, ends: 0, pause: Math.round((tone.pauseMs * this.target.clock) / 1000) };
+      if (!tone) return this.pass(packet, header, pt);
+      this.playing = { tone, clock, startTs: ts, elapsed: 0, ends: 0, pause: Math.round((tone.pauseMs * clock) / 1000) };
     }
     const p = this.playing;
-    const duration = Math.round((p.tone.durationMs * this.target.clock) / 1000);
-    if (p.elapsed < duration || (this.target.pt >= 0 && p.ends < END_PACKETS)) {
+    const duration = Math.round((p.tone.durationMs * clock) / 1000);
+    if (p.elapsed < duration || (!inband && p.ends < END_PACKETS)) {
       // The participant's own telephone events would mix with ours: they wait until the press is over.
       if (pt === this.target.pt) return 'dtmfBlocked';
       const from = p.elapsed;
       p.elapsed = Math.min(duration, p.elapsed + frame);
-      if (this.target.pt < 0) return this.inband(packet, header, pt, from);
+      // Each packet keeps its own length of audio; a gap before it still moves the press on.
+      if (inband) return this.inband(packet, header, pt, from, this.audio.units(pt, rtpPayload(packet, header).length) ?? frame);
       if (p.elapsed >= duration) p.ends++;
       return this.event(packet, p, from === 0);
     }
     p.pause -= frame;
     if (p.pause <= 0 || this.queue.length === 0) this.playing = undefined;
+    return this.pass(packet, header, pt);
+  }
+
+  /** A packet that goes as it came; in-band, the tones' encoder follows its audio. */
+  private pass(packet: Buffer, header: number, pt: number): Buffer {
+    if (this.target.pt < 0) this.audio.follow(pt, rtpPayload(packet, header));
     return packet;
   }
 
-  /** The clock units a packet covers: the step from the last timestamp, else 20 ms. */
-  private frameOf(packet: Buffer, header: number, ts: number): number {
+  /** The clock units a packet covers: the step from the last timestamp, else what its payload's length tells, else 20 ms. */
+  private frameOf(bytes: number, pt: number, ts: number, clock: number): number {
     const step = this.lastTs === undefined ? 0 : (ts - this.lastTs) | 0;
     this.lastTs = ts;
-    if (step > 0 && step <= this.target.clock / 5) return step;
-    const law = G711_BY_PT[packet[1]! & 0x7f];
-    return law && this.target.pt < 0 ? packet.length - header : this.target.clock / 50;
+    if (step > 0 && step <= clock / 5) return step;
+    return (this.target.pt < 0 ? this.audio.units(pt, bytes) : undefined) ?? clock / 50;
   }
 
   private event(packet: Buffer, p: Playing, first: boolean): Buffer {
@@ -106,20 +127,18 @@ export class DtmfInjector {
     return out;
   }
 
-  /** The packet with its G.711 samples replaced by the press's tones; other codecs pass (no tone to write). */
-  private inband(packet: Buffer, header: number, pt: number, from: number): Buffer {
-    const law = G711_BY_PT[pt];
-    if (!law) return packet;
-    const amplitude = dbm0Amplitude(this.playing!.tone.volume);
-    const [row, column] = keyFrequencies(this.playing!.tone.event);
-    const samples = new Int16Array(packet.length - header);
-    for (let i = 0; i < samples.length; i++) {
-      const t = (from + i) / 8000;
-      const x = Math.round(amplitude * (Math.sin(2 * Math.PI * row * t) + Math.sin(2 * Math.PI * column * t)));
-      samples[i] = Math.max(-32768, Math.min(32767, x));
-    }
-    const out = Buffer.from(packet);
-    out.set(encodeG711(law, samples), header);
+  /** The packet with `units` of audio from the press's tones, `from` clock units into the press; audio the relay cannot write passes. */
+  private inband(packet: Buffer, header: number, pt: number, from: number, units: number): Buffer {
+    const { tone, clock } = this.playing!;
+    const amplitude = dbm0Amplitude(tone.volume);
+    const [row, column] = keyFrequencies(tone.event);
+    const wave = (t: number): number => amplitude * (Math.sin(2 * Math.PI * row * t) + Math.sin(2 * Math.PI * column * t));
+    const payload = this.audio.write(pt, units, wave, from / clock);
+    if (!payload) return packet;
+    const out = Buffer.allocUnsafe(header + payload.length);
+    packet.copy(out, 0, 0, header);
+    out[0] = packet[0]! & ~0x20; // the participant's padding does not fit the new payload
+    out.set(payload, header);
     return out;
   }
 }

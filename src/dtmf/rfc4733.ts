@@ -24,6 +24,11 @@ export function eventDigit(event: number): string {
   return event < DIGITS.length ? DIGITS[event]! : event === 16 ? 'flash' : `event ${event}`;
 }
 
+/** The event of a key (0-9, *, #, A-D, any case); -1 for anything else. */
+export function digitEvent(key: string): number {
+  return key.length === 1 ? DIGITS.indexOf(key.toUpperCase()) : -1;
+}
+
 /** The event in an RTP packet, or undefined when the packet is too short for its header and event. */
 export function parseTelephoneEvent(packet: Uint8Array): TelephoneEvent | undefined {
   const offset = rtpHeaderLength(packet);

@@ -2,6 +2,7 @@ import type { Endpoint, InterfaceAddress } from '../shared/vocabulary.js';
 import type { LearningPolicy, SideConfig, SideDtls, SideIce, SideId, SrtpKeyPair, SideState, StreamState } from '../dataplane/types.js';
 import type { Conversion } from '../codecs/transcoder.js';
 import type { DtmfFormat } from '../codecs/format.js';
+import type { AudioFormat } from '../codecs/stand-in.js';
 import type { InjectionTarget } from '../dtmf/injector.js';
 import type { DtmfSecurity } from '../dtmf/security.js';
 
@@ -34,6 +35,8 @@ export class MediaSide {
   declare transcode?: Conversion[];
   /** How `play DTMF` reaches the participant; set only when the call was marked with `inject DTMF`. */
   declare inject?: InjectionTarget;
+  /** Codecs the participant's SDP put on dynamic payload types (Opus...), for DTMF in its audio; set only when there are any. */
+  declare codecs?: readonly AudioFormat[];
   // Set only for participants that do ICE or DTLS: `declare`d, so plain sides carry no slots for them.
   /** The relay answers ICE checks on these ports with these credentials. */
   declare ice?: SideIce | null;
@@ -61,7 +64,7 @@ export class MediaSide {
   lastPacketMs = 0;
 
   config(): SideConfig {
-    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, dtmfSecurity: this.dtmfSecurity ?? null, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [], inject: this.inject ?? null };
+    return { sinks: this.sinks.map((s) => s.id), mux: this.mux, demux: this.demux, policy: this.policy, rtp: this.rtp, rtcp: this.rtcp, srtp: this.srtp, ice: this.ice ?? null, dtls: this.dtls ?? null, dtmf: this.dtmf.map((f) => f.pt), blockDtmf: this.blockDtmf, dtmfSecurity: this.dtmfSecurity ?? null, detectDtmf: this.detectDtmf, transcode: this.transcode ?? [], inject: this.inject ?? null, codecs: this.codecs ? [...this.codecs] : [] };
   }
 }
 

@@ -30,6 +30,7 @@ import { FINGERPRINT_HASHES } from '../dtls/identity.js';
 import { suiteByFlag } from '../srtp/suites.js';
 import { setKey, type BencodeValue } from './bencode.js';
 import type { NgDict } from './message.js';
+import { digitEvent } from '../dtmf/rfc4733.js';
 
 export type { NgDict } from './message.js';
 
@@ -96,7 +97,7 @@ export function parseDelete(dict: NgDict): DeleteRequest {
 
 const DTMF_SECURITY = ['drop', 'silence', 'tone', 'zero', 'DTMF', 'random', 'off'] as const;
 
-/** `block DTMF` / `unblock DTMF`, with rtpengine's `DTMF-security` modes and their `digit`, `volume` (-10 dB) and `frequency` (400 Hz). */
+/** `block DTMF` / `unblock DTMF`, with rtpengine's `DTMF-security` modes and their `digit`, `volume` (-10 dB) and `frequency`/`frequencies` (400 Hz). */
 export function parseDtmfBlock(dict: NgDict): DtmfBlockRequest {
   const keys = new Keys(dict);
   const security = keys.get('dtmf-security');
@@ -104,32 +105,37 @@ export function parseDtmfBlock(dict: NgDict): DtmfBlockRequest {
   if (security && !mode) throw bad(security.name, `must be one of ${DTMF_SECURITY.join(', ')}`);
   const code = keys.get('digit') ?? keys.get('code');
   const frequency = keys.get('frequency') ?? keys.get('frequencies');
-  // A list of frequencies takes turns in rtpengine; here the first one plays throughout.
-  const firstFrequency = frequency && (Array.isArray(frequency.value) ? frequency.value[0] : typeof frequency.value === 'string' ? frequency.value.split(',')[0] : frequency.value);
   return compact({
     callId: requiredId(keys, 'call-id'),
     fromTag: optionalId(keys, 'from-tag'),
     mode,
     digit: code && keyEvent(code.name, code.value),
     volume: keys.get('volume') && Math.min(63, Math.abs(bounded(keys, 'volume', -10, -63, 63))),
-    frequency: frequency && integerIn(frequency.name, firstFrequency, 20, 3999),
+    frequencies: frequency && frequencyList(frequency.name, frequency.value),
   });
 }
 
 /** A DTMF key as `code`/`digit` give it: 0-9, *, #, A-D, or an event number 0-15. */
 function keyEvent(name: string, value: BencodeValue): number {
-  const event = typeof value === 'number' ? value : typeof value === 'string' && value.length === 1 ? KEYS.indexOf(value.toUpperCase()) : -1;
+  const event = typeof value === 'number' ? value : typeof value === 'string' ? digitEvent(value) : -1;
   if (!Number.isInteger(event) || event < 0 || event > 15) throw bad(name, 'must be a DTMF key (0-9, *, #, A-D) or an event number 0-15');
   return event;
 }
+
+/** Tone frequencies as a list, a comma-separated string or one number; each 20-3999 Hz, 32 at most. */
+function frequencyList(name: string, value: BencodeValue): number[] {
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [value];
+  if (items.length === 0 || items.length > MAX_FREQUENCIES) throw bad(name, `must list 1 to ${MAX_FREQUENCIES} frequencies`);
+  return items.map((item) => integerIn(name, item, 20, 3999));
+}
+
+const MAX_FREQUENCIES = 32;
 
 function integerIn(name: string, value: BencodeValue | undefined, min: number, max: number): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d{1,6}\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) throw bad(name, `must be an integer from ${min} to ${max}`);
   return n;
 }
-
-const KEYS = '0123456789*#ABCD';
 
 /** `play DTMF`, with rtpengine's defaults and bounds: 250 ms (100-5000), -8 dB, 100 ms pause (100-5000). */
 export function parsePlayDtmf(dict: NgDict): PlayDtmfRequest {

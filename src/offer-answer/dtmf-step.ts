@@ -4,8 +4,11 @@
  * sides of the m= line learn them and have their telephone events copied up for DTMF. `detect DTMF`
  * also has the audio of both copied up, for in-band tones; `block DTMF` stops the sender's telephone
  * events at the relay (until `unblock DTMF`). `inject DTMF` readies the participant's side for `play DTMF`.
+ * The codecs a participant's SDP puts on dynamic payload types are kept with its side: tones are heard
+ * in, and written into, audio whose codec only the SDP names (Opus).
  */
 import { isSupplemental, mediaFormats, telephoneEvents, type DtmfFormat } from '../codecs/format.js';
+import { dynamicAudio } from '../codecs/stand-in.js';
 import type { InjectionTarget } from '../dtmf/injector.js';
 import type { SdpMedia } from '../sdp/parse.js';
 import type { MediaStep } from './context.js';
@@ -15,6 +18,9 @@ export const settleDtmf: MediaStep = ({ req, media, mine, theirs }) => {
   if (req.flags?.blockDtmf) mine.side.blockDtmf = true;
   const formats = telephoneEvents(media);
   if (req.flags?.injectDtmf && media.type === 'audio') mine.side.inject = injectionTarget(media, formats);
+  const codecs = media.type === 'audio' ? dynamicAudio(media) : [];
+  if (codecs.length > 0) mine.side.codecs = codecs;
+  else if (mine.side.codecs) delete mine.side.codecs;
   if (formats.length === 0) return;
   for (const side of [mine.side, theirs.side]) side.dtmf = merged(side.dtmf, formats);
 };

@@ -7,6 +7,7 @@ import { MediaSide } from '../media/media-side.js';
 import type { SdesCrypto } from '../sdp/crypto.js';
 import type { InterfaceAddress, LogicalInterface } from '../shared/vocabulary.js';
 import { suiteByName } from '../srtp/suites.js';
+import type { DtmfSecurity } from '../dtmf/security.js';
 import { keyFromSnapshot, SnapshotError, type CallSnapshot, type CryptoSnapshot, type MediaSnapshot } from './snapshot.js';
 
 export interface RebuiltCall {
@@ -63,10 +64,11 @@ function rebuildMedia(m: MediaSnapshot, iface: LogicalInterface, id: SideId, sta
   side.demux = s.demux ?? (s.mux || m.muxOffered);
   if (s.dtmf) side.dtmf = s.dtmf;
   side.blockDtmf = s.blockDtmf === true;
-  if (s.dtmfSecurity) side.dtmfSecurity = s.dtmfSecurity;
+  if (s.dtmfSecurity) side.dtmfSecurity = dtmfSecurity(s.dtmfSecurity);
   side.detectDtmf = s.detectDtmf === true;
   if (s.transcode) side.transcode = s.transcode;
   if (s.inject) side.inject = s.inject;
+  if (s.codecs) side.codecs = s.codecs;
   side.rtp = s.rtp;
   side.rtcp = s.rtcp;
   side.srtp = s.srtp ? { decrypt: keyFromSnapshot(s.srtp.decrypt), encrypt: keyFromSnapshot(s.srtp.encrypt) } : null;
@@ -111,4 +113,10 @@ function crypto(c: CryptoSnapshot): SdesCrypto {
   const suite = suiteByName(c.suite);
   if (!suite) throw new SnapshotError(`unknown SRTP suite ${c.suite}`);
   return { tag: c.tag, suite, keySalt: Buffer.from(c.keySalt, 'base64'), lifetime: c.lifetime, mkiLength: c.mkiLength, params: c.params };
+}
+
+/** A side's `DTMF-security`; snapshots before tone lists held one `frequency`. */
+function dtmfSecurity(saved: Omit<DtmfSecurity, 'frequencies'> & { frequencies?: number[]; frequency?: number }): DtmfSecurity {
+  const { frequency, ...security } = saved;
+  return { ...security, frequencies: security.frequencies ?? [frequency ?? 400] };
 }

@@ -16,6 +16,7 @@ import type { SdpHistory } from '../call/call.js';
 import type { DtmfFormat } from '../codecs/format.js';
 import type { AddedCodec } from '../codecs/transcoding.js';
 import type { Conversion } from '../codecs/transcoder.js';
+import type { AudioFormat } from '../codecs/stand-in.js';
 import type { InjectionTarget } from '../dtmf/injector.js';
 import type { DtmfSecurity } from '../dtmf/security.js';
 
@@ -104,6 +105,8 @@ export interface SideSnapshot {
   transcode?: Conversion[];
   /** How `play DTMF` reaches the participant, when the call was marked with `inject DTMF`. */
   inject?: InjectionTarget;
+  /** The codecs its SDP put on dynamic payload types, when there were any the relay codes. */
+  codecs?: AudioFormat[];
   policy: { mode: EndpointLearning; asymmetric: boolean; strictSource: boolean };
   rtp: Endpoint | null;
   rtcp: Endpoint | null;
@@ -192,6 +195,7 @@ function mediaSnapshot(m: MonologueMedia, position: Map<MonologueMedia['side'], 
       ...(side.detectDtmf ? { detectDtmf: true } : {}),
       ...(side.transcode ? { transcode: side.transcode } : {}),
       ...(side.inject ? { inject: side.inject } : {}),
+      ...(side.codecs ? { codecs: [...side.codecs] } : {}),
       policy: { mode: side.policy.mode, asymmetric: side.policy.asymmetric, strictSource: side.policy.strictSource },
       rtp: side.rtp,
       rtcp: side.rtcp,

@@ -10,3 +10,9 @@ export function rtpHeaderLength(packet: Uint8Array): number {
   }
   return length <= packet.length ? length : -1;
 }
+
+/** The payload after a header of `header` bytes, without RTP padding (empty when the padding claims more than there is). */
+export function rtpPayload(packet: Uint8Array, header: number): Uint8Array {
+  const end = packet.length - (packet[0]! & 0x20 ? packet[packet.length - 1]! : 0);
+  return packet.subarray(header, Math.max(header, end));
+}

@@ -1,4 +1,6 @@
 /** Tones for checking audio through a transcoding relay: made, packetised, and measured (Goertzel). */
+import { keyFrequencies } from '../../src/dtmf/keypad.js';
+import { digitEvent } from '../../src/dtmf/rfc4733.js';
 
 /** `count` samples at `rate` of a `hz` sine at `amplitude`, starting at sample `from`. */
 export function tone(hz: number, rate: number, amplitude: number, from: number, count: number): Int16Array {
@@ -39,4 +41,16 @@ export function rms(samples: Int16Array): number {
 export function toneOf(samples: Int16Array, hz: number, rate = 8000): { share: number; rms: number } {
   const level = rms(samples);
   return { share: amplitudeAt(samples, hz, rate) ** 2 / 2 / level ** 2, rms: level };
+}
+
+/** Samples at `rate` of `keys` as a phone dials them: `onMs` of each dual tone (each at `amplitude`), `offMs` of silence. */
+export function dial(keys: string, amplitude = 6000, onMs = 100, offMs = 60, rate = 8000): Int16Array {
+  const out: number[] = [];
+  let n = 0;
+  for (const key of keys) {
+    const [low, high] = keyFrequencies(digitEvent(key));
+    for (let i = 0; i < (onMs * rate) / 1000; i++, n++) out.push(Math.round(amplitude * (Math.sin((2 * Math.PI * low * n) / rate) + Math.sin((2 * Math.PI * high * n) / rate))));
+    for (let i = 0; i < (offMs * rate) / 1000; i++, n++) out.push(0);
+  }
+  return Int16Array.from(out);
 }

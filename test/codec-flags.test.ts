@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { parseOffer } from '../src/ng/params.js';
-import { selectCodecs, type CodecSpec } from '../src/codecs/selection.js';
+import { accompanied, selectCodecs, type CodecSpec } from '../src/codecs/selection.js';
 import { mediaFormats, telephoneEvents } from '../src/codecs/format.js';
 import { addableCodecs } from '../src/codecs/transcoding.js';
 import { parseSdp } from '../src/sdp/parse.js';
@@ -24,7 +24,10 @@ const AUDIO = ['m=audio 4000 RTP/AVP 111 0 8 9 18 101 110', 'a=rtpmap:111 opus/4
 const VIDEO = ['m=video 4002 RTP/AVP 96 97', 'a=rtpmap:96 VP8/90000', 'a=rtcp-fb:96 nack', 'a=rtpmap:97 H264/90000', 'a=fmtp:97 profile-level-id=42e01f'];
 const OFFER = crlf([...session, ...AUDIO, ...VIDEO]);
 
-const select = (o: CodecOptions, lines = AUDIO): string[] | undefined => selectCodecs(mediaFormats(parseSdp(crlf([...session, ...lines])).medias[0]!), o).pts;
+const select = (o: CodecOptions, lines = AUDIO, addedClocks: number[] = []): string[] | undefined => {
+  const formats = mediaFormats(parseSdp(crlf([...session, ...lines])).medias[0]!);
+  return accompanied(selectCodecs(formats, o).kept, formats, addedClocks);
+};
 
 t.test('selection: names and specs, all/except/offer order, telephone-event follows its clock', async (t) => {
   t.same(select({ strip: ['PCMU'] }), ['111', '8', '9', '18', '101', '110'], 'a static payload type by name');
@@ -42,10 +45,12 @@ t.test('selection: names and specs, all/except/offer order, telephone-event foll
   t.same(select({ strip: ['PCMA'] }, ['m=audio 4000 RTP/AVP 0 8', 'a=rtpmap:8 FOO/8000']), ['0', '8'], "a=rtpmap's name counts, not the static table's");
   t.same(select({ strip: ['PCMU'] }, ['m=audio 4000 RTP/AVP 9 0 13 101', 'a=rtpmap:101 telephone-event/8000']), ['9', '13', '101'], 'CN and telephone-event stay while G722 keeps 8 kHz');
   const res = selectCodecs(mediaFormats(parseSdp(crlf([...session, ...AUDIO])).medias[0]!), { strip: ['all'], offer: ['PCMA', 'AMR'] });
-  t.same(res, { pts: ['8'], missingOffer: ['AMR'], missingTranscode: [] }, 'a codec the offer lacks is reported, not added');
+  t.same([res.kept.map((f) => f.pt), res.missingOffer, res.missingTranscode], [['8'], ['AMR'], []], 'a codec the offer lacks is reported, not added');
   t.same(selectCodecs(mediaFormats(parseSdp(crlf([...session, ...AUDIO])).medias[0]!), { transcode: ['AMR-WB/16000', 'PCMU'] }).missingTranscode, [{ name: 'AMR-WB', clock: 16000, channels: undefined }]);
   t.equal(select({ strip: ['all'] }), undefined, 'nothing left: no selection (the line stays as offered)');
   t.equal(select({ strip: ['PCMU', 'PCMA', 'G722', 'G729', 'opus'] }), undefined, 'telephone-event alone is no codec');
+  t.same(select({ mask: ['PCMU', 'PCMA', 'G722', 'G729'] }, AUDIO, [8000]), ['111', '101', '110'], 'telephone-event/8000 stays for an 8 kHz codec the relay adds');
+  t.same(select({ mask: ['all'] }, AUDIO, [8000]), [], 'a line left with an added codec only is no empty line');
   t.throws(() => select({ strip: ['PCMU/abc'] }), { code: 'NG_BAD_PARAM', message: /invalid clock rate/ });
   t.throws(() => select({ strip: ['PC MU'] }), RelayError);
 });

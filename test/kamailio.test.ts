@@ -26,6 +26,8 @@ import { startRelay } from './helpers/fixture.js';
 import { requireTool } from './helpers/tools.js';
 import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
 import { ntpMiddle, receiverReport, senderReport } from './helpers/rtcp.js';
+import { rtp, tone } from './helpers/tone.js';
+import { encodeG711, g711Table } from '../src/codecs/g711.js';
 import type { NgDict } from '../src/ng/message.js';
 import type { NgServer } from '../src/ng/server.js';
 
@@ -210,6 +212,30 @@ function recordNg(server: NgServer): Ng[] {
   return log;
 }
 
+/**
+ * Kamailio in the foreground from the fixture config, on loopback, with runtime files in `dir`: its
+ * rtpengine set is the relays on `ngPorts`, it routes INVITEs to a UAS on `uasPort`, and `offerFlags`
+ * go on after rtpengine_offer's own. Ready once kamailioReady() has an answer.
+ */
+async function launchKamailio(t: Test, dir: string, o: { ngPorts: number[]; uasPort: number; offerFlags?: string }): Promise<{ kamailio: Child; port: number }> {
+  const port = await freePort();
+  const cfg = readFileSync(join(FIXTURES, 'kamailio.cfg'), 'utf8')
+    .replaceAll('@KAMAILIO_PORT@', String(port))
+    .replaceAll('@NG_SOCKETS@', o.ngPorts.map((p) => `udp:127.0.0.1:${p}`).join(' '))
+    .replaceAll('@UAS_PORT@', String(o.uasPort))
+    .replaceAll('@OFFER_FLAGS@', o.offerFlags ? ` ${o.offerFlags}` : '');
+  const cfgFile = join(dir, 'kamailio.cfg');
+  writeFileSync(cfgFile, cfg);
+  // -DD: no daemon; -E: log to stderr; -Y/-P/-w: nothing outside the temp dir; -T/-S: UDP only.
+  const args = ['-DD', '-E', '-f', cfgFile, '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir, '-m', '64', '-M', '8', '-n', '2', '-T', '-S'];
+  return { kamailio: launch(t, 'kamailio', kamailioBin!, args, dir), port };
+}
+
+/** A SIPp instance playing the fixture scenario `role`. */
+function sipp(t: Test, role: 'uac' | 'uas', dir: string, args: string[]): Child {
+  return launch(t, `sipp ${role}`, sippBin!, ['-sf', join(FIXTURES, `${role}.xml`), ...args], dir);
+}
+
 t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows both ways', async (t) => {
   // .ci/run installs both; a silent skip there would hide a broken drop-in.
   if (!requireTool(t, missing || 'kamailio and sipp', !missing, 'apt-get install kamailio sip-tester to run the Kamailio drop-in test')) return;
@@ -233,18 +259,9 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   t.teardown(() => [caller, callee].forEach((p) => p.close()));
 
   // 2. Kamailio in the foreground, on loopback only, runtime files in the temp dir.
-  const kamailioPort = await freePort();
   const uasPort = await freePort();
   const uacPort = await freePort();
-  const cfg = readFileSync(join(FIXTURES, 'kamailio.cfg'), 'utf8')
-    .replaceAll('@KAMAILIO_PORT@', String(kamailioPort))
-    .replaceAll('@NG_PORT@', String(ngPort))
-    .replaceAll('@UAS_PORT@', String(uasPort));
-  const cfgFile = join(dir, 'kamailio.cfg');
-  writeFileSync(cfgFile, cfg);
-  // -DD: no daemon; -E: log to stderr; -Y/-P/-w: nothing outside the temp dir; -T/-S: UDP only.
-  const kamailioArgs = ['-DD', '-E', '-f', cfgFile, '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir, '-m', '64', '-M', '8', '-n', '2', '-T', '-S'];
-  const kamailio = launch(t, 'kamailio', kamailioBin!, kamailioArgs, dir);
+  const { kamailio, port: kamailioPort } = await launchKamailio(t, dir, { ngPorts: [ngPort], uasPort });
   const children: Child[] = [kamailio];
   const uasLog = join(dir, 'uas_logs.log');
   const uacLog = join(dir, 'uac_logs.log');
@@ -264,30 +281,18 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
   t.ok(ngLog.some((e) => command(e) === 'ping'), 'the module pinged the relay at startup', { ng: ngTrace() });
 
   // 3. SIPp callee, then the caller through Kamailio. Each gives up on its own after 20 s.
-  const common = ['-i', '127.0.0.1', '-m', '1', '-nostdin', '-trace_logs', '-trace_err', '-timeout', '20s', '-timeout_error', '-max_retrans', '3'];
-  const uas = launch(
-    t,
-    'sipp uas',
-    sippBin!,
-    ['-sf', join(FIXTURES, 'uas.xml'), '-p', String(uasPort), '-key', 'rtp_port', String(callee.port), '-log_file', uasLog, '-error_file', join(dir, 'uas_errors.log'), ...common],
-    dir,
-  );
+  const common = ['-i', '127.0.0.1', '-m', '1', '-nostdin', '-trace_logs', '-trace_err', '-timeout', '20s', '-timeout_error', '-max_retrans', '3', '-key', 'pts', '0 8 101'];
+  const uas = sipp(t, 'uas', dir, ['-p', String(uasPort), '-key', 'rtp_port', String(callee.port), '-log_file', uasLog, '-error_file', join(dir, 'uas_errors.log'), ...common]);
   children.push(uas);
   await waitFor(5000, `sipp uas did not bind 127.0.0.1:${uasPort}`, async () => {
     if (!uas.running) throw new Error('sipp uas exited early');
     return !(await canBind(uasPort)) || undefined;
   });
 
-  const uac = launch(
-    t,
-    'sipp uac',
-    sippBin!,
-    [
-      '-sf', join(FIXTURES, 'uac.xml'), `127.0.0.1:${kamailioPort}`, '-p', String(uacPort), '-key', 'rtp_port', String(caller.port),
-      '-d', String(HOLD_MS), '-log_file', uacLog, '-error_file', join(dir, 'uac_errors.log'), ...common,
-    ],
-    dir,
-  );
+  const uac = sipp(t, 'uac', dir, [
+    `127.0.0.1:${kamailioPort}`, '-p', String(uacPort), '-key', 'rtp_port', String(caller.port),
+    '-d', String(HOLD_MS), '-log_file', uacLog, '-error_file', join(dir, 'uac_errors.log'), ...common,
+  ]);
   children.push(uac);
 
   // Offer (INVITE) and answer (200 OK) have both gone through the relay once Kamailio's answer is in.
@@ -386,22 +391,15 @@ t.test('two relays in one Kamailio set: the drained one answers "load limit" and
   const [drained, open] = relays as [(typeof relays)[0], (typeof relays)[0]];
   drained.relay.drain();
 
-  const kamailioPort = await freePort();
   const uasPort = await freePort();
-  const cfg = readFileSync(join(FIXTURES, 'kamailio.cfg'), 'utf8')
-    .replaceAll('@KAMAILIO_PORT@', String(kamailioPort))
-    .replace('udp:127.0.0.1:@NG_PORT@', `udp:127.0.0.1:${drained.ngPort} udp:127.0.0.1:${open.ngPort}`)
-    .replaceAll('@UAS_PORT@', String(uasPort));
-  const cfgFile = join(dir, 'kamailio.cfg');
-  writeFileSync(cfgFile, cfg);
-  const kamailio = launch(t, 'kamailio', kamailioBin!, ['-DD', '-E', '-f', cfgFile, '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir, '-m', '64', '-M', '8', '-n', '2', '-T', '-S'], dir);
+  const { kamailio, port: kamailioPort } = await launchKamailio(t, dir, { ngPorts: [drained.ngPort, open.ngPort], uasPort });
   await kamailioReady(kamailioPort, kamailio, 10_000);
   const trace = (): string => logs.map((log, i) => `relay ${i}: ${log.map((e) => JSON.stringify(e)).join('\n')}`).join('\n') + `\n${kamailio.report()}`;
 
-  const common = ['-i', '127.0.0.1', '-m', String(CALLS), '-r', '20', '-nostdin', '-timeout', '30s', '-timeout_error', '-max_retrans', '3', '-key', 'rtp_port', '4000'];
-  const uas = launch(t, 'sipp uas', sippBin!, ['-sf', join(FIXTURES, 'uas.xml'), '-p', String(uasPort), ...common], dir);
+  const common = ['-i', '127.0.0.1', '-m', String(CALLS), '-r', '20', '-nostdin', '-timeout', '30s', '-timeout_error', '-max_retrans', '3', '-key', 'rtp_port', '4000', '-key', 'pts', '0 8 101'];
+  const uas = sipp(t, 'uas', dir, ['-p', String(uasPort), ...common]);
   await waitUntil(5000, async () => !(await canBind(uasPort)) || undefined, () => 'sipp uas did not bind');
-  const uac = launch(t, 'sipp uac', sippBin!, ['-sf', join(FIXTURES, 'uac.xml'), `127.0.0.1:${kamailioPort}`, '-p', String(await freePort()), '-d', '200', ...common], dir);
+  const uac = sipp(t, 'uac', dir, [`127.0.0.1:${kamailioPort}`, '-p', String(await freePort()), '-d', '200', ...common]);
   const [uacExit] = await Promise.all([uac.waitExit(30_000), uas.waitExit(30_000)]);
   t.same(uacExit, { code: 0, signal: null }, `all ${CALLS} calls completed`, uacExit.code === 0 ? {} : { diagnostics: `${trace()}\n${uac.report()}` });
   const offers = (log: Ng[]): Ng[] => log.filter((e) => command(e) === 'offer');
@@ -409,4 +407,58 @@ t.test('two relays in one Kamailio set: the drained one answers "load limit" and
   t.equal(created[0]!.length, 0, 'none on the drained one');
   t.ok(offers(logs[0]!).length > 0, `Kamailio tried the drained relay too (${offers(logs[0]!).length} offers)`, { ng: trace() });
   t.same(new Set(offers(logs[0]!).map((e) => e.reply.result)), new Set(['load limit']), 'and got "load limit" for each');
+});
+
+t.test('codec flags from a Kamailio config: a PCMU-only caller reaches an A-law-only trunk, the relay converting both ways', async (t) => {
+  if (!requireTool(t, missing || 'kamailio and sipp', !missing, 'apt-get install kamailio sip-tester to run the Kamailio drop-in test')) return;
+  const dir = mkdtempSync(join(tmpdir(), 'rtpbridge-kamailio-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { relay, server, ngPort } = await startRelay(t, { deleteDelay: 0 });
+  const ngLog = recordNg(server);
+  const caller = await Phone.open();
+  const callee = await Phone.open();
+  t.teardown(() => [caller, callee].forEach((p) => p.close()));
+  // The usual rtpengine recipe for a trunk that takes A-law only: PCMU is kept for the caller but not
+  // offered on, PCMA is added and converted.
+  const uasPort = await freePort();
+  const { kamailio, port: kamailioPort } = await launchKamailio(t, dir, { ngPorts: [ngPort], uasPort, offerFlags: 'codec-mask-PCMU codec-transcode-PCMA' });
+  const trace = (): string => `${ngLog.map((e) => JSON.stringify(e)).join('\n')}\n${kamailio.report()}`;
+  await kamailioReady(kamailioPort, kamailio, 10_000);
+  const common = ['-i', '127.0.0.1', '-m', '1', '-nostdin', '-trace_logs', '-timeout', '20s', '-timeout_error', '-max_retrans', '3'];
+  const uasLog = join(dir, 'uas_logs.log');
+  const uacLog = join(dir, 'uac_logs.log');
+  const uas = sipp(t, 'uas', dir, ['-p', String(uasPort), '-key', 'rtp_port', String(callee.port), '-key', 'pts', '8 101', '-log_file', uasLog, ...common]);
+  await waitUntil(5000, async () => !(await canBind(uasPort)) || undefined, () => 'sipp uas did not bind');
+  const uac = sipp(t, 'uac', dir, [`127.0.0.1:${kamailioPort}`, '-p', String(await freePort()), '-key', 'rtp_port', String(caller.port), '-key', 'pts', '0 101', '-d', String(HOLD_MS), '-log_file', uacLog, ...common]);
+  const answer = await waitUntil(5000, () => ngLog.find((e) => command(e) === 'answer'), () => `no ng answer from Kamailio:\n${trace()}`);
+  const offer = ngLog.find((e) => command(e) === 'offer')!;
+  t.same([offer.reply.result, answer.reply.result], ['ok', 'ok'], 'offer and answer accepted', { ng: trace() });
+  t.comment(`Kamailio sent the flags as: ${JSON.stringify({ codec: offer.request.codec, flags: offer.request.flags })}`);
+  const uasSaw = await waitUntil(2000, () => /UAS offer \S+ \S+ \S+ (m=audio (\d+) RTP\/AVP[\d ]*)/.exec(sippLog(uasLog)) ?? undefined, () => 'UAS logged no offer');
+  const uacSaw = await waitUntil(2000, () => /UAC answer \S+ \S+ \S+ (m=audio (\d+) RTP\/AVP[\d ]*)/.exec(sippLog(uacLog)) ?? undefined, () => 'UAC logged no answer');
+  t.equal(uasSaw[1]!.replace(/^m=audio \d+ /, '').trim(), 'RTP/AVP 8 101', `the trunk is offered PCMA (and telephone-event) only: ${uasSaw[1]}`);
+  t.equal(uacSaw[1]!.replace(/^m=audio \d+ /, '').trim(), 'RTP/AVP 0 101', 'the caller is answered in its own PCMU');
+  const callerFacing = Number(uacSaw[2]);
+  const calleeFacing = Number(uasSaw[2]);
+
+  const samples = tone(1000, 8000, 8000, 0, 160);
+  const pcmu = Buffer.from(encodeG711('PCMU', samples));
+  const pcma = Buffer.from(encodeG711('PCMA', samples));
+  for (let i = 0; i < 5; i++) {
+    await caller.send(rtp(0, i, i * 160, pcmu, 0xca11e4), callerFacing, '127.0.0.1');
+    await callee.send(rtp(8, 100 + i, i * 160, pcma, 0xca11ee), calleeFacing, '127.0.0.1');
+    await sleep(20);
+  }
+  const atCallee = await callee.waitFor(5, 2000);
+  const atCaller = await caller.waitFor(5, 2000);
+  const toUlaw = g711Table('PCMA', 'PCMU');
+  const toAlaw = g711Table('PCMU', 'PCMA');
+  t.same(atCallee.map((r) => [r.data[1], r.data.readUInt16BE(2)]), [0, 1, 2, 3, 4].map((i) => [8, i]), 'the trunk gets PCMA, numbered as sent');
+  t.ok(atCallee.every((r) => r.data.subarray(12).equals(Buffer.from(pcmu.map((b) => toAlaw[b]!)))), 'each byte the A-law code of the caller\'s μ-law sample');
+  t.ok(atCaller.every((r) => r.data[1] === 0 && r.data.subarray(12).equals(Buffer.from(pcma.map((b) => toUlaw[b]!)))), 'the caller gets PCMU, each byte the μ-law code of the trunk\'s A-law sample');
+  await expectEngine(t, relay, String(offer.request['call-id']), { handshakes: false, transcoding: true });
+  const [uacExit] = await Promise.all([uac.waitExit(HOLD_MS + 10_000), uas.waitExit(HOLD_MS + 10_000)]);
+  t.same(uacExit, { code: 0, signal: null }, 'the call ended normally', uacExit.code === 0 ? {} : { diagnostics: `${trace()}\n${uac.report()}` });
+  const del = await waitUntil(3000, () => ngLog.find((e) => command(e) === 'delete'), () => 'Kamailio sent no ng delete');
+  t.equal(del.reply.result, 'ok', 'and Kamailio deleted it');
 });

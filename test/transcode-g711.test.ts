@@ -77,6 +77,7 @@ t.test('the callee takes the caller\'s own codec: nothing is converted and the c
 const CASES: Array<[string, string, Record<string, unknown>, string]> = [
   ['transcode PCMA to a PCMA callee', '0 101', { codec: { transcode: ['PCMA'] } }, '8 101'],
   ['mask all, transcode PCMA', '0 101', { codec: { mask: ['all'], transcode: ['PCMA'] } }, '8'],
+  ['mask PCMU, transcode PCMA: telephone-event goes on with PCMA', '0 101', { codec: { mask: ['PCMU'], transcode: ['PCMA'] } }, '8 101'],
   ['transcode PCMU to a PCMU callee, from PCMA', '8 101', { flags: ['transcode-PCMU'] }, '0 101'],
   ['transcode PCMA, the callee keeps PCMU', '0 101', { codec: { transcode: ['PCMA'] } }, '0 101'],
 ];

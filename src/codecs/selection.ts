@@ -21,8 +21,8 @@ export interface CodecSpec {
 }
 
 export interface CodecSelection {
-  /** The payload types to offer, in order; undefined when the flags would leave none of the line's codecs. */
-  pts: string[] | undefined;
+  /** The offered formats the flags keep, in order; telephone-event and CN are settled by accompanied(). */
+  kept: CodecFormat[];
   /** Codecs `offer` names that the offer lacks (rtpengine adds none for `offer`). */
   missingOffer: string[];
   /** Codecs `transcode` names that the offer lacks: added only if the relay can convert them. */
@@ -56,7 +56,7 @@ export function selectsCodecs(o: CodecOptions): boolean {
   return [o.strip, o.mask, o.consume, o.except, o.offer, o.transcode].some((list) => list !== undefined && list.length > 0);
 }
 
-/** The payload types of `formats` to offer under `o`. Throws on a malformed codec spec. */
+/** The formats of `formats` to offer under `o`. Throws on a malformed codec spec. */
 export function selectCodecs(formats: readonly CodecFormat[], o: CodecOptions): CodecSelection {
   const removing = [...(o.strip ?? []), ...(o.mask ?? []), ...(o.consume ?? [])].map(parseCodecSpec);
   const all = removing.includes(undefined);
@@ -77,11 +77,17 @@ export function selectCodecs(formats: readonly CodecFormat[], o: CodecOptions): 
   } else {
     chosen = formats.filter(kept);
   }
-  // telephone-event and CN leave with the last audio codec of their clock rate.
-  const clocks = new Set(chosen.filter((f) => !isSupplemental(f)).map((f) => f.clock));
-  const hadClock = new Set(formats.filter((f) => !isSupplemental(f)).map((f) => f.clock));
-  chosen = chosen.filter((f) => !isSupplemental(f) || clocks.has(f.clock) || !hadClock.has(f.clock));
+  return { kept: chosen, missingOffer, missingTranscode };
+}
 
-  const emptied = formats.some((f) => !isSupplemental(f)) && !chosen.some((f) => !isSupplemental(f));
-  return { pts: emptied ? undefined : chosen.map((f) => f.pt), missingOffer, missingTranscode };
+/**
+ * The payload types to offer of the `kept` formats of `formats`: telephone-event and CN leave with the
+ * last audio codec of their clock rate, unless the relay adds one at that clock (`addedClocks`).
+ * Undefined when the line is left without an audio codec, kept or added.
+ */
+export function accompanied(kept: readonly CodecFormat[], formats: readonly CodecFormat[], addedClocks: readonly number[] = []): string[] | undefined {
+  const clocks = new Set([...kept.filter((f) => !isSupplemental(f)).map((f) => f.clock), ...addedClocks]);
+  const hadClock = new Set(formats.filter((f) => !isSupplemental(f)).map((f) => f.clock));
+  const emptied = hadClock.size > 0 && clocks.size === 0;
+  return emptied ? undefined : kept.filter((f) => !isSupplemental(f) || clocks.has(f.clock) || !hadClock.has(f.clock)).map((f) => f.pt);
 }

@@ -7,7 +7,7 @@
  * flags to offers only), trimmed to their first codec with `single codec`.
  */
 import { mediaFormats, isSupplemental, type CodecFormat } from '../codecs/format.js';
-import { parseCodecSpec, selectCodecs, selectsCodecs, type CodecSpec } from '../codecs/selection.js';
+import { accompanied, parseCodecSpec, selectCodecs, selectsCodecs, type CodecSpec } from '../codecs/selection.js';
 import { addableCodecs, isEvent, type AddedCodec } from '../codecs/transcoding.js';
 import { transcodableNames } from '../codecs/audio.js';
 import { RelayError } from '../errors.js';
@@ -40,17 +40,19 @@ function offerCodecs({ req, media, plan, theirs, warnings, codecsLeftOut }: Medi
   if (!req.codec || !selectsCodecs(req.codec)) return;
   const where = `m=${media.type} line ${media.index + 1}`;
   const formats = mediaFormats(media);
-  const { pts, missingOffer, missingTranscode } = selectCodecs(formats, req.codec);
+  const { kept, missingOffer, missingTranscode } = selectCodecs(formats, req.codec);
   const specs = (list: readonly string[] | undefined): CodecSpec[] => (list ?? []).flatMap((text) => parseCodecSpec(text) ?? []);
   const { added, unaddable } = addableCodecs(missingTranscode, formats, media.lines, { accept: specs(req.codec.accept), set: specs(req.codec.set) });
   if (unaddable.length > 0) warnings.push(`${where}: ${unaddable.join(', ')} not offered (this relay transcodes ${transcodableNames().join(', ')}, from a codec the offer has)`);
   if (missingOffer.length > 0) warnings.push(`${where}: ${missingOffer.join(', ')} not offered (codec-offer adds no codec the offer lacks)`);
-  if (!pts && added.length === 0) {
+  // An added codec keeps the offer's telephone-event of its clock, as a kept one would.
+  const pts = accompanied(kept, formats, added.filter((a) => !isEvent(a.codec)).map((a) => a.codec.clock));
+  if (!pts) {
     codecsLeftOut.push(where);
     warnings.push(`${where}: codec flags would leave no codec, left as offered`);
     return;
   }
-  plan.formats = pts ? withAdded(pts, formats, added) : added.map((a) => String(a.pt));
+  plan.formats = withAdded(pts, formats, added);
   if (added.length > 0) {
     theirs.addedCodecs = added;
     plan.addedLines = added.flatMap((a) => a.lines);

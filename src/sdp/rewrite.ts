@@ -115,6 +115,9 @@ function rewriteOrigin(line: string, plan: RewritePlan, first: MediaPlan | undef
   return `o=${fields.join(' ')}`;
 }
 
+/** Attributes about one payload type. */
+const FORMAT_LINE = /^a=(rtpmap|fmtp|rtcp-fb):/;
+
 function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, sessionConnection: Connection | undefined): string[] {
   const connection = { family: mp.family, address: mp.holdAddress ?? mp.address };
   if (mp.rejected) return [...media.lines];
@@ -130,7 +133,11 @@ function rewriteMedia(media: SdpMedia, mp: MediaPlan, plan: RewritePlan, session
       body.push(line);
     }
   }
-  for (const line of mp.addedLines ?? []) if (!body.includes(line)) body.push(line);
+  // Codecs the relay adds go with the sender's own format lines (after the last of them), else at the end.
+  const added = (mp.addedLines ?? []).filter((line) => !body.includes(line));
+  let at = body.length;
+  while (at > 0 && !FORMAT_LINE.test(body[at - 1]!)) at--;
+  body.splice(at === 0 ? body.length : at, 0, ...added);
   if (mp.mid !== undefined && !body.some((l) => l.startsWith('a=mid:'))) body.push(`a=mid:${mp.mid}`);
   // Every m= line states its direction, as rtpengine writes it: the sender's, else the session's, else sendrecv.
   if (!body.some((l) => DIRECTION.test(l))) body.push(`a=${media.direction ?? 'sendrecv'}`);

@@ -2,6 +2,7 @@
 // commands. Everything here runs on the JS thread except the learned-event hand-off.
 #include <napi.h>
 
+#include <algorithm>
 #include <memory>
 #include <unordered_map>
 #include <system_error>
@@ -62,10 +63,24 @@ Advertised advertisedArg(const Napi::Value& v) {
   return a;
 }
 
+// {fromPt, toPt, table: 256 bytes}: a payload map as nativeSideConfig writes it.
+PayloadMap payloadMapArg(const Napi::Value& v) {
+  Napi::Object o = v.As<Napi::Object>();
+  uint32_t from = o.Get("fromPt").As<Napi::Number>().Uint32Value();
+  uint32_t to = o.Get("toPt").As<Napi::Number>().Uint32Value();
+  Napi::Uint8Array table = o.Get("table").As<Napi::Uint8Array>();
+  if (from > 127 || to > 127 || table.ElementLength() != 256) throw Napi::TypeError::New(v.Env(), "configure: a payload map needs payload types 0-127 and a 256-byte table");
+  PayloadMap map;
+  map.fromPt = uint8_t(from);
+  map.toPt = uint8_t(to);
+  std::copy(table.Data(), table.Data() + 256, map.table.begin());
+  return map;
+}
+
 // The keys of the object configure() takes. src/dataplane/native.ts's nativeSideConfig builds it;
 // test/drop-reasons.test.ts compares its keys with Engine.configKeys, and here a key either side adds
 // without the other is refused at run time.
-constexpr const char* kConfigKeys[] = {"sinks", "mux", "demux", "policy", "rtp", "rtcp", "srtp", "dtmf", "blockDtmf", "detectDtmf"};
+constexpr const char* kConfigKeys[] = {"sinks", "mux", "demux", "policy", "rtp", "rtcp", "srtp", "dtmf", "blockDtmf", "detectDtmf", "payloadMaps"};
 
 void checkConfigKeys(const Napi::Object& o) {
   Napi::Array keys = o.GetPropertyNames();
@@ -271,6 +286,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     config.blockDtmf = o.Get("blockDtmf").ToBoolean();
     config.detectDtmf = o.Get("detectDtmf").ToBoolean();
+    Napi::Array maps = o.Get("payloadMaps").As<Napi::Array>();
+    for (uint32_t i = 0; i < maps.Length(); i++) config.payloadMaps.push_back(payloadMapArg(maps.Get(i)));
     Napi::Value srtp = o.Get("srtp");
     if (!srtp.IsNull() && !srtp.IsUndefined()) {
       Napi::Object keys = srtp.As<Napi::Object>();

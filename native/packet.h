@@ -19,4 +19,15 @@ inline bool wellFormed(Kind kind, const uint8_t* buf, size_t len) {
   return len >= 1 && (buf[0] >> 6) == 2 && len >= (kind == Kind::RTP ? 12u : 8u) && len <= kMaxPacket;
 }
 
+// RTP fixed header + CSRCs + header extension; -1 if the packet is shorter than its header claims.
+inline long rtpHeaderLength(const uint8_t* buf, size_t len) {
+  if (len < 12) return -1;
+  size_t hl = 12 + (buf[0] & 0x0f) * 4;
+  if (buf[0] & 0x10) {
+    if (len < hl + 4) return -1;
+    hl += 4 + (size_t(buf[hl + 2]) << 8 | buf[hl + 3]) * 4;
+  }
+  return hl <= len ? long(hl) : -1;
+}
+
 }  // namespace rtpbridge

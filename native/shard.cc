@@ -216,6 +216,7 @@ void Shard::doConfigure(SideId id, const SideConfig& config) {
   side.dtmf = config.dtmf;
   side.blockDtmf = config.blockDtmf;
   side.detectDtmf = config.detectDtmf;
+  side.payloadMaps = config.payloadMaps;
   renameSinks(side, config.sinks);
   resolveSinks(side);
   side.rtp.advertise(config.rtp);

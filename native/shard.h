@@ -45,6 +45,7 @@ struct SideConfig {
   std::bitset<128> dtmf;
   bool blockDtmf = false;
   bool detectDtmf = false;
+  std::vector<PayloadMap> payloadMaps;
 };
 
 struct StreamReport {

@@ -124,6 +124,11 @@ void Shard::forwardTo(Side& sink, Kind kind, uint8_t* buf, size_t len, bool inPl
     std::memcpy(copy, buf, len);
     buf = copy;
   }
+  if (kind == Kind::RTP && !sink.payloadMaps.empty() && !mapPayload(sink.payloadMaps, buf, len)) {
+    from.errors++;
+    totals_.drop(Drop::malformed);
+    return;
+  }
   if (sink.encrypt) {
     int sealed = sink.encrypt->protect(kind, buf, len, kMaxPacket + kSrtpRoom);
     // Never let a packet the transform refused out in the clear.

@@ -78,4 +78,19 @@ bool acceptSource(const Side& side, Stream& stream, const Address& source, int64
   return true;
 }
 
+bool mapPayload(const std::vector<PayloadMap>& maps, uint8_t* buf, size_t len) {
+  uint8_t pt = buf[1] & 0x7f;
+  for (const PayloadMap& m : maps) {
+    if (m.fromPt != pt) continue;
+    long header = rtpHeaderLength(buf, len);
+    if (header < 0) return true;
+    size_t padding = (buf[0] & 0x20) ? buf[len - 1] : 0;
+    if (padding > len - size_t(header)) return false;
+    buf[1] = uint8_t((buf[1] & 0x80) | m.toPt);
+    for (size_t i = size_t(header), end = len - padding; i < end; i++) buf[i] = m.table[buf[i]];
+    return true;
+  }
+  return true;
+}
+
 }  // namespace rtpbridge

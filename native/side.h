@@ -1,6 +1,7 @@
 // One participant's RTP/RTCP port pair as a forwarding thread sees it, and endpoint learning.
 #pragma once
 
+#include <array>
 #include <bitset>
 #include <cstdint>
 #include <memory>
@@ -36,6 +37,20 @@ struct Advertised {
   uint16_t port = 0;
   Address parsed;  // not usable() when `host` is not an IP literal
 };
+
+// A conversion of what a participant is sent that maps its payload byte for byte (G.711 law to law):
+// packets of `fromPt` leave as `toPt`, each payload byte through `table`. The table comes from the TS
+// side (src/codecs/g711.ts, the one place the laws are written); src/codecs/transcoder.ts's G711Table
+// applies the same on the workers.
+struct PayloadMap {
+  uint8_t fromPt = 0;
+  uint8_t toPt = 0;
+  std::array<uint8_t, 256> table{};
+};
+
+// Applies the map for the packet's payload type, if any, in place; false when its padding claims more
+// than the packet holds (the workers drop it as malformed too). A header too short passes as it is.
+bool mapPayload(const std::vector<PayloadMap>& maps, uint8_t* buf, size_t len);
 
 struct Side;
 
@@ -86,6 +101,8 @@ struct Side {
   bool blockDtmf = false;
   // Every other RTP packet is copied up too, for in-band DTMF (`detect DTMF`).
   bool detectDtmf = false;
+  // Byte-for-byte payload conversions of what the participant is sent (`transcode` between G.711 laws).
+  std::vector<PayloadMap> payloadMaps;
   // Sides whose participants get what this one sends (through their sockets), as configured...
   std::vector<SideId> sinkIds;
   // ...and those of them bound on this thread: the packet path follows only these.

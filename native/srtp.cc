@@ -27,17 +27,6 @@ void put32(uint8_t* p, uint32_t v) {
   p[3] = uint8_t(v);
 }
 
-// RTP fixed header + CSRCs + header extension; -1 if the packet is shorter than its header claims.
-long rtpHeaderLength(const uint8_t* buf, size_t len) {
-  if (len < 12) return -1;
-  size_t hl = 12 + (buf[0] & 0x0f) * 4;
-  if (buf[0] & 0x10) {
-    if (len < hl + 4) return -1;
-    hl += 4 + size_t(be16(buf + hl + 2)) * 4;
-  }
-  return hl <= len ? long(hl) : -1;
-}
-
 const EVP_CIPHER* cipherFor(SrtpCipher cipher, size_t keyLength) {
   if (cipher == SrtpCipher::AesGcm) return keyLength == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm();
   return keyLength == 32 ? EVP_aes_256_ctr() : keyLength == 24 ? EVP_aes_192_ctr() : EVP_aes_128_ctr();

@@ -2,10 +2,12 @@
  * `transcode` between the G.711 laws: the relay adds the codec a PCMU caller lacks to the offer, and
  * when the callee answers with it, converts both ways. Checked on the audio (a tone through the relay
  * keeps its frequency and level within G.711's quantisation), on the SDP (as rtpengine answers the
- * same requests), and on the engine (converting calls run on the workers).
+ * same requests), and on the engine: one law from the other is a byte map, which the native addon
+ * applies as the workers do, so these calls stay on the fast path.
  */
 import t from 'tap';
-import { decodeG711, encodeG711, type G711Law } from '../src/codecs/g711.js';
+import { decodeG711, encodeG711, g711Table, type G711Law } from '../src/codecs/g711.js';
+import { senderReport } from './helpers/rtcp.js';
 import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { mediaPorts } from './helpers/ports.js';
@@ -37,7 +39,7 @@ t.test('a PCMU caller, a callee that takes only PCMA: the relay offers PCMA, con
   const answer = await ng.request({ command: 'answer', 'call-id': 'tc', 'from-tag': 'alice', 'to-tag': 'bob', sdp: sdp(bob.port, '8 101') });
   t.equal(mLine(answer.sdp), 'RTP/AVP 0 101', 'the caller is answered with its own codec');
   t.notMatch(answer.sdp, /a=rtpmap:8 /);
-  await expectEngine(t, relay, 'tc', { handshakes: false, transcoding: true });
+  await expectEngine(t, relay, 'tc', { handshakes: false });
   const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
   const toBob = relayEndpoints(offer.sdp as string)[0]!.port;
   const packets = 10;
@@ -58,6 +60,42 @@ t.test('a PCMU caller, a callee that takes only PCMA: the relay offers PCMA, con
     t.ok(share > 0.95, `${label}: ${(share * 100).toFixed(1)} % of the power at ${hz} Hz`);
     t.ok(Math.abs(rms / (amplitude / Math.SQRT2) - 1) < 0.05, `${label}: level ${rms.toFixed(0)} RMS, sent ${(amplitude / Math.SQRT2).toFixed(0)}`);
   }
+});
+
+t.test('a byte map changes the payload only: CSRCs, extension and padding stay, telephone events and RTCP pass, bad padding is dropped', async (t) => {
+  const { ng, relay } = await startRelay(t);
+  const alice = await Phone.open();
+  const [bob, bobRtcp] = await Phone.openPair();
+  t.teardown(() => [alice, bob, bobRtcp].forEach((p) => p.close()));
+  await ng.request({ command: 'offer', 'call-id': 'edges', 'from-tag': 'alice', codec: { transcode: ['PCMA'] }, sdp: sdp(alice.port, '0 101') });
+  const answer = await ng.request({ command: 'answer', 'call-id': 'edges', 'from-tag': 'alice', 'to-tag': 'bob', sdp: sdp(bob.port, '8 101') });
+  await expectEngine(t, relay, 'edges', { handshakes: false });
+  const toAlice = relayEndpoints(answer.sdp as string)[0]!.port;
+  const ulaw = encodeG711('PCMU', tone(1000, 8000, 8000, 0, 160));
+  const table = g711Table('PCMU', 'PCMA');
+  // One CSRC and a one-word header extension, then 160 bytes of μ-law and 4 bytes of padding.
+  const header = Buffer.from([0x80 | 0x20 | 0x10 | 1, 0x80 | 0, 0, 1, 0, 0, 0, 160, 0, 0, 0xaa, 0xaa, 0, 0, 0, 7, 0xbe, 0xde, 0, 1, 1, 2, 3, 4]);
+  const padded = Buffer.concat([header, ulaw, Buffer.from([0, 0, 0, 4])]);
+  const event = rtp(101, 2, 320, Buffer.from([5, 0x8a, 0x03, 0x20]));
+  const badPadding = Buffer.concat([rtp(0, 3, 480, ulaw.subarray(0, 10)), Buffer.from([200])]);
+  badPadding[0]! |= 0x20;
+  const before = (await relay.statistics()).dropped.malformed;
+  for (const packet of [padded, event, badPadding]) {
+    await alice.send(packet, toAlice, '127.0.0.1');
+    await sleep(5);
+  }
+  const sr = senderReport(0xaaaa, 3_900_000_000, 160);
+  await alice.send(sr, toAlice + 1, '127.0.0.1');
+  const got = (await bob.waitFor(2)).map((r) => r.data);
+  t.same((await bobRtcp.waitFor(1))[0]!.data, sr, 'RTCP passes unchanged (same clock, same octet count)');
+  const expected = Buffer.from(padded);
+  expected[1] = 0x80 | 8;
+  for (let i = header.length; i < header.length + 160; i++) expected[i] = table[padded[i]!]!;
+  t.same(got[0], expected, 'PCMA out: marker, CSRC, extension and padding as they came, each payload byte mapped');
+  t.same(got[1], event, 'the telephone event passes unchanged');
+  await sleep(100);
+  t.equal(bob.received.length, 2, 'the packet whose padding claims more than it holds went no further');
+  t.equal((await relay.statistics()).dropped.malformed - before, 1, 'and was counted as malformed');
 });
 
 t.test('the callee takes the caller\'s own codec: nothing is converted and the call stays on the fast path', async (t) => {

@@ -6,7 +6,7 @@
  * octet count, and the jitter of report blocks, move into the participant's clock.
  */
 import { audioCodec, pcmRates, type CodecRef, type PcmDecoder, type PcmEncoder } from './audio.js';
-import { g711Table } from './g711.js';
+import { g711Table, type G711Law } from './g711.js';
 import { Resampler } from './resample.js';
 
 /** One direction of a conversion as a side's egress applies it: packets of `fromPt` leave as `toPt`. */
@@ -35,9 +35,22 @@ export interface PayloadConverter {
 
 const isG711 = (ref: CodecRef): boolean => /^pcm[ua]$/i.test(ref.name);
 
+/**
+ * Whether a conversion maps each payload byte to one byte (G.711 law to law, packets as they are): a
+ * table any engine can apply, the native addon included (it takes the table from g711Table()).
+ */
+export function isByteMap(c: Pick<Conversion, 'from' | 'to' | 'ptime'>): boolean {
+  return isG711(c.from) && isG711(c.to) && c.ptime === undefined;
+}
+
+/** The table of a byte-map conversion (isByteMap): the byte each payload byte becomes. */
+export function byteMapTable(c: Pick<Conversion, 'from' | 'to'>): Uint8Array {
+  return g711Table(c.from.name.toUpperCase() as G711Law, c.to.name.toUpperCase() as G711Law);
+}
+
 /** The converters of `c` by the payload type they take: a byte table between the G.711 laws, else decode, resample and encode. */
 export function payloadConverters(c: Conversion): Array<[number, PayloadConverter]> {
-  if (isG711(c.from) && isG711(c.to) && c.ptime === undefined) return [[c.fromPt, new G711Table(c)]];
+  if (isByteMap(c)) return [[c.fromPt, new G711Table(c)]];
   const recoder = new Recoder(c);
   return [[c.fromPt, recoder], ...(c.events ?? []).map((e): [number, PayloadConverter] => [e.fromPt, recoder])];
 }
@@ -47,7 +60,7 @@ class G711Table implements PayloadConverter {
   private readonly table: Uint8Array;
 
   constructor(private readonly c: Conversion) {
-    this.table = g711Table(c.from.name.toUpperCase() as 'PCMU' | 'PCMA', c.to.name.toUpperCase() as 'PCMU' | 'PCMA');
+    this.table = byteMapTable(c);
   }
 
   convert(packet: Buffer, header: number, end: number): Converted {

@@ -7,6 +7,7 @@ import type { AddressFamily } from '../shared/vocabulary.js';
 import { createRequire } from 'node:module';
 import { RelayError, type RelayErrorCode } from '../errors.js';
 import { srtpPairId, srtpPolicy, type SessionKeys, type SrtpKeyMaterial } from '../srtp/keys.js';
+import { byteMapTable, isByteMap } from '../codecs/transcoder.js';
 import { TAP_KINDS, type BindResult, type DataPlane, type DataPlaneCounters, type LearnedEvent, type TappedPacket, type SecuredEvent, type SideConfig, type SideId, type SideState } from './types.js';
 
 /** The addon's Engine class (native/engine.cc). */
@@ -39,10 +40,12 @@ export interface NativeSideConfig {
   dtmf: number[];
   blockDtmf: boolean;
   detectDtmf: boolean;
+  /** The side's conversions, each a byte map (src/codecs/transcoder.ts isByteMap): the addon applies the table. */
+  payloadMaps: Array<{ fromPt: number; toPt: number; table: Uint8Array }>;
 }
 
 export function nativeSideConfig(config: SideConfig): NativeSideConfig {
-  const { sinks, mux, demux, policy, rtp, rtcp, srtp, dtmf, blockDtmf, detectDtmf } = config;
+  const { sinks, mux, demux, policy, rtp, rtcp, srtp, dtmf, blockDtmf, detectDtmf, transcode } = config;
   return {
     sinks,
     mux,
@@ -54,6 +57,7 @@ export function nativeSideConfig(config: SideConfig): NativeSideConfig {
     dtmf,
     blockDtmf,
     detectDtmf,
+    payloadMaps: transcode.map((c) => ({ fromPt: c.fromPt, toPt: c.toPt, table: byteMapTable(c) })),
   };
 }
 
@@ -144,8 +148,8 @@ export class NativeDataPlane implements DataPlane {
 
   configure(side: SideId, config: SideConfig): void {
     // The relay puts calls with ICE or DTLS on a worker shard (MixedDataPlane); reaching here is a routing bug.
-    if (config.ice || config.dtls || config.transcode.length > 0 || config.inject || config.dtmfSecurity) {
-      throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE, DTLS, transcoding, DTMF injection or DTMF-security replacements');
+    if (config.ice || config.dtls || !config.transcode.every(isByteMap) || config.inject || config.dtmfSecurity) {
+      throw new RelayError('DATAPLANE_FAILED', 'the native data plane does not run ICE, DTLS, transcoding beyond the G.711 laws, DTMF injection or DTMF-security replacements');
     }
     translateErrors(() => this.native.configure(side, nativeSideConfig(config)));
   }

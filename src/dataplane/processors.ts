@@ -5,8 +5,9 @@
  * its egress chain runs on each copy sent to its participant. The processors: SRTP and the guard of
  * DTLS legs without keys, conversion between codecs and repacketization (src/codecs), and on egress the
  * DTMF presses of `play DTMF` (src/dtmf/injector.ts, placed by the forwarder); an egress processor may
- * send several packets for one. The native addon runs none of them: a call that needs one runs on the
- * workers (src/placement places by CallNeeds, which each such feature extends).
+ * send several packets for one. The native addon runs its own SRTP and, of the conversions, the byte
+ * maps between the G.711 laws (with the tables src/codecs/g711.ts makes); a call that needs any other
+ * runs on the workers (src/placement places by CallNeeds, which each such feature extends).
  */
 import type { DropReason, StreamKind } from '../shared/vocabulary.js';
 import { SrtpContext } from '../srtp/context.js';

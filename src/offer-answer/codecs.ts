@@ -10,6 +10,7 @@ import { mediaFormats, isSupplemental, type CodecFormat } from '../codecs/format
 import { accompanied, parseCodecSpec, selectCodecs, selectsCodecs, type CodecSpec } from '../codecs/selection.js';
 import { addableCodecs, isEvent, type AddedCodec } from '../codecs/transcoding.js';
 import { transcodableNames } from '../codecs/audio.js';
+import { isByteMap } from '../codecs/transcoder.js';
 import { RelayError } from '../errors.js';
 import { compact } from '../util/compact.js';
 import type { Monologue } from '../call/call.js';
@@ -96,11 +97,15 @@ function chosenCodec(formats: readonly CodecFormat[], added: readonly AddedCodec
   return first && added.find((a) => a.pt === Number(first.pt) && !isEvent(a.codec));
 }
 
-/** Whether an answer picks a codec the relay added to the answerer's offer, so the call needs the packet path that converts. */
+/**
+ * Whether an answer picks a codec the relay added to the answerer's offer that only the general packet
+ * path converts: one law of G.711 from the other is a byte map, which the native addon applies too.
+ */
 export function answerNeedsTranscoding(medias: readonly SdpMedia[], answerer: Monologue): boolean {
   return medias.some((media) => {
     const added = answerer.medias[media.index]?.addedCodecs;
-    return added !== undefined && chosenCodec(mediaFormats(media), added) !== undefined;
+    const chosen = added && chosenCodec(mediaFormats(media), added);
+    return chosen !== undefined && !isByteMap({ from: chosen.codec, to: chosen.source.codec });
   });
 }
 

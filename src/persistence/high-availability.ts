@@ -17,6 +17,7 @@ import { rebuildCall } from './rebuild.js';
 import { RedisStore, describeTarget } from './redis-store.js';
 import { parseSnapshot, snapshotCall, type CallSnapshot } from './snapshot.js';
 import { StandbyFollower } from './standby.js';
+import { isByteMap } from '../codecs/transcoder.js';
 
 export interface HighAvailabilityDeps {
   redis: NonNullable<RelayOptions['redis']>;
@@ -181,7 +182,7 @@ export class HighAvailability {
     const { registry, ports, placement, interfaces, dataPlane, nextSideId } = this.deps;
     if (registry.get(snapshot.callId)) throw new RelayError('CONFIG_INVALID', `call ${snapshot.callId} is already live`);
     const handshakes = snapshot.monologues.some((m) => m.medias.some((media) => media && (media.side.ice || media.side.dtls)));
-    const transcoding = snapshot.monologues.some((m) => m.medias.some((media) => (media?.side.transcode?.length ?? 0) > 0 || media?.side.inject !== undefined || media?.side.dtmfSecurity !== undefined));
+    const transcoding = snapshot.monologues.some((m) => m.medias.some((media) => !(media?.side.transcode ?? []).every(isByteMap) || media?.side.inject !== undefined || media?.side.dtmfSecurity !== undefined));
     const { call, states } = rebuildCall(snapshot, placement.place({ handshakes, transcoding }), interfaces, nextSideId);
     const claimed: Array<{ id: number; local: string; rtpPort: number; aliases: Array<{ local: string; rtpPort: number }> }> = [];
     try {

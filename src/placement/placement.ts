@@ -1,7 +1,7 @@
 /**
  * Which forwarding shard carries a call. Both sides of a call live on one shard (a packet leaves by its
- * sink's socket). The native addon is the accelerator: it forwards plain RTP and SDES-SRTP and runs no
- * packet processor beyond SRTP, no ICE and no DTLS; the TypeScript workers are the general path that runs
+ * sink's socket). The native addon is the accelerator: it forwards plain RTP and SDES-SRTP, converts
+ * between the G.711 laws by table, and runs no other packet processor, no ICE and no DTLS; the TypeScript workers are the general path that runs
  * everything. Calls that need nothing more go on the addon's shards; a call that needs more goes on a
  * worker shard, and a call already on the addon whose re-offer needs more is moved there: same ports,
  * same learned endpoints, counters and SRTP progress, a gap of a few milliseconds in its media.
@@ -16,7 +16,7 @@ import { RelayError } from '../errors.js';
 export interface CallNeeds {
   /** ICE checks or a DTLS handshake on the call's ports. */
   handshakes: boolean;
-  /** Packets converted between codecs on their way (`transcode`). */
+  /** Packets changed on their way beyond a G.711 byte map: decoded and encoded (`transcode`), repacketized, DTMF written in. */
   transcoding: boolean;
 }
 

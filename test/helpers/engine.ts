@@ -22,7 +22,7 @@ export interface EngineExpectation {
   handshakes: boolean;
   /** The relay was given a `WorkerDataPlane` (deps.dataPlane), so nothing can run on the addon. */
   workersOnly?: boolean;
-  /** The call converts between codecs, which only the workers do. */
+  /** The call converts between codecs beyond the G.711 byte maps (or repacketizes, or writes DTMF), which only the workers do. */
   transcoding?: boolean;
 }
 

@@ -18,6 +18,8 @@ import { runTrial, type TrialResult } from './trial.js';
 const RELAY_CPU = 1;
 /** Relays that bridge SDES-SRTP to RTP and convert PCMU to PCMA (the naive baseline does neither). */
 const SRTP_RELAYS: readonly RelayName[] = ['native', 'workers', 'rtpengine'];
+/** Relays that convert codecs; an rtpbridge baseline tree is measured too, to compare a change's conversions in the same run. */
+const CONVERTING_RELAYS: readonly RelayName[] = [...SRTP_RELAYS, 'baseline'];
 const GENERATOR_CPU = 0;
 /** Load from other processes above which the figures are flagged as noisy. */
 const FOREIGN_NOTE_PCT = 15;
@@ -80,7 +82,7 @@ async function measureRelay(name: RelayName, p: Plans, pin: boolean, srtp: boole
   };
   for (const [mode, measure] of Object.entries(modes)) {
     if (mode === 'srtp' && (!srtp || !SRTP_RELAYS.includes(name))) continue;
-    if ((mode === 'transcode' || mode === 'opus') && (!transcode || !SRTP_RELAYS.includes(name))) continue;
+    if ((mode === 'transcode' || mode === 'opus') && (!transcode || !CONVERTING_RELAYS.includes(name))) continue;
     let relay;
     try {
       relay = await startRelay(name, relayCpu);

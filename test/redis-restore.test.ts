@@ -14,6 +14,8 @@ import t, { type Test } from 'tap';
 import { Relay } from '../src/relay.js';
 import { opusAddon, opusEncoder } from '../src/codecs/opus.js';
 import { DtmfDetector } from '../src/dtmf/detector.js';
+import { decodeG711 } from '../src/codecs/g711.js';
+import { toneOf } from './helpers/tone.js';
 import { SrtpContext } from '../src/srtp/context.js';
 import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
@@ -647,4 +649,41 @@ t.test('a restart keeps the codecs an SDP put on dynamic payload types: a press 
   const detector = new DtmfDetector();
   const heard = got.flatMap((r) => detector.receiveAudio(1, r.data, [{ pt: 111, name: 'opus', clock: 48000, channels: 2 }], 0));
   t.same(heard.map((p) => p.digit), ['9'], 'the press of 9 is heard in the Opus the callee gets');
+});
+
+t.test('a snapshot from before tone lists (one DTMF-security `frequency`) still restores its tone', async (t) => {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
+  const redis = await startRedis(t);
+  const ports = await mediaPorts(40);
+  const options = { ...ports, deleteDelay: 0, redis: redisOptions(redis.port, 11, 0) };
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const sdp = (port: number): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:101 telephone-event/8000', ''].join('\r\n');
+  const first = await Relay.create(options);
+  await first.offer({ callId: 'legacy', fromTag: 'alice', sdp: sdp(alice.port) });
+  const answer = await first.answer({ callId: 'legacy', fromTag: 'alice', toTag: 'bob', sdp: sdp(bob.port) });
+  await first.blockDtmf({ callId: 'legacy', fromTag: 'alice', mode: 'tone', frequencies: [700] }, true);
+  await sleep(200);
+  await first.close();
+  const db = redis.client(11);
+  const stored = (await db.get(`${KEY}legacy`))!;
+  t.ok(stored.includes('"frequencies":[700]'), 'stored as a list');
+  await db.set(`${KEY}legacy`, stored.replace('"frequencies":[700]', '"frequency":700'));
+  const second = await Relay.create(options);
+  t.teardown(() => second.close());
+  t.same(second.list(), ['legacy'], 'the call is back');
+  const toAlice = relayEndpoints(answer.sdp)[0]!.port;
+  const event = (seq: number, duration: number): Buffer => {
+    const header = rtpPacket(seq, { pt: 101, ssrc: 0xa11ce, payloadSize: 0 });
+    header.writeUInt32BE(320, 4);
+    return Buffer.concat([header, Buffer.from([1, 0x0a, duration >> 8, duration & 0xff])]);
+  };
+  for (const packet of [rtpPacket(0, { pt: 0, ssrc: 0xa11ce, payloadSize: 160 }), rtpPacket(1, { pt: 0, ssrc: 0xa11ce, payloadSize: 160 }), event(2, 160), event(3, 320), event(4, 480)]) {
+    await alice.send(packet, toAlice, '127.0.0.1');
+    await sleep(5);
+  }
+  const got = await bob.waitFor(5);
+  const tone = Int16Array.from(got.slice(2).flatMap((r) => [...decodeG711('PCMU', r.data.subarray(12))]));
+  t.ok(toneOf(tone, 700).share > 0.95, `the press arrives as a 700 Hz tone (${(toneOf(tone, 700).share * 100).toFixed(1)} %)`);
 });

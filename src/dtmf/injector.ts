@@ -75,12 +75,13 @@ export class DtmfInjector {
     if (header < 0) return packet;
     const ts = packet.readUInt32BE(4);
     const pt = packet[1]! & 0x7f;
+    const payload = rtpPayload(packet, header);
     const inband = this.target.pt < 0;
     const clock = this.playing?.clock ?? (inband ? (this.audio.clock(pt) ?? FALLBACK_CLOCK) : this.target.clock);
-    const frame = this.frameOf(packet.length - header, pt, ts, clock);
+    const frame = this.frameOf(payload.length, pt, ts, clock);
     if (!this.playing) {
       const tone = this.queue.shift();
-      if (!tone) return this.pass(packet, header, pt);
+      if (!tone) return this.pass(packet, pt, payload);
       this.playing = { tone, clock, startTs: ts, elapsed: 0, ends: 0, pause: Math.round((tone.pauseMs * clock) / 1000) };
     }
     const p = this.playing;
@@ -91,18 +92,18 @@ export class DtmfInjector {
       const from = p.elapsed;
       p.elapsed = Math.min(duration, p.elapsed + frame);
       // Each packet keeps its own length of audio; a gap before it still moves the press on.
-      if (inband) return this.inband(packet, header, pt, from, this.audio.units(pt, rtpPayload(packet, header).length) ?? frame);
+      if (inband) return this.inband(packet, header, pt, from, this.audio.units(pt, payload.length) ?? frame);
       if (p.elapsed >= duration) p.ends++;
       return this.event(packet, p, from === 0);
     }
     p.pause -= frame;
     if (p.pause <= 0 || this.queue.length === 0) this.playing = undefined;
-    return this.pass(packet, header, pt);
+    return this.pass(packet, pt, payload);
   }
 
   /** A packet that goes as it came; in-band, the tones' encoder follows its audio. */
-  private pass(packet: Buffer, header: number, pt: number): Buffer {
-    if (this.target.pt < 0) this.audio.follow(pt, rtpPayload(packet, header));
+  private pass(packet: Buffer, pt: number, payload: Uint8Array): Buffer {
+    if (this.target.pt < 0) this.audio.follow(pt, payload);
     return packet;
   }
 

@@ -25,7 +25,6 @@ export interface DtmfSecurity {
   frequencies: number[];
 }
 
-
 /** A side's replacement of blocked events, with what it has seen of the side's audio and events. */
 export class DtmfReplacer {
   private readonly audio: StandInAudio;

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { expectEngine } from './helpers/engine.js';
 import { startRelay } from './helpers/fixture.js';
 import { requireTool } from './helpers/tools.js';
-import { canBind, freed, Phone, rtpPacket, sleep } from './helpers/media.js';
+import { freed, Phone, rtpPacket, sleep, udpPortHeld } from './helpers/media.js';
 import { ntpMiddle, receiverReport, senderReport } from './helpers/rtcp.js';
 import { rtp, tone } from './helpers/tone.js';
 import { encodeG711, g711Table } from '../src/codecs/g711.js';
@@ -236,6 +236,20 @@ function sipp(t: Test, role: 'uac' | 'uas', dir: string, args: string[]): Child 
   return launch(t, `sipp ${role}`, sippBin!, ['-sf', join(FIXTURES, `${role}.xml`), ...args], dir);
 }
 
+/** The SIPp callee on `port`, once it holds the port; one that exits first, or is slow, fails with its output. */
+async function sippUas(t: Test, dir: string, port: number, args: string[]): Promise<Child> {
+  const uas = sipp(t, 'uas', dir, ['-p', String(port), ...args]);
+  await waitUntil(
+    10_000,
+    async () => {
+      if (!uas.running) throw new Error(`sipp uas exited before it bound 127.0.0.1:${port}\n${uas.report()}`);
+      return udpPortHeld(port) || undefined;
+    },
+    () => `sipp uas did not bind 127.0.0.1:${port} within 10 s\n${uas.report()}`,
+  );
+  return uas;
+}
+
 t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows both ways', async (t) => {
   // .ci/run installs both; a silent skip there would hide a broken drop-in.
   if (!requireTool(t, missing || 'kamailio and sipp', !missing, 'apt-get install kamailio sip-tester to run the Kamailio drop-in test')) return;
@@ -282,12 +296,8 @@ t.test('Kamailio rtpengine module drives the relay for a SIPp call; RTP flows bo
 
   // 3. SIPp callee, then the caller through Kamailio. Each gives up on its own after 20 s.
   const common = ['-i', '127.0.0.1', '-m', '1', '-nostdin', '-trace_logs', '-trace_err', '-timeout', '20s', '-timeout_error', '-max_retrans', '3', '-key', 'pts', '0 8 101'];
-  const uas = sipp(t, 'uas', dir, ['-p', String(uasPort), '-key', 'rtp_port', String(callee.port), '-log_file', uasLog, '-error_file', join(dir, 'uas_errors.log'), ...common]);
+  const uas = await sippUas(t, dir, uasPort, ['-key', 'rtp_port', String(callee.port), '-log_file', uasLog, '-error_file', join(dir, 'uas_errors.log'), ...common]).catch((err: Error) => Promise.reject(failure(err.message)));
   children.push(uas);
-  await waitFor(5000, `sipp uas did not bind 127.0.0.1:${uasPort}`, async () => {
-    if (!uas.running) throw new Error('sipp uas exited early');
-    return !(await canBind(uasPort)) || undefined;
-  });
 
   const uac = sipp(t, 'uac', dir, [
     `127.0.0.1:${kamailioPort}`, '-p', String(uacPort), '-key', 'rtp_port', String(caller.port),
@@ -397,8 +407,7 @@ t.test('two relays in one Kamailio set: the drained one answers "load limit" and
   const trace = (): string => logs.map((log, i) => `relay ${i}: ${log.map((e) => JSON.stringify(e)).join('\n')}`).join('\n') + `\n${kamailio.report()}`;
 
   const common = ['-i', '127.0.0.1', '-m', String(CALLS), '-r', '20', '-nostdin', '-timeout', '30s', '-timeout_error', '-max_retrans', '3', '-key', 'rtp_port', '4000', '-key', 'pts', '0 8 101'];
-  const uas = sipp(t, 'uas', dir, ['-p', String(uasPort), ...common]);
-  await waitUntil(5000, async () => !(await canBind(uasPort)) || undefined, () => 'sipp uas did not bind');
+  const uas = await sippUas(t, dir, uasPort, common);
   const uac = sipp(t, 'uac', dir, [`127.0.0.1:${kamailioPort}`, '-p', String(await freePort()), '-d', '200', ...common]);
   const [uacExit] = await Promise.all([uac.waitExit(30_000), uas.waitExit(30_000)]);
   t.same(uacExit, { code: 0, signal: null }, `all ${CALLS} calls completed`, uacExit.code === 0 ? {} : { diagnostics: `${trace()}\n${uac.report()}` });
@@ -427,8 +436,7 @@ t.test('codec flags from a Kamailio config: a PCMU-only caller reaches an A-law-
   const common = ['-i', '127.0.0.1', '-m', '1', '-nostdin', '-trace_logs', '-timeout', '20s', '-timeout_error', '-max_retrans', '3'];
   const uasLog = join(dir, 'uas_logs.log');
   const uacLog = join(dir, 'uac_logs.log');
-  const uas = sipp(t, 'uas', dir, ['-p', String(uasPort), '-key', 'rtp_port', String(callee.port), '-key', 'pts', '8 101', '-log_file', uasLog, ...common]);
-  await waitUntil(5000, async () => !(await canBind(uasPort)) || undefined, () => 'sipp uas did not bind');
+  const uas = await sippUas(t, dir, uasPort, ['-key', 'rtp_port', String(callee.port), '-key', 'pts', '8 101', '-log_file', uasLog, ...common]);
   const uac = sipp(t, 'uac', dir, [`127.0.0.1:${kamailioPort}`, '-p', String(await freePort()), '-key', 'rtp_port', String(caller.port), '-key', 'pts', '0 101', '-d', String(HOLD_MS), '-log_file', uacLog, ...common]);
   const answer = await waitUntil(5000, () => ngLog.find((e) => command(e) === 'answer'), () => `no ng answer from Kamailio:\n${trace()}`);
   const offer = ngLog.find((e) => command(e) === 'offer')!;

@@ -1,5 +1,6 @@
 /** Real UDP endpoints that play SIP phones in tests: send RTP/RTCP, collect what arrives. */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 
 export interface Received {
   data: Buffer;
@@ -99,6 +100,15 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** True when nothing holds the UDP port any more: how tests see that the relay freed it. */
+/**
+ * Whether some socket holds UDP `port` on IPv4, read from /proc/net/udp: waiting for a process starting
+ * up to bind a port must not probe it by binding, which can take the port from under that process.
+ */
+export function udpPortHeld(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/udp', 'utf8').split('\n').some((line) => line.trim().split(/\s+/)[1]?.endsWith(hex) === true);
+}
+
 export async function canBind(port: number, address = '127.0.0.1'): Promise<boolean> {
   const s = createSocket(address.includes(':') ? 'udp6' : 'udp4');
   return new Promise((resolve) => {

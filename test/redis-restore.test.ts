@@ -21,7 +21,7 @@ import type { SrtpKeyMaterial } from '../src/srtp/keys.js';
 import { Phone, rtpPacket, sleep } from './helpers/media.js';
 import { NgClient } from './helpers/ng-client.js';
 import { mediaPorts } from './helpers/ports.js';
-import { redisInstalled, startRedis } from './helpers/redis.js';
+import { redisInstalled, startRedis, type RedisServer } from './helpers/redis.js';
 import { receiverReport } from './helpers/rtcp.js';
 import { phoneSdp, relayEndpoints } from './helpers/sdp.js';
 import { requireTool } from './helpers/tools.js';
@@ -478,6 +478,48 @@ function libraryRelay(port: number, db: number, writeDelayMs: number): Promise<R
   return mediaPorts(40).then((ports) => Relay.create({ ...ports, deleteDelay: 0, redis: redisOptions(port, db, writeDelayMs) }));
 }
 
+/** An SDP with one audio m= line at `port`: payload types `pts` and their attribute `lines`. */
+const audioSdp = (port: number, pts: string, lines: string[]): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP ${pts}`, ...lines, ''].join('\r\n');
+
+interface RestartedCall {
+  /** The second relay, which restored the call. */
+  relay: Relay;
+  alice: Phone;
+  bob: Phone;
+  /** Where alice sends (the answer's port) and where bob sends (the offer's). */
+  toAlice: number;
+  toBob: number;
+}
+
+/**
+ * Call `callId`, which `setUp` makes between alice and bob on a relay writing to Redis database `db`;
+ * that relay closed once it wrote the call, `meanwhile` run on the Redis it left, and a second relay
+ * on the same ports started, which must have restored the call. Undefined without redis-server.
+ */
+async function restartedCall(
+  t: Test,
+  db: number,
+  callId: string,
+  setUp: (relay: Relay, alice: Phone, bob: Phone) => Promise<{ offer: { sdp: string }; answer: { sdp: string } }>,
+  meanwhile: (redis: RedisServer) => Promise<void> = async () => undefined,
+): Promise<RestartedCall | undefined> {
+  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return undefined;
+  const redis = await startRedis(t);
+  const options = { ...(await mediaPorts(40)), deleteDelay: 0, redis: redisOptions(redis.port, db, 0) };
+  const alice = await Phone.open();
+  const bob = await Phone.open();
+  t.teardown(() => [alice, bob].forEach((p) => p.close()));
+  const first = await Relay.create(options);
+  const { offer, answer } = await setUp(first, alice, bob);
+  await sleep(200);
+  await first.close();
+  await meanwhile(redis);
+  const relay = await Relay.create(options);
+  t.teardown(() => relay.close());
+  t.same(relay.list(), [callId], 'the call is back');
+  return { relay, alice, bob, toAlice: relayEndpoints(answer.sdp)[0]!.port, toBob: relayEndpoints(offer.sdp)[0]!.port };
+}
+
 t.test('--redis-write-delay: an offer and its answer cost one write; a call torn down within the delay costs none', async (t) => {
   if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   const redis = await startRedis(t);
@@ -541,24 +583,15 @@ t.test('--active-switchover does not take back, on a packet, the calls this rela
 });
 
 t.test('a restart keeps what the codec and DTMF controls set: the call still converts PCMU to PCMA, and blocked DTMF stays blocked', async (t) => {
-  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
-  const redis = await startRedis(t);
-  const ports = await mediaPorts(40);
-  const options = { ...ports, deleteDelay: 0, redis: redisOptions(redis.port, 9, 0) };
-  const alice = await Phone.open();
-  const bob = await Phone.open();
-  t.teardown(() => [alice, bob].forEach((p) => p.close()));
-  const sdp = (port: number, pts: string): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP ${pts}`, 'a=rtpmap:101 telephone-event/8000', ''].join('\r\n');
-  const first = await Relay.create(options);
-  await first.offer({ callId: 'kept', fromTag: 'alice', codec: { transcode: ['PCMA'] }, sdp: sdp(alice.port, '0 101') });
-  const answer = await first.answer({ callId: 'kept', fromTag: 'alice', toTag: 'bob', sdp: sdp(bob.port, '8 101') });
-  await first.blockDtmf({ callId: 'kept', fromTag: 'alice' }, true);
-  await sleep(200);
-  await first.close();
-  const second = await Relay.create(options);
-  t.teardown(() => second.close());
-  t.same(second.list(), ['kept'], 'the call is back');
-  const toAlice = relayEndpoints(answer.sdp)[0]!.port;
+  const te = ['a=rtpmap:101 telephone-event/8000'];
+  const call = await restartedCall(t, 9, 'kept', async (relay, alice, bob) => {
+    const offer = await relay.offer({ callId: 'kept', fromTag: 'alice', codec: { transcode: ['PCMA'] }, sdp: audioSdp(alice.port, '0 101', te) });
+    const answer = await relay.answer({ callId: 'kept', fromTag: 'alice', toTag: 'bob', sdp: audioSdp(bob.port, '8 101', te) });
+    await relay.blockDtmf({ callId: 'kept', fromTag: 'alice' }, true);
+    return { offer, answer };
+  });
+  if (!call) return;
+  const { alice, bob, toAlice } = call;
   const pcmu = rtpPacket(1, { pt: 0, ssrc: 0xa11ce, payloadSize: 160 });
   const event = Buffer.concat([rtpPacket(2, { pt: 101, ssrc: 0xa11ce, payloadSize: 0 }), Buffer.from([1, 0x8a, 0x03, 0x20])]);
   await alice.send(event, toAlice, '127.0.0.1');
@@ -570,26 +603,14 @@ t.test('a restart keeps what the codec and DTMF controls set: the call still con
 });
 
 t.test('a restart keeps Opus conversion, ptime and DTMF injection: packets still converted and repacketized, presses still played', async (t) => {
-  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   if (!requireTool(t, 'libopus addon', opusAddon() !== undefined, 'apt-get install libopus-dev, then npm ci')) return;
-  const redis = await startRedis(t);
-  const ports = await mediaPorts(40);
-  const options = { ...ports, deleteDelay: 0, redis: redisOptions(redis.port, 10, 0) };
-  const alice = await Phone.open();
-  const bob = await Phone.open();
-  t.teardown(() => [alice, bob].forEach((p) => p.close()));
-  const sdp = (port: number, pts: string, lines: string[]): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP ${pts}`, ...lines, ''].join('\r\n');
-  const first = await Relay.create(options);
   const flags = { injectDtmf: true };
-  const offer = await first.offer({ callId: 'opus', fromTag: 'alice', codec: { transcode: ['opus'] }, ptimeReverse: 40, flags, sdp: sdp(alice.port, '0 101', ['a=rtpmap:101 telephone-event/8000']) });
-  const answer = await first.answer({ callId: 'opus', fromTag: 'alice', toTag: 'bob', flags, sdp: sdp(bob.port, '96 97', ['a=rtpmap:96 opus/48000/2', 'a=rtpmap:97 telephone-event/48000']) });
-  await sleep(200);
-  await first.close();
-  const second = await Relay.create(options);
-  t.teardown(() => second.close());
-  t.same(second.list(), ['opus'], 'the call is back');
-  const toAlice = relayEndpoints(answer.sdp)[0]!.port;
-  const offerPort = relayEndpoints(offer.sdp)[0]!.port;
+  const call = await restartedCall(t, 10, 'opus', async (relay, alice, bob) => ({
+    offer: await relay.offer({ callId: 'opus', fromTag: 'alice', codec: { transcode: ['opus'] }, ptimeReverse: 40, flags, sdp: audioSdp(alice.port, '0 101', ['a=rtpmap:101 telephone-event/8000']) }),
+    answer: await relay.answer({ callId: 'opus', fromTag: 'alice', toTag: 'bob', flags, sdp: audioSdp(bob.port, '96 97', ['a=rtpmap:96 opus/48000/2', 'a=rtpmap:97 telephone-event/48000']) }),
+  }));
+  if (!call) return;
+  const { relay: second, alice, bob, toAlice, toBob: offerPort } = call;
   const encoder = opusEncoder(48000);
   await alice.send(rtpPacket(0, { pt: 0, ssrc: 0xa11ce, payloadSize: 160 }), toAlice, '127.0.0.1');
   for (let seq = 0; seq < 4; seq++) {
@@ -613,25 +634,15 @@ t.test('a restart keeps Opus conversion, ptime and DTMF injection: packets still
 });
 
 t.test('a restart keeps the codecs an SDP put on dynamic payload types: a press is still written into Opus audio', async (t) => {
-  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
   if (!requireTool(t, 'libopus addon', opusAddon() !== undefined, 'apt-get install libopus-dev, then npm ci')) return;
-  const redis = await startRedis(t);
-  const ports = await mediaPorts(40);
-  const options = { ...ports, deleteDelay: 0, redis: redisOptions(redis.port, 10, 0) };
-  const alice = await Phone.open();
-  const bob = await Phone.open();
-  t.teardown(() => [alice, bob].forEach((p) => p.close()));
-  const sdp = (port: number): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 111`, 'a=rtpmap:111 opus/48000/2', ''].join('\r\n');
-  const first = await Relay.create(options);
   const flags = { injectDtmf: true };
-  await first.offer({ callId: 'webrtc', fromTag: 'alice', flags, sdp: sdp(alice.port) });
-  const answer = await first.answer({ callId: 'webrtc', fromTag: 'alice', toTag: 'bob', flags, sdp: sdp(bob.port) });
-  await sleep(200);
-  await first.close();
-  const second = await Relay.create(options);
-  t.teardown(() => second.close());
-  t.same(second.list(), ['webrtc'], 'the call is back');
-  const toAlice = relayEndpoints(answer.sdp)[0]!.port;
+  const opus = ['a=rtpmap:111 opus/48000/2'];
+  const call = await restartedCall(t, 10, 'webrtc', async (relay, alice, bob) => ({
+    offer: await relay.offer({ callId: 'webrtc', fromTag: 'alice', flags, sdp: audioSdp(alice.port, '111', opus) }),
+    answer: await relay.answer({ callId: 'webrtc', fromTag: 'alice', toTag: 'bob', flags, sdp: audioSdp(bob.port, '111', opus) }),
+  }));
+  if (!call) return;
+  const { relay: second, alice, bob, toAlice } = call;
   const encoder = opusEncoder(48000);
   const packet = (seq: number): Buffer => {
     const header = rtpPacket(seq, { pt: 111, ssrc: 0xa11ce, payloadSize: 0 });
@@ -652,28 +663,26 @@ t.test('a restart keeps the codecs an SDP put on dynamic payload types: a press 
 });
 
 t.test('a snapshot from before tone lists (one DTMF-security `frequency`) still restores its tone', async (t) => {
-  if (!requireTool(t, 'redis-server', redisInstalled(), 'apt-get install redis-server')) return;
-  const redis = await startRedis(t);
-  const ports = await mediaPorts(40);
-  const options = { ...ports, deleteDelay: 0, redis: redisOptions(redis.port, 11, 0) };
-  const alice = await Phone.open();
-  const bob = await Phone.open();
-  t.teardown(() => [alice, bob].forEach((p) => p.close()));
-  const sdp = (port: number): string => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0 101`, 'a=rtpmap:101 telephone-event/8000', ''].join('\r\n');
-  const first = await Relay.create(options);
-  await first.offer({ callId: 'legacy', fromTag: 'alice', sdp: sdp(alice.port) });
-  const answer = await first.answer({ callId: 'legacy', fromTag: 'alice', toTag: 'bob', sdp: sdp(bob.port) });
-  await first.blockDtmf({ callId: 'legacy', fromTag: 'alice', mode: 'tone', frequencies: [700] }, true);
-  await sleep(200);
-  await first.close();
-  const db = redis.client(11);
-  const stored = (await db.get(`${KEY}legacy`))!;
-  t.ok(stored.includes('"frequencies":[700]'), 'stored as a list');
-  await db.set(`${KEY}legacy`, stored.replace('"frequencies":[700]', '"frequency":700'));
-  const second = await Relay.create(options);
-  t.teardown(() => second.close());
-  t.same(second.list(), ['legacy'], 'the call is back');
-  const toAlice = relayEndpoints(answer.sdp)[0]!.port;
+  const pcmu = ['a=rtpmap:101 telephone-event/8000'];
+  const call = await restartedCall(
+    t,
+    11,
+    'legacy',
+    async (relay, alice, bob) => {
+      const offer = await relay.offer({ callId: 'legacy', fromTag: 'alice', sdp: audioSdp(alice.port, '0 101', pcmu) });
+      const answer = await relay.answer({ callId: 'legacy', fromTag: 'alice', toTag: 'bob', sdp: audioSdp(bob.port, '0 101', pcmu) });
+      await relay.blockDtmf({ callId: 'legacy', fromTag: 'alice', mode: 'tone', frequencies: [700] }, true);
+      return { offer, answer };
+    },
+    async (redis) => {
+      const db = redis.client(11);
+      const stored = (await db.get(`${KEY}legacy`))!;
+      t.ok(stored.includes('"frequencies":[700]'), 'stored as a list');
+      await db.set(`${KEY}legacy`, stored.replace('"frequencies":[700]', '"frequency":700'));
+    },
+  );
+  if (!call) return;
+  const { alice, bob, toAlice } = call;
   const event = (seq: number, duration: number): Buffer => {
     const header = rtpPacket(seq, { pt: 101, ssrc: 0xa11ce, payloadSize: 0 });
     header.writeUInt32BE(320, 4);

@@ -34,17 +34,19 @@ export type Wave = (seconds: number) => number;
 
 export class StandInAudio {
   private readonly encoders = new Map<number, { ref: CodecRef; encoder: PcmEncoder; rate: number }>();
+  /** Each payload type's codec as looked up once: the packet path asks for it on every packet. */
+  private readonly refs = new Map<number, CodecRef | undefined>();
 
   constructor(private readonly dynamic: readonly AudioFormat[]) {}
 
   /** The RTP clock of payload type `pt`, when the relay can write its codec. */
   clock(pt: number): number | undefined {
-    return codecOfPt(pt, this.dynamic)?.clock;
+    return this.refOf(pt)?.clock;
   }
 
   /** Clock units a payload of `bytes` covers, where the codec's length tells. */
   units(pt: number, bytes: number): number | undefined {
-    const ref = codecOfPt(pt, this.dynamic);
+    const ref = this.refOf(pt);
     return ref && audioCodec(ref)!.units?.(bytes);
   }
 
@@ -74,12 +76,17 @@ export class StandInAudio {
   private coder(pt: number): { ref: CodecRef; encoder: PcmEncoder; rate: number } | undefined {
     let coder = this.encoders.get(pt);
     if (coder) return coder;
-    const ref = codecOfPt(pt, this.dynamic);
+    const ref = this.refOf(pt);
     if (!ref) return undefined;
     const codec = audioCodec(ref)!;
     const rate = codec.rates(ref)[0]!;
     coder = { ref, encoder: codec.encoder(ref, rate), rate };
     this.encoders.set(pt, coder);
     return coder;
+  }
+
+  private refOf(pt: number): CodecRef | undefined {
+    if (!this.refs.has(pt)) this.refs.set(pt, codecOfPt(pt, this.dynamic));
+    return this.refs.get(pt);
   }
 }

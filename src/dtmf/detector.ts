@@ -44,12 +44,15 @@ export class DtmfDetector {
   /** Listens to one audio packet a side's participant sent (`codecs`: its SDP's dynamic ones); returns the presses it completes. */
   receiveAudio(side: number, packet: Uint8Array, codecs: readonly AudioFormat[], atMs: number): DtmfPress[] {
     const pt = packet[1]! & 0x7f;
-    const ref = codecOfPt(pt, codecs);
     const header = rtpHeaderLength(packet);
-    if (!ref || header < 0) return [];
+    if (header < 0) return [];
     let listener = this.inband.get(side);
-    // A codec change starts the decoder afresh; the tone detector carries on.
-    if (!listener || listener.pt !== pt) this.inband.set(side, (listener = listen(pt, ref, listener?.tones)));
+    // A codec change starts the decoder afresh; the tone detector carries on. The codec is looked up only then.
+    if (!listener || listener.pt !== pt) {
+      const ref = codecOfPt(pt, codecs);
+      if (!ref) return [];
+      this.inband.set(side, (listener = listen(pt, ref, listener?.tones)));
+    }
     const decoded = listener.decoder.decode(packet.subarray(header));
     if (!decoded) return [];
     const samples = listener.resampler ? listener.resampler.process(decoded) : decoded;

@@ -159,8 +159,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     return relay;
   }
 
-  /** Connects persistence and restores the stored calls (Relay.create calls it). */
+  /** Waits for the forwarding threads, connects persistence and restores the stored calls (Relay.create calls it). */
   private async start(): Promise<void> {
+    // A round trip to every forwarding thread: a worker takes a few hundred milliseconds to load its
+    // modules, and the first offers of a burst should not be the ones that wait for that.
+    await this.dataPlane.counters();
     const { redis, activeSwitchover } = this.options;
     if (!redis) return;
     const { registry, dataPlane, ports, placement, interfaces, log } = this;

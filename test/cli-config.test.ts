@@ -87,6 +87,8 @@ t.test('scalar options, short forms and log levels', async (t) => {
     ['silent', 'silent'],
   ];
   for (const [given, level] of levels) t.equal(parse([`--log-level=${given}`]).options.logLevel, level, `log-level ${given}`);
+  t.match(parse(['--max-ng-queue=200', '--max-ng-wait=400']).options, { maxNgQueue: 200, maxNgWait: 400 }, 'the ng overload limits');
+  t.equal(parse([], { RTPBRIDGE_MAX_NG_WAIT: '2500' }).options.maxNgWait, 2500);
   t.equal(parse(['--foreground=no']).options.foreground, false);
   t.equal(parse(['--foreground=yes']).options.foreground, true);
 });
@@ -219,6 +221,7 @@ t.test('validation errors name the option, the value and its source', async (t) 
     ['port too high', ['-M', '70000'], {}, /invalid port-max '70000' \(from -M \(--port-max\)\): expected 1\.\.65535/],
     ['not a number', ['--timeout=abc'], {}, /invalid timeout 'abc' \(from --timeout\): expected an integer/],
     ['negative', ['--delete-delay=-1'], {}, /invalid delete-delay '-1'.*expected an integer/],
+    ['no wait at all', ['--max-ng-wait=0'], {}, /invalid max-ng-wait '0' \(from --max-ng-wait\)/],
     ['fraction', [], { RTPBRIDGE_PORT_MIN: '1.5' }, /invalid port-min '1\.5' \(from RTPBRIDGE_PORT_MIN\): expected an integer/],
     ['bad address', ['--interface=ext/10.0.0.300'], {}, /invalid interface 'ext\/10\.0\.0\.300' \(from --interface\): '10\.0\.0\.300' is not an IPv4\/IPv6 address/],
     ['interface name', ['--interface=eth0'], {}, /interface and host names are not supported/],

@@ -115,7 +115,7 @@ async function start(options: DaemonOptions, log: Logger): Promise<() => Promise
   // Redis (when configured) is connected and its calls restored before the control sockets open.
   const relay = await Relay.create(options, { logger: log });
   const acl = new ControlAcl(options.ngAllow, log);
-  const ng = new NgServer(relay, { listen: options.listenNg, logger: log, acl, maxInProgress: options.maxNgQueue });
+  const ng = new NgServer(relay, { listen: options.listenNg, logger: log, acl, maxInProgress: options.maxNgQueue, maxWaitMs: options.maxNgWait });
   const http = new HttpControl({ listen: options.listenHttp, relay, ng: ng.endpoint, metrics: createMetrics(relay, ng.commands.stats, options.metricsPrefix, { acl, kernelDrops: () => ng.kernelDrops() }), log, acl });
   const cli = new CliServer(relay, options.listenCli, log, acl);
   const tcpNg = new TcpNgServer(ng.endpoint, options.listenTcpNg, log, acl);

@@ -61,8 +61,10 @@ export interface DaemonOptions extends RelayOptions {
   listenCli: string[];
   /** Who may use the control transports (`--ng-allow`, CIDRs); loopback and private networks when absent. */
   ngAllow?: string[];
-  /** ng requests executing at once beyond which new ones are refused at once (`--max-ng-queue`). */
+  /** ng requests waiting or executing beyond which new ones are refused at once (`--max-ng-queue`). */
   maxNgQueue: number;
+  /** Milliseconds an ng request may wait for its turn and still be executed (`--max-ng-wait`). */
+  maxNgWait: number;
   /** Prefix of every Prometheus metric name. */
   metricsPrefix: string;
   /** Exit (0) once `drain` has let the last call end. */
@@ -91,6 +93,9 @@ export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
   listenHttp: [],
   listenCli: [],
   maxNgQueue: 1000,
+  // Kamailio's rtpengine module retransmits after 1 s (rtpengine_tout_ms): past that, the proxy
+  // is better served by a quick "load limit" than by a late answer.
+  maxNgWait: 1000,
   metricsPrefix: 'rtpbridge_',
   exitWhenDrained: false,
   logLevel: 'info',

@@ -17,8 +17,10 @@ export interface NgServerOptions {
   logger?: Logger;
   /** How long a reply is replayed for a retransmitted cookie (rtpengine: 30 s). */
   replyCacheMs?: number;
-  /** ng requests executing at once beyond which new ones are refused (`--max-ng-queue`). */
+  /** ng requests waiting or executing beyond which new ones are refused (`--max-ng-queue`). */
   maxInProgress?: number;
+  /** How long a request may wait for its turn and still be executed (`--max-ng-wait`). */
+  maxWaitMs?: number;
   /** Who may send requests; without one, anyone (a library user's choice). */
   acl?: ControlAcl;
   /** Receive buffer asked for each socket: a burst of requests waits there, not in the relay. */
@@ -28,9 +30,9 @@ export interface NgServerOptions {
 /** The largest UDP payload (IPv4); a reply past it cannot be sent as one datagram. */
 const MAX_DATAGRAM = 65_507;
 /**
- * Under a second of requests at full speed (about a kilobyte of kernel memory each): a burst waits here,
- * and what does not fit the kernel drops and counts. A larger buffer would answer more of a burst, but
- * later than a proxy still waits for the answer.
+ * About 1,600 requests (a kilobyte of kernel memory each): a burst waits here while the event loop is
+ * busy, and what does not fit the kernel drops and counts. The loop reads faster than it works (the
+ * endpoint's requests take turns), so the backlog moves on to where its wait is measured.
  */
 const RECEIVE_BUFFER_BYTES = 1024 * 1024;
 
@@ -55,7 +57,8 @@ export class NgServer {
     private readonly options: NgServerOptions,
   ) {
     this.log = options.logger ?? pino({ level: 'silent' });
-    this.endpoint = new NgEndpoint(relay, this.log, { ...(options.replyCacheMs !== undefined ? { replyCacheMs: options.replyCacheMs } : {}), ...(options.maxInProgress !== undefined ? { maxInProgress: options.maxInProgress } : {}) });
+    const { replyCacheMs, maxInProgress, maxWaitMs } = options;
+    this.endpoint = new NgEndpoint(relay, this.log, { replyCacheMs, maxInProgress, maxWaitMs });
   }
 
   get commands(): NgCommands {

@@ -35,14 +35,18 @@ const replyOf = (msg: Buffer): { cookie: string; dict: Record<string, unknown> }
   return { cookie: msg.subarray(0, space).toString(), dict: decode(msg.subarray(space + 1)) as Record<string, unknown> };
 };
 
-t.test('past --max-ng-queue requests in progress, a new one gets "load limit" at once; a retransmission of one in progress waits for its reply', async (t) => {
+/** A relay whose every bind waits until `release()`: the offers that reach one stay in progress. */
+async function gatedRelay(pairs: number): Promise<{ relay: Relay; release: () => void }> {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const dataPlane = new MemoryDataPlane();
   const bind = dataPlane.bind.bind(dataPlane);
-  // Every bind waits for the gate: the first offer stays in progress.
   dataPlane.bind = async (...args: Parameters<MemoryDataPlane['bind']>): Promise<BindResult> => (await gate, bind(...args));
-  const relay = new Relay({ ...(await mediaPorts(20)) }, { dataPlane });
+  return { relay: new Relay({ ...(await mediaPorts(pairs)) }, { dataPlane }), release };
+}
+
+t.test('past --max-ng-queue requests in progress, a new one gets "load limit" at once; a retransmission of one in progress waits for its reply', async (t) => {
+  const { relay, release } = await gatedRelay(20);
   const server = new NgServer(relay, { listen: ['127.0.0.1:0'], maxInProgress: 1 });
   const [bound] = await server.start();
   // Three sockets of one proxy (one source address): each waits for its own reply.
@@ -73,12 +77,7 @@ t.test('past --max-ng-queue requests in progress, a new one gets "load limit" at
 });
 
 t.test('requests take turns, a few dozen executing at once; one that waited for its turn past --max-ng-wait gets "load limit" instead of a late answer', async (t) => {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const dataPlane = new MemoryDataPlane();
-  const bind = dataPlane.bind.bind(dataPlane);
-  dataPlane.bind = async (...args: Parameters<MemoryDataPlane['bind']>): Promise<BindResult> => (await gate, bind(...args));
-  const relay = new Relay({ ...(await mediaPorts(200)) }, { dataPlane });
+  const { relay, release } = await gatedRelay(200);
   const server = new NgServer(relay, { listen: ['127.0.0.1:0'], maxWaitMs: 100 });
   const [bound] = await server.start();
   const proxy = createSocket('udp4');
